@@ -1,0 +1,231 @@
+"""Distance kernels behind :class:`~wav2tok_hf.retrieval.Wav2TokIndex`.
+
+* Edit distance (ED) between token strings runs in :mod:`rapidfuzz` (bit-parallel C++), on token ids mapped to
+  code points (``chr(id)``), which is ~2x faster than passing lists of ints.
+* Semi-global ED (subsequence search), DTW and subsequence DTW run in numba-jitted dynamic programmes,
+  parallel over database items (``prange``).
+
+A database of many sequences is stored "flat": one concatenated array plus ``offsets`` (item ``i`` is
+``flat[offsets[i]:offsets[i + 1]]``), so one kernel call covers the whole database without Python loops.
+
+Conventions (shared by every kernel):
+
+* ``levenshtein``: unit-cost insert / delete / substitute.
+* ``semiglobal_levenshtein``: the query must be matched completely, the target segment ``target[start:end]``
+  is free to start and end anywhere (no cost for skipping target tokens before ``start`` or after ``end``).
+  Among equal costs the earliest ``end`` wins, and for that end the alignment preferring substitution/match, then
+  skipping a query token, then skipping a target token.
+* ``dtw``: steps (1, 1), (1, 0), (0, 1), all with weight 1 (librosa's default), accumulated cost divided by
+  ``len(query) + len(target)``.
+* ``subsequence_dtw``: the same steps, free start and end in the target, accumulated cost divided by ``len(query)``.
+  ``target[start:end]`` is the matched segment.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+MAX_CODE_POINT = 0x110000
+"""Token ids must be below this to be mapped to one character each (Unicode's code point range)."""
+
+FRAME_METRICS = ("cosine", "euclidean")
+
+_CHUNK_CELLS = 1 << 22  # frame-cost matrix cells per GEMM chunk (16 MiB of float32)
+
+
+def tokens_to_str(tokens: np.ndarray | list[int]) -> str:
+    """Map a token id sequence to a string, one code point per token, for rapidfuzz.
+
+    Example:
+        >>> tokens_to_str([72, 105])
+        'Hi'
+    """
+    return "".join(map(chr, np.asarray(tokens, dtype=np.int64).tolist()))
+
+
+def levenshtein_cdist(queries: list[str], targets: list[str], normalized: bool = False, workers: int = -1) -> np.ndarray:
+    """ED of every query against every target, ``(len(queries), len(targets))``.
+
+    ``normalized=True`` divides each distance by ``max(len(query), len(target))`` (float in [0, 1]).
+
+    Example:
+        >>> levenshtein_cdist(["abc"], ["abc", "axc", ""]).tolist()
+        [[0, 1, 3]]
+    """
+    scorer = Levenshtein.normalized_distance if normalized else Levenshtein.distance
+    dtype = np.float32 if normalized else np.int32
+    return process.cdist(queries, targets, scorer=scorer, dtype=dtype, workers=workers)
+
+
+@numba.njit(cache=True, nogil=True)
+def _semiglobal_one(query, target):
+    m = query.shape[0]
+    n = target.shape[0]
+    prev = np.empty(n + 1, np.int32)
+    cur = np.empty(n + 1, np.int32)
+    prev_start = np.empty(n + 1, np.int64)
+    cur_start = np.empty(n + 1, np.int64)
+    for j in range(n + 1):  # row 0: empty query prefix matches the empty segment starting at j
+        prev[j] = 0
+        prev_start[j] = j
+    for i in range(1, m + 1):
+        qi = query[i - 1]
+        cur[0] = i
+        cur_start[0] = 0
+        for j in range(1, n + 1):
+            best = prev[j - 1] + (0 if qi == target[j - 1] else 1)
+            start = prev_start[j - 1]
+            up = prev[j] + 1  # query token i unmatched
+            if up < best:
+                best = up
+                start = prev_start[j]
+            left = cur[j - 1] + 1  # target token j unmatched inside the segment
+            if left < best:
+                best = left
+                start = cur_start[j - 1]
+            cur[j] = best
+            cur_start[j] = start
+        prev, cur = cur, prev
+        prev_start, cur_start = cur_start, prev_start
+    best_end = 0
+    for j in range(1, n + 1):
+        if prev[j] < prev[best_end]:
+            best_end = j
+    return prev[best_end], prev_start[best_end], best_end
+
+
+@numba.njit(cache=True, parallel=True)
+def _semiglobal_batch(query, flat, offsets, costs, starts, ends):
+    for k in numba.prange(offsets.shape[0] - 1):
+        cost, start, end = _semiglobal_one(query, flat[offsets[k]:offsets[k + 1]])
+        costs[k] = cost
+        starts[k] = start
+        ends[k] = end
+
+
+def semiglobal_levenshtein(
+    query: np.ndarray, flat: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Semi-global ED of ``query`` inside each target of a flat database.
+
+    Returns ``(costs, starts, ends)``; ``target[start:end]`` is the best-matching segment.
+
+    Example:
+        >>> import numpy as np
+        >>> flat = np.array([5, 1, 2, 3, 6, 1, 9, 3], dtype=np.int32)
+        >>> costs, starts, ends = semiglobal_levenshtein(np.array([1, 2, 3], np.int32), flat, np.array([0, 5, 8]))
+        >>> costs.tolist(), starts.tolist(), ends.tolist()
+        ([0, 1], [1, 0], [4, 3])
+    """
+    n_items = len(offsets) - 1
+    costs = np.empty(n_items, np.int32)
+    starts = np.empty(n_items, np.int64)
+    ends = np.empty(n_items, np.int64)
+    _semiglobal_batch(np.ascontiguousarray(query, np.int32), np.ascontiguousarray(flat, np.int32),
+                      np.ascontiguousarray(offsets, np.int64), costs, starts, ends)
+    return costs, starts, ends
+
+
+@numba.njit(cache=True, nogil=True)
+def _dtw_one(cost, subsequence):
+    """DTW over a (query frames x target frames) cost matrix; returns (accumulated cost, start, end)."""
+    m, n = cost.shape
+    prev = np.empty(n, np.float64)
+    cur = np.empty(n, np.float64)
+    prev_start = np.empty(n, np.int64)
+    cur_start = np.empty(n, np.int64)
+    for j in range(n):
+        if subsequence:
+            prev[j] = cost[0, j]
+            prev_start[j] = j
+        else:
+            prev[j] = cost[0, j] + (prev[j - 1] if j > 0 else 0.0)
+            prev_start[j] = 0
+    for i in range(1, m):
+        cur[0] = prev[0] + cost[i, 0]
+        cur_start[0] = prev_start[0]
+        for j in range(1, n):
+            best = prev[j - 1]
+            start = prev_start[j - 1]
+            if prev[j] < best:
+                best = prev[j]
+                start = prev_start[j]
+            if cur[j - 1] < best:
+                best = cur[j - 1]
+                start = cur_start[j - 1]
+            cur[j] = best + cost[i, j]
+            cur_start[j] = start
+        prev, cur = cur, prev
+        prev_start, cur_start = cur_start, prev_start
+    end = n - 1
+    if subsequence:
+        for j in range(n - 1):
+            if prev[j] < prev[end]:
+                end = j
+    return prev[end], prev_start[end], end + 1
+
+
+@numba.njit(cache=True, parallel=True)
+def _dtw_segments(cost, seg_offsets, subsequence, out_cost, out_start, out_end):
+    for k in numba.prange(seg_offsets.shape[0] - 1):
+        total, start, end = _dtw_one(cost[:, seg_offsets[k]:seg_offsets[k + 1]], subsequence)
+        out_cost[k] = total
+        out_start[k] = start
+        out_end[k] = end
+
+
+def frame_costs(query: np.ndarray, frames: np.ndarray, metric: str) -> np.ndarray:
+    """Pairwise frame cost ``(len(query), len(frames))``: ``1 - dot`` (``cosine``, rows assumed unit-norm) or
+    euclidean distance.
+
+    Example:
+        >>> import numpy as np
+        >>> frame_costs(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), "cosine").tolist()
+        [[0.0, 1.0], [1.0, 0.0]]
+    """
+    dots = query @ frames.T
+    if metric == "cosine":
+        return 1.0 - dots
+    if metric == "euclidean":
+        squared = (query * query).sum(1)[:, None] + (frames * frames).sum(1)[None, :] - 2.0 * dots
+        return np.sqrt(np.maximum(squared, 0.0))
+    raise ValueError(f"metric={metric!r}; accepted: {FRAME_METRICS}")
+
+
+def dtw_search(
+    query: np.ndarray, frames: np.ndarray, offsets: np.ndarray, metric: str = "cosine", subsequence: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Subsequence) DTW of a query ``(frames, dim)`` against every item of a flat frame database.
+
+    Frame costs are computed in GEMM chunks (BLAS), the dynamic programme in numba, parallel over items.
+    Returns ``(normalised costs, starts, ends)`` (see the module docstring for the normalisation).
+
+    Example:
+        >>> import numpy as np
+        >>> frames = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=np.float32)
+        >>> costs, starts, ends = dtw_search(frames[:2], frames, np.array([0, 2, 4]), "euclidean", subsequence=True)
+        >>> costs.tolist(), starts.tolist(), ends.tolist()
+        ([0.0, 0.0], [0, 0], [2, 2])
+    """
+    query = np.ascontiguousarray(query, np.float32)
+    offsets = np.asarray(offsets, np.int64)
+    n_items = len(offsets) - 1
+    costs = np.empty(n_items, np.float64)
+    starts = np.empty(n_items, np.int64)
+    ends = np.empty(n_items, np.int64)
+    frames_per_chunk = max(1, _CHUNK_CELLS // max(1, len(query)))
+    first = 0
+    while first < n_items:
+        last = int(np.searchsorted(offsets, offsets[first] + frames_per_chunk, side="right")) - 1
+        last = min(max(last, first + 1), n_items)  # at least one item per chunk, however long
+        lo, hi = offsets[first], offsets[last]
+        cost = frame_costs(query, frames[lo:hi], metric)
+        _dtw_segments(cost, offsets[first:last + 1] - lo, subsequence,
+                      costs[first:last], starts[first:last], ends[first:last])
+        first = last
+    lengths = np.diff(offsets)
+    costs /= len(query) if subsequence else (len(query) + lengths)
+    return costs, starts, ends

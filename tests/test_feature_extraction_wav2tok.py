@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+from transformers import AutoFeatureExtractor
+
+from conftest import tiny_config, tone
+from wav2tok_hf import Wav2TokFeatureExtractor
+
+FEATURE_TYPES = ["log-mel", "mfcc", "cqt", "pitch"]
+
+
+def extractor(**overrides):
+    return Wav2TokFeatureExtractor.from_model_config(tiny_config(**overrides))
+
+
+@pytest.mark.parametrize("feature_type", FEATURE_TYPES)
+def test_shapes_mask_and_dtype(feature_type):
+    fe = extractor(feature_type=feature_type)
+    batch = fe([tone(1.0), tone(0.5, freq=330)], sampling_rate=8000)
+    feats, mask = batch["input_features"], batch["attention_mask"]
+    assert feats.dtype == torch.float32 and feats.shape == (2, fe.num_frames(8000), fe.feature_size)
+    assert mask.sum(1).tolist() == [fe.num_frames(8000), fe.num_frames(4000)]
+    assert torch.all(feats[1, fe.num_frames(4000):] == 0)  # padding is zero
+    assert torch.isfinite(feats).all()
+
+
+@pytest.mark.parametrize("feature_type", FEATURE_TYPES)
+def test_padding_never_changes_features(feature_type):
+    fe = extractor(feature_type=feature_type)
+    short, long = tone(0.6, freq=300, seed=1), tone(1.7, freq=200, seed=2)
+    alone = fe(short, sampling_rate=8000)["input_features"][0]
+    batched = fe([long, short], sampling_rate=8000)["input_features"][1, : alone.shape[0]]
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_resampling_to_the_model_rate():
+    fe = extractor()
+    at_16k = tone(1.0, sr=16000)  # 1 s at 16 kHz becomes 8000 samples at the model's 8 kHz
+    out = fe(at_16k, sampling_rate=16000)
+    assert out["attention_mask"].sum().item() == fe.num_frames(8000)
+
+
+def test_pitch_features_are_transposition_invariant():
+    fe = extractor(feature_type="pitch", n_fft=512, fmin=65.0, pitch_context_semitones=12)
+    melody = [220.0, 247.0, 277.0, 220.0]
+
+    def render(shift):
+        return np.concatenate([tone(0.3, freq=f * 2 ** (shift / 12), seed=3) for f in melody])
+
+    base, up = fe([render(0), render(4)], sampling_rate=8000)["input_features"]
+    relative = slice(fe.feature_size - 4, fe.feature_size - 3)
+    torch.testing.assert_close(base[:, relative], up[:, relative], atol=0.1, rtol=0)
+    assert torch.corrcoef(torch.stack([base[:, :-4].flatten(), up[:, :-4].flatten()]))[0, 1] > 0.8
+    # log-mel features, by contrast, move with the key.
+    mel = extractor(feature_type="log-mel")
+    a, b = mel([render(0), render(4)], sampling_rate=8000)["input_features"]
+    assert (a - b).abs().mean() > 0.3
+
+
+def test_numpy_output_and_save_round_trip(tmp_path):
+    fe = extractor(feature_type="mfcc")
+    out = fe(tone(0.5), sampling_rate=8000, return_tensors="np")
+    assert isinstance(out["input_features"], np.ndarray)
+    fe.save_pretrained(tmp_path)
+    loaded = AutoFeatureExtractor.from_pretrained(tmp_path)
+    assert isinstance(loaded, Wav2TokFeatureExtractor) and loaded.to_dict() == fe.to_dict()
+
+
+def test_bad_arguments():
+    fe = extractor()
+    with pytest.raises(ValueError, match="empty batch"):
+        fe([], sampling_rate=8000)
+    with pytest.raises(ValueError, match="return_tensors='tf'"):
+        fe(tone(0.1), sampling_rate=8000, return_tensors="tf")
+    with pytest.raises(TypeError, match="Unexpected arguments"):
+        fe(tone(0.1), sampling_rate=8000, padding="max_length")
+    with pytest.raises(ValueError, match="feature_type"):
+        Wav2TokFeatureExtractor(feature_type="spectrogram")
