@@ -5,13 +5,11 @@ pipeline task.
 
 Example:
 
-```python
 >>> import wav2tok_hf
 >>> from transformers import AutoConfig, AutoModel
 >>> model = AutoModel.from_config(AutoConfig.for_model("wav2tok", codebook_size=25, sampling_rate=8000))
 >>> type(model).__name__
 'Wav2TokModel'
-```
 """
 
 from transformers import (

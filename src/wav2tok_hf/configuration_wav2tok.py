@@ -50,12 +50,10 @@ class Wav2TokConfig(PreTrainedConfig):
 
     Example:
 
-    ```python
     >>> from wav2tok_hf import Wav2TokConfig
     >>> config = Wav2TokConfig(codebook_size=25, sampling_rate=8000, feature_type="log-mel")
     >>> config.frame_rate
     31.25
-    ```
     """
 
     model_type = "wav2tok"

@@ -90,14 +90,12 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
 
     Example:
 
-    ```python
     >>> import numpy as np
     >>> from wav2tok_hf import Wav2TokConfig, Wav2TokFeatureExtractor
     >>> fe = Wav2TokFeatureExtractor.from_model_config(Wav2TokConfig(sampling_rate=8000, n_fft=256, hop_length=128))
     >>> batch = fe([np.zeros(8000), np.ones(4000)], sampling_rate=8000)
     >>> tuple(batch["input_features"].shape), batch["attention_mask"].sum(1).tolist()
     ((2, 63, 64), [63, 32])
-    ```
     """
 
     model_input_names = ["input_features", "attention_mask"]

@@ -130,14 +130,12 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
 
     Example:
 
-    ```python
     >>> import numpy as np
     >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
     >>> model = Wav2TokModel(Wav2TokConfig(codebook_size=25, sampling_rate=8000, hidden_size=32, embedding_dim=16))
     >>> ids = model.encode(np.random.default_rng(0).standard_normal(8000).astype("float32"), sampling_rate=8000)
     >>> all(0 <= i < 25 for i in ids)
     True
-    ```
     """
 
     def __init__(self, config: Wav2TokConfig):

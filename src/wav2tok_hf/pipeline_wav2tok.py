@@ -21,7 +21,6 @@ class AudioTokenizationPipeline(Pipeline):
 
     Example:
 
-    ```python
     >>> from transformers import pipeline
     >>> import wav2tok_hf, numpy as np  # registers the task
     >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
@@ -30,7 +29,6 @@ class AudioTokenizationPipeline(Pipeline):
     >>> out = tok(np.zeros(8000, dtype=np.float32))
     >>> sorted(out)
     ['durations_s', 'token_ids', 'tokens']
-    ```
     """
 
     _load_processor = False

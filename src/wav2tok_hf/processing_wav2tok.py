@@ -14,12 +14,10 @@ class Wav2TokProcessor(ProcessorMixin):
 
     Example:
 
-    ```python
     >>> from wav2tok_hf import Wav2TokConfig, Wav2TokProcessor
     >>> processor = Wav2TokProcessor.from_model_config(Wav2TokConfig(codebook_size=25, sampling_rate=8000))
     >>> processor.decode([3, 17, 5])
     't3 t17 t5'
-    ```
     """
 
     def __init__(self, feature_extractor: Wav2TokFeatureExtractor, tokenizer: Wav2TokTokenizer):

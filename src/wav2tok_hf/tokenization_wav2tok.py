@@ -18,14 +18,12 @@ class Wav2TokTokenizer(PreTrainedTokenizer):
 
     Example:
 
-    ```python
     >>> from wav2tok_hf import Wav2TokTokenizer
     >>> tok = Wav2TokTokenizer.from_codebook_size(25)
     >>> tok.decode([3, 17, 5])
     't3 t17 t5'
     >>> tok.convert_tokens_to_ids(["t3", "t17"])
     [3, 17]
-    ```
     """
 
     vocab_files_names = VOCAB_FILES_NAMES

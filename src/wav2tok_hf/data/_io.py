@@ -111,7 +111,8 @@ def dataset_card(
     lines += [f"- `{name}`: {feature}" for name, feature in columns.items()]
     if notes:
         lines += ["", notes.strip()]
-    lines += ["", f"Load with `datasets.load_from_disk(<this folder>)`; audio rate {first.features['audio'].sampling_rate} Hz."]
+    rate = first.features["audio"].sampling_rate
+    lines += ["", f"Load with `datasets.load_from_disk(<this folder>)`; audio rate {rate} Hz."]
     return "\n".join(lines) + "\n"
 
 
@@ -132,8 +133,13 @@ def save_atomically(dataset: DatasetDict, output_dir: str | os.PathLike, card: s
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.replace(target, retired / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(retired, ignore_errors=True)
+            try:
+                os.replace(staging, target)
+            except BaseException:
+                os.replace(retired / target.name, target)
+                raise
+            finally:
+                shutil.rmtree(retired, ignore_errors=True)
         else:
             os.replace(staging, target)
     except BaseException:

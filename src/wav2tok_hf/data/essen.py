@@ -154,7 +154,9 @@ def prepare_essen(
         (4, ['query', 'reference'])
     """
     if len(num_songs) != 3 or min(num_songs) < 0 or sum(num_songs) < 1:
-        raise ValueError(f"num_songs={tuple(num_songs)} must be three non-negative song counts (train, validation, test), not all 0")
+        raise ValueError(
+            f"num_songs={tuple(num_songs)} must be three non-negative song counts (train, validation, test), not all 0"
+        )
     if queries_per_song < 0:
         raise ValueError(f"queries_per_song={queries_per_song} must be >= 0")
     if excerpt_s <= 0:

@@ -1,6 +1,6 @@
 """MASTmelody: real singing (conservatory entrance exams) as pitch tracks, re-synthesised to audio; plus 8 real WAVs.
 
-Source folder layout (``/work/shared/data/mastmelody`` on the project machines; see its ``SOURCE.md``)::
+Source folder layout (``../shared/data/mastmelody`` beside the repository; see its ``SOURCE.md``)::
 
     f0data.tar.xz        two-column text pitch tracks ``<melody>_per<take>_<pass|fail>.f0s.txt`` (sung) and
                          ``<melody>_ref<take>.f0s.txt`` (piano reference); an extracted ``f0data/`` folder also works
@@ -40,15 +40,19 @@ MASTMELODY_FEATURES = Features(
     }
 )
 FILE_PATTERN = re.compile(r"^(?P<melody>\d+_mel\d+)_(?P<kind>per|ref)(?P<take>\d+)(?:_(?P<result>pass|fail))?$")
-EXPECTED = "f0data.tar.xz (or an extracted f0data/ folder) of '<melody>_per<id>_<pass|fail>.f0s.txt' / '<melody>_ref<id>.f0s.txt' pitch tracks"
-LICENSE = "CC BY-NC-SA 4.0 (research / non-commercial use; derived data keeps the license). Cite Bozkurt, Baysal, Yuret, CMMR 2017."
+NAMES = "'<melody>_per<id>_<pass|fail>' (sung performance) or '<melody>_ref<id>' (piano reference)"
+EXPECTED = f"f0data.tar.xz (or an extracted f0data/ folder) of {NAMES} + '.f0s.txt' pitch tracks"
+LICENSE = (
+    "CC BY-NC-SA 4.0 (research / non-commercial use; derived data keeps the license). "
+    "Cite Bozkurt, Baysal, Yuret, CMMR 2017."
+)
 _PAD_S = 0.2
 
 
 def _parse_name(stem: str) -> dict:
     match = FILE_PATTERN.match(stem)
     if match is None:
-        raise ValueError(f"unexpected MASTmelody file name {stem!r}; accepted: '<melody>_per<id>_<pass|fail>' or '<melody>_ref<id>'")
+        raise ValueError(f"unexpected MASTmelody file name {stem!r}; accepted: {NAMES}")
     is_query = match["kind"] == "per"
     return {
         "label": match["melody"],
@@ -79,7 +83,9 @@ def read_f0(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     try:
         table = np.loadtxt(path, dtype=np.float64, ndmin=2)
     except ValueError as error:
-        raise ValueError(f"unreadable pitch track {str(path)!r} ({error}); accepted: two numeric columns 'time_s f0_hz'") from None
+        raise ValueError(
+            f"unreadable pitch track {str(path)!r} ({error}); accepted: two numeric columns 'time_s f0_hz'"
+        ) from None
     if table.shape[1] != 2 or len(table) < 2:
         raise ValueError(f"pitch track {str(path)!r} has shape {table.shape}; accepted: >= 2 rows of two columns 'time_s f0_hz'")
     times, f0 = table[:, 0], table[:, 1]
@@ -151,7 +157,9 @@ def prepare_mastmelody(
                 with tarfile.open(source / "f0data.tar.xz") as archive:
                     archive.extractall(scratch, filter="data")
             except (tarfile.TarError, EOFError, OSError) as error:
-                raise ValueError(f"cannot extract {str(source / 'f0data.tar.xz')!r}: {error}; expected an intact xz tar archive") from None
+                raise ValueError(
+                    f"cannot extract {str(source / 'f0data.tar.xz')!r}: {error}; expected an intact xz tar archive"
+                ) from None
             f0_dir = Path(scratch) / "f0data"
         else:
             raise FileNotFoundError(f"{str(source)!r} has neither f0data.tar.xz nor f0data/; expected {EXPECTED}")

@@ -491,7 +491,7 @@ class Wav2TokIndex:
                 results.append(self._ranked(distance, scores, starts, ends, top_k))
         else:
             flat, offsets = self._flat()
-            subsequence = distance == "subsequence_dtw"
+            subsequence = distance in SUBSEQUENCE_DISTANCES
             results = []
             for q in arrays:
                 costs, starts, ends = kernels.dtw_search(q, flat, offsets, self.metric, subsequence)

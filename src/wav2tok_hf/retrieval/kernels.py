@@ -46,7 +46,9 @@ def tokens_to_str(tokens: np.ndarray | list[int]) -> str:
     return "".join(map(chr, np.asarray(tokens, dtype=np.int64).tolist()))
 
 
-def levenshtein_cdist(queries: list[str], targets: list[str], normalized: bool = False, workers: int = -1) -> np.ndarray:
+def levenshtein_cdist(
+    queries: list[str], targets: list[str], normalized: bool = False, workers: int = -1
+) -> np.ndarray:
     """ED of every query against every target, ``(len(queries), len(targets))``.
 
     ``normalized=True`` divides each distance by ``max(len(query), len(target))`` (float in [0, 1]).

@@ -27,7 +27,8 @@ def rank_of_first_relevant(scores: Sequence[float], relevant: Sequence[bool], ti
 
     Items tied with the best relevant item are resolved by ``ties``: ``"optimistic"`` (relevant first),
     ``"pessimistic"`` (relevant last) or ``"mean"`` (the expected rank under a random order of the tied items:
-    with ``b`` better irrelevant items, and ``c`` relevant and ``w`` irrelevant items tied, ``b + (c + w + 1) / (c + 1)``).
+    with ``b`` better irrelevant items, and ``c`` relevant and ``w`` irrelevant items tied,
+    ``b + (c + w + 1) / (c + 1)``).
 
     Example:
         >>> rank_of_first_relevant([0.1, 0.5, 0.5, 0.9], [False, False, True, False])
@@ -164,10 +165,6 @@ def evaluate_retrieval(
 
 
 # ---------------------------------------------------------------------- spoken term detection
-Detection = tuple  # (utterance_id, start_s, end_s, score)
-Occurrence = tuple  # (utterance_id, start_s, end_s)
-
-
 def _per_keyword(value: Any, name: str) -> dict[Any, list]:
     if isinstance(value, Mapping):
         return {key: list(items) for key, items in value.items()}
@@ -201,7 +198,7 @@ def _match(detections: Any, occurrences: Any, min_overlap: float) -> tuple[np.nd
         for occ in candidates:
             overlap = min(end, occ[1]) - max(start, occ[0])
             needed = min_overlap * (occ[1] - occ[0])
-            if not occ[2] and (overlap > needed or (overlap >= needed and needed > 0)):
+            if not occ[2] and overlap > 0 and overlap >= needed:
                 occ[2] = hits[k] = True
                 break
     return np.array([row[0] for row in rows], dtype=np.float64), hits, total

@@ -1,0 +1,50 @@
+"""Corpus recipes (``prepare_*`` -> ``datasets.DatasetDict`` with an ``Audio`` column), training pairs and augmentation.
+
+Every recipe is deterministic given ``seed``, splits by class/speaker (``train`` / ``validation`` / ``test``), and
+with an ``output_dir`` saves atomically with a ``README.md`` card saying whether the audio is real or synthesised.
+See ``docs/DATA.md`` for the corpora, licenses and CLI (``wav2tok data <corpus> ...``).
+"""
+
+from .augment import (
+    PITCH_SHIFT_SEMITONES,
+    TIME_STRETCH_RATES,
+    Augmenter,
+    add_noise,
+    apply_gain,
+    pitch_shift,
+    pitch_shifted,
+    stretch_and_shift,
+    time_stretch,
+    time_stretched,
+)
+from .essen import list_essen_tunes, parse_melody, prepare_essen
+from .mastmelody import prepare_mastmelody, prepare_mastmelody_samples, read_f0
+from .pairs import PairDataset, collate
+from .speech_commands import SpeechClip, load_speech_commands_clips, prepare_speech_commands
+from .std import prepare_std, speech_region
+
+__all__ = [
+    "PITCH_SHIFT_SEMITONES",
+    "TIME_STRETCH_RATES",
+    "Augmenter",
+    "PairDataset",
+    "SpeechClip",
+    "add_noise",
+    "apply_gain",
+    "collate",
+    "list_essen_tunes",
+    "load_speech_commands_clips",
+    "parse_melody",
+    "pitch_shift",
+    "pitch_shifted",
+    "prepare_essen",
+    "prepare_mastmelody",
+    "prepare_mastmelody_samples",
+    "prepare_speech_commands",
+    "prepare_std",
+    "read_f0",
+    "speech_region",
+    "stretch_and_shift",
+    "time_stretch",
+    "time_stretched",
+]

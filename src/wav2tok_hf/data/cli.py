@@ -1,0 +1,154 @@
+"""``wav2tok data <corpus> OUTPUT_DIR ...``: build a corpus and save it with ``save_to_disk`` (see docs/DATA.md).
+
+``add_data_commands(subparsers)`` plugs the ``data`` command into a parent CLI; every corpus sub-command sets
+``func`` (called with the parsed namespace). ``python -m wav2tok_hf.data.cli <corpus> ...`` runs it standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _common(parser: argparse.ArgumentParser, sampling_rate: int) -> None:
+    parser.add_argument("output_dir", help="folder to write (save_to_disk output + README.md dataset card)")
+    parser.add_argument("--sampling-rate", type=int, default=sampling_rate, help=f"audio rate in Hz (default {sampling_rate})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if it exists")
+
+
+def _fractions(parser: argparse.ArgumentParser, default: tuple[float, float, float], what: str) -> None:
+    parser.add_argument(
+        "--split-fractions", type=float, nargs=3, default=default, metavar=("TRAIN", "VAL", "TEST"),
+        help=f"fractions of {what} per split (default {' '.join(map(str, default))})",
+    )
+
+
+def _speech_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source", required=True, help="Speech Commands folder (manifest.csv or official layout) or a Hub dataset id"
+    )
+    parser.add_argument("--hub-config", default=None, help="dataset config for a Hub id (e.g. v0.02)")
+    parser.add_argument("--hub-split", default="test", help="split to load for a Hub id (default test)")
+    parser.add_argument("--exclude-unknown", action="store_true", help="drop the 25 non-keyword ('_unknown_') words")
+    parser.add_argument("--max-clips", type=int, default=None, help="keep a seed-chosen subset of at most N clips")
+
+
+def _run_essen(args: argparse.Namespace):
+    from .essen import prepare_essen
+
+    return prepare_essen(
+        args.output_dir, num_songs=tuple(args.num_songs), queries_per_song=args.queries_per_song,
+        excerpt_s=args.excerpt_s, full_songs=args.full_songs, random_excerpt=args.random_excerpt,
+        sampling_rate=args.sampling_rate, seed=args.seed, overwrite=args.overwrite,
+    )
+
+
+def _run_mastmelody(args: argparse.Namespace):
+    from .mastmelody import prepare_mastmelody, prepare_mastmelody_samples
+
+    if args.real_samples:
+        return prepare_mastmelody_samples(
+            args.source, args.output_dir, sampling_rate=args.sampling_rate, overwrite=args.overwrite
+        )
+    return prepare_mastmelody(
+        args.source, args.output_dir, split_fractions=tuple(args.split_fractions), max_melodies=args.max_melodies,
+        max_files_per_melody=args.max_files_per_melody, sampling_rate=args.sampling_rate, seed=args.seed,
+        overwrite=args.overwrite,
+    )
+
+
+def _run_speech_commands(args: argparse.Namespace):
+    from .speech_commands import prepare_speech_commands
+
+    return prepare_speech_commands(
+        args.source, args.output_dir, include_unknown=not args.exclude_unknown, include_silence=args.include_silence,
+        split_fractions=tuple(args.split_fractions), max_clips=args.max_clips, sampling_rate=args.sampling_rate,
+        seed=args.seed, hub_config=args.hub_config, hub_split=args.hub_split, overwrite=args.overwrite,
+    )
+
+
+def _run_std(args: argparse.Namespace):
+    from .std import prepare_std
+
+    return prepare_std(
+        args.source, args.output_dir, num_utterances=tuple(args.num_utterances),
+        words_per_utterance=tuple(args.words_per_utterance), queries_per_word=args.queries_per_word,
+        query_speaker_fraction=args.query_speaker_fraction, pause_s=tuple(args.pause_s), snr_db=tuple(args.snr_db),
+        include_unknown=not args.exclude_unknown, split_fractions=tuple(args.split_fractions), max_clips=args.max_clips,
+        sampling_rate=args.sampling_rate, seed=args.seed, hub_config=args.hub_config, hub_split=args.hub_split,
+        overwrite=args.overwrite,
+    )
+
+
+def _report(run):
+    def command(args: argparse.Namespace) -> int:
+        dataset = run(args)
+        print(f"saved to {args.output_dir}:")
+        for split, rows in dataset.num_rows.items():
+            print(f"  {split}: {rows} rows")
+        return 0
+
+    return command
+
+
+def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``data`` with one sub-command per corpus (``essen``, ``mastmelody``, ``speech-commands``, ``std``)."""
+    data = subparsers.add_parser("data", help="build a corpus as a datasets.DatasetDict on disk", description=__doc__)
+    corpora = data.add_subparsers(dest="corpus", required=True, metavar="CORPUS")
+
+    essen = corpora.add_parser("essen", help="Essen folk melodies -> synthetic query-by-humming corpus (no source needed)")
+    _common(essen, 8000)
+    essen.add_argument("--num-songs", type=int, nargs=3, default=(300, 50, 100), metavar=("TRAIN", "VAL", "TEST"),
+                       help="songs per split (default 300 50 100)")
+    essen.add_argument("--queries-per-song", type=int, default=4, help="hummed queries per song (default 4)")
+    essen.add_argument("--excerpt-s", type=float, default=8.0, help="seconds of each song that are sung (default 8)")
+    essen.add_argument("--full-songs", action="store_true", help="database items are whole songs, not the excerpt")
+    essen.add_argument("--random-excerpt", action="store_true", help="queries sing a random region (needs --full-songs)")
+    essen.set_defaults(func=_report(_run_essen))
+
+    mast = corpora.add_parser("mastmelody", help="MASTmelody real pitch tracks -> re-synthesised melody corpus")
+    _common(mast, 8000)
+    mast.add_argument("--source", required=True, help="MASTmelody folder (f0data.tar.xz, annotations.csv, wavSamples/)")
+    _fractions(mast, (0.7, 0.15, 0.15), "melodies")
+    mast.add_argument("--max-melodies", type=int, default=None, help="keep N seed-chosen melodies (>= 3)")
+    mast.add_argument("--max-files-per-melody", type=int, default=None, help="at most N performances and N references per melody")
+    mast.add_argument(
+        "--real-samples", action="store_true", help="instead build the 8 real wavSamples recordings (one test split)"
+    )
+    mast.set_defaults(func=_report(_run_mastmelody))
+
+    speech = corpora.add_parser("speech-commands", help="Speech Commands v0.02 real clips, speaker-disjoint splits")
+    _common(speech, 16000)
+    _speech_source(speech)
+    speech.add_argument("--include-silence", action="store_true", help="keep the '_silence_' background-noise clips")
+    _fractions(speech, (0.8, 0.1, 0.1), "speakers")
+    speech.set_defaults(func=_report(_run_speech_commands))
+
+    std = corpora.add_parser("std", help="spoken-term-detection utterances + keyword queries from Speech Commands")
+    _common(std, 16000)
+    _speech_source(std)
+    std.add_argument("--num-utterances", type=int, nargs=3, default=(200, 50, 100), metavar=("TRAIN", "VAL", "TEST"),
+                     help="utterances per split (default 200 50 100)")
+    std.add_argument("--words-per-utterance", type=int, nargs=2, default=(3, 8), metavar=("MIN", "MAX"))
+    std.add_argument("--queries-per-word", type=int, default=2)
+    std.add_argument("--query-speaker-fraction", type=float, default=0.3, help="speakers reserved for queries (default 0.3)")
+    std.add_argument("--pause-s", type=float, nargs=2, default=(0.1, 0.6), metavar=("MIN", "MAX"))
+    std.add_argument("--snr-db", type=float, nargs=2, default=(10.0, 30.0), metavar=("MIN", "MAX"))
+    _fractions(std, (0.8, 0.1, 0.1), "speakers")
+    std.set_defaults(func=_report(_run_std))
+    return data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point: ``python -m wav2tok_hf.data.cli <corpus> OUTPUT_DIR ...``."""
+    parser = argparse.ArgumentParser(prog="python -m wav2tok_hf.data.cli")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_data_commands(subparsers)
+    args = parser.parse_args(["data", *(argv if argv is not None else sys.argv[1:])])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

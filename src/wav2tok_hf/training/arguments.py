@@ -1,0 +1,161 @@
+"""Training arguments and the experiment YAML format (``model`` / ``data`` / ``training`` sections)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+MIXED_PRECISION = ("no", "fp16", "bf16")
+
+
+@dataclass
+class Wav2TokTrainingArguments:
+    """Everything about *how* a wav2tok model is trained (the model itself is a [`Wav2TokConfig`]).
+
+    The paper's ablations are flags: ``matching_loss=False`` (NoSim), ``Wav2TokConfig.similarity="cosine"`` (Cos),
+    ``ctc_blank=True`` (CTC with a blank), ``kmeans_init="new"`` (NewInit).
+
+    Example:
+        >>> args = Wav2TokTrainingArguments(output_dir="out", max_steps=10)
+        >>> args.warmup_steps
+        1
+    """
+
+    output_dir: str = "wav2tok-model"
+    run_dir: str | None = None  # checkpoints + TensorBoard logs; default: "<output_dir>-run"
+    max_steps: int = 1000
+    batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 2e-3
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.98
+    adam_epsilon: float = 1e-6
+    weight_decay: float = 1e-2
+    warmup_ratio: float = 0.08
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "no"
+    # E-step
+    e_step_interval: int = 150
+    e_step_clips: int = 64
+    kmeans_iterations: int = 20
+    kmeans_init: str = "warm"
+    # M-step
+    matching_loss: bool = True
+    ctc_blank: bool = False
+    ctc_normalize: str = "frame"
+    diversity_weight: float = 0.0
+    smoothness_weight: float = 0.0
+    # bookkeeping
+    eval_interval: int = 100
+    save_interval: int = 100
+    logging_interval: int = 10
+    seed: int = 0
+    num_workers: int = 0
+    report_to: str = "tensorboard"
+    resume_from_checkpoint: str | None = None
+    progress_bar: bool = True
+
+    def __post_init__(self):
+        positive = ("max_steps", "batch_size", "gradient_accumulation_steps", "e_step_interval", "e_step_clips",
+                    "kmeans_iterations", "eval_interval", "save_interval", "logging_interval")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"training.{name}={value!r}; expected a positive integer")
+        for name in ("learning_rate", "adam_epsilon"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"training.{name}={getattr(self, name)!r}; expected > 0")
+        for name in ("weight_decay", "max_grad_norm", "diversity_weight", "smoothness_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"training.{name}={getattr(self, name)!r}; expected >= 0")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"training.warmup_ratio={self.warmup_ratio!r}; expected 0 <= warmup_ratio < 1")
+        if not (0 < self.adam_beta1 < 1 and 0 < self.adam_beta2 < 1):
+            raise ValueError("training.adam_beta1 / adam_beta2 must lie in (0, 1)")
+        choices = {"mixed_precision": MIXED_PRECISION, "kmeans_init": ("warm", "new"),
+                   "ctc_normalize": ("frame", "none"), "report_to": ("tensorboard", "none")}
+        for name, accepted in choices.items():
+            if getattr(self, name) not in accepted:
+                raise ValueError(f"training.{name}={getattr(self, name)!r}; accepted: {accepted}")
+        if self.num_workers < 0:
+            raise ValueError(f"training.num_workers={self.num_workers!r}; expected >= 0")
+        if self.run_dir is None:
+            self.run_dir = os.path.normpath(self.output_dir) + "-run"
+
+    @property
+    def warmup_steps(self) -> int:
+        return max(1, round(self.warmup_ratio * self.max_steps))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment: ``model`` (Wav2TokConfig fields), ``data`` (recipe and pairing), ``training``."""
+
+    model: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    name: str = "experiment"
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = ("model", "data", "training")
+
+
+def _parse_value(text: str) -> Any:
+    return yaml.safe_load(text) if text != "" else ""
+
+
+def load_experiment(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Read an experiment YAML and apply ``section.key=value`` overrides (values parsed as YAML).
+
+    Unknown top-level keys, sections that are not mappings and malformed overrides raise ``ValueError`` before
+    anything is built; unknown keys inside sections are caught when the section is turned into its object.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "exp.yaml"
+        >>> _ = path.write_text("name: demo\\nmodel: {codebook_size: 25}\\ntraining: {max_steps: 100}\\n")
+        >>> load_experiment(path, ["training.max_steps=5"]).training["max_steps"]
+        5
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"experiment config not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping with sections {SECTIONS}, got {type(raw).__name__}")
+    allowed = set(SECTIONS) | {"name", "description"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level keys {unknown}; accepted: {sorted(allowed)}")
+    for section in SECTIONS:
+        raw.setdefault(section, {})
+        if not isinstance(raw[section], dict):
+            raise ValueError(f"{path}: section {section!r} must be a mapping")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or section not in SECTIONS or not name:
+            raise ValueError(f"override {item!r}: expected section.key=value with section in {SECTIONS}")
+        raw[section][name] = _parse_value(value)
+    raw.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    return ExperimentConfig(**raw)
+
+
+def training_arguments(section: dict[str, Any]) -> Wav2TokTrainingArguments:
+    """Build [`Wav2TokTrainingArguments`] from a ``training`` section, rejecting unknown keys by name."""
+    known = {f.name for f in dataclasses.fields(Wav2TokTrainingArguments)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ValueError(f"unknown training keys {unknown}; accepted: {sorted(known)}")
+    return Wav2TokTrainingArguments(**section)

@@ -1,0 +1,114 @@
+"""The wav2tok M-step losses, batched over padded sequences (no Python loop over pairs)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+_NO_PATH = -1e4  # log-probability of the unused blank column in the no-blank CTC
+
+
+def pad_targets(sequences: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad target id lists into (B, S) with their lengths."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long, device=device)
+    padded = torch.zeros(len(sequences), max([1, *map(len, sequences)]), dtype=torch.long, device=device)
+    for i, s in enumerate(sequences):
+        if s:
+            padded[i, : len(s)] = torch.tensor(s, dtype=torch.long, device=device)
+    return padded, lengths
+
+
+def ctc_loss(
+    logits: torch.Tensor,
+    lengths: torch.Tensor,
+    targets: list[list[int]],
+    blank_logit: torch.Tensor | None = None,
+    normalize: str = "frame",
+) -> torch.Tensor:
+    """CTC of frame logits (B, T, K) against compressed token strings.
+
+    Without ``blank_logit`` this is the paper's **no-blank CTC**: every frame stays on the current symbol or advances
+    to the next and each symbol takes at least one frame; it is computed by appending a blank column at index K
+    whose log-probability is ~-inf (no off-by-one: the targets keep their ids 0..K-1). With ``blank_logit`` (a
+    scalar tensor) the blank column is that learned logit: standard CTC (the paper's "CTC" ablation).
+    Items whose target is longer than their frame count are skipped. ``normalize``: ``"frame"`` divides each
+    item's negative log-likelihood by its frame count, ``"none"`` keeps the sum (the reference code).
+    """
+    batch, frames, k = logits.shape
+    if blank_logit is None:
+        log_probs = torch.cat([logits.log_softmax(-1), logits.new_full((batch, frames, 1), _NO_PATH)], dim=-1)
+    else:
+        log_probs = torch.cat([logits, blank_logit.expand(batch, frames, 1)], dim=-1).log_softmax(-1)
+    padded, target_lengths = pad_targets(targets, logits.device)
+    feasible = (target_lengths > 0) & (target_lengths <= lengths)
+    if not feasible.any():
+        return logits.sum() * 0.0
+    nll = F.ctc_loss(
+        log_probs.transpose(0, 1).float(), padded, lengths, target_lengths, blank=k, reduction="none", zero_infinity=True
+    )
+    if normalize == "frame":
+        nll = nll / lengths.clamp(min=1)
+    elif normalize != "none":
+        raise ValueError(f"normalize={normalize!r}; accepted: 'frame', 'none'")
+    return nll[feasible].mean()
+
+
+def matching_loss(
+    z: torch.Tensor,
+    z_prime: torch.Tensor,
+    tokens: torch.Tensor,
+    tokens_prime: torch.Tensor,
+    codebook: torch.Tensor,
+    temperature: float,
+    similarity_head: torch.nn.Linear | None = None,
+) -> torch.Tensor:
+    """Prototype matching loss L_m.
+
+    For every token present in either view of a pair, the prototype is the normalised mean of the frames of both
+    views assigned to it; it is classified among all K codewords (stop-gradient) with the learned similarity
+    ``w . |p - e_k| + b`` (or cosine when ``similarity_head`` is None), divided by the temperature; cross-entropy
+    with the token itself, averaged over all (pair, token) prototypes of the batch.
+
+    ``tokens`` / ``tokens_prime`` are per-frame ids with ``-1`` on padding.
+    """
+    k = codebook.shape[0]
+    sums = _token_sums(z, tokens, k) + _token_sums(z_prime, tokens_prime, k)  # B, K, D
+    counts = _token_counts(tokens, k) + _token_counts(tokens_prime, k)  # B, K
+    present = counts > 0
+    prototypes = F.normalize(sums[present], dim=-1)  # P, D
+    target = torch.nonzero(present)[:, 1]
+    codewords = codebook.detach()
+    if similarity_head is None:
+        scores = prototypes @ codewords.T
+    else:
+        scores = similarity_head((prototypes[:, None, :] - codewords[None, :, :]).abs()).squeeze(-1)
+    return F.cross_entropy(scores / temperature, target)
+
+
+def diversity_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``1 - H(mean_t p_t) / log K`` over the valid frames of the batch (wav2vec 2.0-style codebook diversity):
+    0 when every token is used equally, 1 when all frames pick one token."""
+    probs = logits.softmax(-1)[mask]
+    mean = probs.mean(0)
+    entropy = -(mean * (mean + 1e-9).log()).sum()
+    return 1 - entropy / math.log(logits.shape[-1])
+
+
+def smoothness_loss(z: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean ``1 - cos(z_t, z_{t+1})`` over consecutive valid frames: favours piecewise-constant embeddings, so a
+    token holds for a whole note or phone instead of flickering."""
+    mask = torch.arange(1, z.shape[1], device=z.device)[None, :] < lengths[:, None]
+    change = 1 - (z[:, 1:] * z[:, :-1]).sum(-1)
+    return (change * mask).sum() / mask.sum().clamp(min=1)
+
+
+def _token_sums(z: torch.Tensor, tokens: torch.Tensor, k: int) -> torch.Tensor:
+    one_hot = F.one_hot(tokens.clamp(min=0), k).to(z.dtype) * (tokens >= 0)[..., None]
+    return one_hot.transpose(1, 2) @ z
+
+
+def _token_counts(tokens: torch.Tensor, k: int) -> torch.Tensor:
+    one_hot = F.one_hot(tokens.clamp(min=0), k) * (tokens >= 0)[..., None]
+    return one_hot.sum(1)

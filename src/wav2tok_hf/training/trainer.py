@@ -1,0 +1,441 @@
+"""The wav2tok EM trainer on Accelerate: K-means E-steps, pair-based M-steps, resumable, selected by validation MRR."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..benchmark import RetrievalSet, evaluate_encoder
+from ..feature_extraction_wav2tok import Wav2TokFeatureExtractor
+from ..modeling_wav2tok import Wav2TokModel, collapse_runs
+from ..processing_wav2tok import Wav2TokProcessor
+from .arguments import Wav2TokTrainingArguments
+from .kmeans import codebook_usage, spherical_kmeans
+from .losses import ctc_loss, diversity_loss, matching_loss, smoothness_loss
+
+logger = logging.getLogger(__name__)
+PAIR_KEYS = ("input_values", "input_values_prime")
+
+
+class EpochSampler(Sampler[int]):
+    """A seeded permutation per epoch: the data order is a pure function of (seed, epoch), so a resumed run sees
+    exactly the batches an uninterrupted one would."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class PairCollator:
+    """Featurises a list of pair items into one padded batch of 2B sequences: the B first views, then the B second
+    views (one encoder pass serves both views)."""
+
+    def __init__(self, feature_extractor: Wav2TokFeatureExtractor):
+        self.feature_extractor = feature_extractor
+
+    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        waves = [np.asarray(item[PAIR_KEYS[0]], dtype=np.float32) for item in items]
+        waves += [np.asarray(item[PAIR_KEYS[1]], dtype=np.float32) for item in items]
+        features, mask = self.feature_extractor.featurize(waves)
+        return {"input_features": features, "attention_mask": mask.long()}
+
+
+@dataclass
+class TrainerState:
+    """Progress that must survive a restart (saved with every Accelerate checkpoint)."""
+
+    step: int = 0
+    epoch: int = 0
+    batches_in_epoch: int = 0
+    best_metric: float = -math.inf
+    best_step: int = -1
+    history: list[dict] = field(default_factory=list)
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+@dataclass
+class TrainResult:
+    output_dir: str
+    steps: int
+    best_metric: float
+    best_step: int
+    history: list[dict]
+    pairs_per_second: float
+
+
+def _linear_schedule(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return factor
+
+
+def _atomic_save_dir(write, target: str) -> None:
+    """Write a directory with ``write(tmp_dir)`` next to ``target`` and swap it in; a failure leaves the old one."""
+    parent = os.path.dirname(os.path.abspath(target))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+    try:
+        write(tmp)
+        old = None
+        if os.path.exists(target):
+            old = tmp + "-old"
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+class Wav2TokTrainer:
+    r"""Trains a [`Wav2TokModel`] from pairs of similar audio with the EM-like wav2tok procedure.
+
+    * **E-step** (step 0 and every ``e_step_interval`` optimiser steps): eval mode, no grad, embed the frames of
+      ``e_step_clips`` training clips, spherical K-means (K-means++ first, then warm-started from the codebook unless
+      ``kmeans_init="new"``), install the centroids; usage (perplexity, dead codes re-seeded) is logged.
+    * **M-step**: ``L = L_m + alpha * L_ctc(X, T') + beta * L_ctc(X', T)`` (+ ``diversity_weight * L_div``), batched.
+    * Validation MRR on ``eval_set`` selects the model written to ``output_dir``.
+
+    Args:
+        model: the model to train (its config records how it was made).
+        args: [`Wav2TokTrainingArguments`].
+        train_dataset: a map-style dataset of dicts with ``input_values`` and ``input_values_prime`` (mono float32
+            waves at the model's rate), e.g. `wav2tok_hf.data.PairDataset`; an optional ``set_epoch`` is called.
+        eval_set: a [`RetrievalSet`] for model selection (optional: without it the last model is kept).
+        experiment: the experiment dict, saved beside the model as ``training_config.json``.
+
+    Example (a few steps on random noise):
+
+    >>> import numpy as np, tempfile
+    >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+    >>> from wav2tok_hf.training import Wav2TokTrainer, Wav2TokTrainingArguments
+    >>> rng = np.random.default_rng(0)
+    >>> pairs = [{"input_values": rng.standard_normal(4000).astype("float32"),
+    ...           "input_values_prime": rng.standard_normal(4000).astype("float32")} for _ in range(8)]
+    >>> model = Wav2TokModel(Wav2TokConfig(sampling_rate=8000, hidden_size=16, embedding_dim=8, codebook_size=4))
+    >>> out = tempfile.mkdtemp()
+    >>> args = Wav2TokTrainingArguments(output_dir=out + "/m", max_steps=2, batch_size=4, e_step_clips=4,
+    ...                                 report_to="none", progress_bar=False)
+    >>> Wav2TokTrainer(model, args, pairs).train().steps
+    2
+    """
+
+    def __init__(
+        self,
+        model: Wav2TokModel,
+        args: Wav2TokTrainingArguments,
+        train_dataset: Dataset | list,
+        eval_set: RetrievalSet | None = None,
+        experiment: dict[str, Any] | None = None,
+    ):
+        if len(train_dataset) == 0:
+            raise ValueError("train_dataset is empty; a wav2tok trainer needs pairs of similar audio")
+        first = train_dataset[0]
+        if not isinstance(first, dict) or any(k not in first for k in PAIR_KEYS):
+            keys = sorted(first) if isinstance(first, dict) else type(first).__name__
+            raise ValueError(f"train_dataset items must be dicts with {PAIR_KEYS}; got {keys}")
+        if args.e_step_clips > 2 * len(train_dataset) and len(train_dataset) * 2 < model.config.codebook_size:
+            raise ValueError("train_dataset has fewer clips than the codebook has codes; the E-step cannot run")
+        self.model, self.args, self.train_dataset, self.eval_set = model, args, train_dataset, eval_set
+        self.experiment = experiment or {}
+        self.feature_extractor = Wav2TokFeatureExtractor.from_model_config(model.config)
+        self.state = TrainerState()
+
+    # ------------------------------------------------------------------ E-step
+    @torch.no_grad()
+    def e_step(self, model: Wav2TokModel, device: torch.device) -> dict[str, float]:
+        """Re-estimate the codebook by spherical K-means over frame embeddings of a sample of training clips."""
+        args = self.args
+        generator = torch.Generator().manual_seed(args.seed * 7919 + self.state.step)
+        n = min(args.e_step_clips, len(self.train_dataset))
+        rows = torch.randperm(len(self.train_dataset), generator=generator)[:n].tolist()
+        waves = []
+        for r in rows:
+            item = self.train_dataset[r]
+            waves += [np.asarray(item[key], dtype=np.float32) for key in PAIR_KEYS]
+        was_training = model.training
+        model.eval()
+        frames = []
+        for start in range(0, len(waves), 32):
+            features, mask = self.feature_extractor.featurize(waves[start : start + 32])
+            z = model.embed_features(features.to(device), mask.sum(1).to(device))
+            frames.append(z[mask.to(device)].float().cpu())
+        model.train(was_training)
+        x = torch.cat(frames)
+        k = model.config.codebook_size
+        fresh = args.kmeans_init == "new" or self.state.step == 0
+        result = spherical_kmeans(x, k, init=None if fresh else model.codebook.cpu(), iterations=args.kmeans_iterations,
+                                  generator=generator)
+        model.set_codebook(result.centroids)
+        usage = codebook_usage((x @ result.centroids.T).argmax(1), k)
+        return {"e_step/perplexity": usage["perplexity"], "e_step/dead_codes_reseeded": float(result.reseeded),
+                "e_step/inertia": result.inertia, "e_step/frames": float(len(x))}
+
+    # ------------------------------------------------------------------ M-step
+    def compute_loss(self, model: Wav2TokModel, batch: dict[str, torch.Tensor], blank_logit) -> tuple[torch.Tensor, dict]:
+        out = model(batch["input_features"], batch["attention_mask"], return_dict=True)
+        half = out.logits.shape[0] // 2
+        lengths = out.lengths
+        with torch.no_grad():
+            strings = [collapse_runs(out.frame_tokens[i, : lengths[i]])[0] for i in range(2 * half)]
+        config = model.config
+        args = self.args
+        # Each view is trained towards the other view's token string.
+        ctc_x = ctc_loss(out.logits[:half], lengths[:half], strings[half:], blank_logit, args.ctc_normalize)
+        ctc_xp = ctc_loss(out.logits[half:], lengths[half:], strings[:half], blank_logit, args.ctc_normalize)
+        loss = config.alpha * ctc_x + config.beta * ctc_xp
+        logs = {"loss/ctc_x": ctc_x.item(), "loss/ctc_x_prime": ctc_xp.item()}
+        if args.matching_loss:
+            head = model.similarity_head if config.similarity == "learned" else None
+            l_m = matching_loss(out.embeddings[:half], out.embeddings[half:], out.frame_tokens[:half],
+                                out.frame_tokens[half:], model.codebook, config.temperature, head)
+            loss = loss + l_m
+            logs["loss/matching"] = l_m.item()
+        if args.diversity_weight > 0:
+            mask = torch.arange(out.logits.shape[1], device=lengths.device)[None, :] < lengths[:, None]
+            l_div = diversity_loss(out.logits, mask)
+            loss = loss + args.diversity_weight * l_div
+            logs["loss/diversity"] = l_div.item()
+        if args.smoothness_weight > 0:
+            l_smooth = smoothness_loss(out.embeddings, lengths)
+            loss = loss + args.smoothness_weight * l_smooth
+            logs["loss/smoothness"] = l_smooth.item()
+        logs["loss/total"] = loss.item()
+        return loss, logs
+
+    # ------------------------------------------------------------------ validation and saving
+    def evaluate(self, model: Wav2TokModel) -> dict[str, float]:
+        """Validation retrieval MRR (edit distance over token strings) and token usage."""
+        if self.eval_set is None:
+            return {}
+
+        def encode(waves, sr):
+            return model.encode(waves, sampling_rate=sr, batch_size=32)
+
+        result = evaluate_encoder(encode, self.eval_set, vocab_size=model.config.codebook_size)
+        tokens = torch.tensor([t for q in encode(self.eval_set.queries[:64], self.eval_set.sampling_rate) for t in q])
+        usage = codebook_usage(tokens, model.config.codebook_size)
+        return {"eval/mrr": result["mrr"], "eval/top1": result["top1"], "eval/query_tokens": result["mean_query_length"],
+                "eval/perplexity": usage["perplexity"]}
+
+    def save_model(self, model: Wav2TokModel, directory: str) -> None:
+        """Atomically write model + processor + the experiment/arguments that made it."""
+
+        def write(tmp: str) -> None:
+            model.save_pretrained(tmp)
+            Wav2TokProcessor.from_model_config(model.config).save_pretrained(tmp)
+            with open(os.path.join(tmp, "training_config.json"), "w", encoding="utf-8") as f:
+                json.dump({"experiment": self.experiment, "training_arguments": self.args.to_dict(),
+                           "trainer_state": {"step": self.state.step, "best_metric": self.state.best_metric,
+                                             "best_step": self.state.best_step}}, f, indent=1, default=str)
+
+        _atomic_save_dir(write, directory)
+
+    # ------------------------------------------------------------------ the loop
+    def _check_resume(self, checkpoint: str) -> None:
+        saved = os.path.join(checkpoint, "model_config.json")
+        if not os.path.isfile(saved):
+            raise ValueError(f"{checkpoint} is not a wav2tok training checkpoint (no model_config.json)")
+        with open(saved, encoding="utf-8") as f:
+            before = json.load(f)
+        now = self.model.config.to_diff_dict()
+        keys = sorted(k for k in set(before) | set(now) if k != "transformers_version" and before.get(k) != now.get(k))
+        if keys:
+            raise ValueError(f"cannot resume from {checkpoint}: its model config differs in {keys}")
+
+    def _latest_checkpoint(self) -> str | None:
+        root = os.path.join(self.args.run_dir, "checkpoints")
+        if not os.path.isdir(root):
+            return None
+        steps = sorted(int(d.split("_")[1]) for d in os.listdir(root) if d.startswith("step_") and d.split("_")[1].isdigit())
+        return os.path.join(root, f"step_{steps[-1]}") if steps else None
+
+    def train(self) -> TrainResult:
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs, broadcast, set_seed
+        from tqdm.auto import tqdm
+
+        args = self.args
+        mixed = args.mixed_precision if torch.cuda.is_available() else "no"
+        if mixed != args.mixed_precision:
+            logger.warning("mixed_precision=%s needs a GPU; training in fp32 on CPU", args.mixed_precision)
+        # Some parameters are idle in the ablations (NoSim, Cos): let DDP tolerate them.
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=not args.matching_loss or self.model.config.similarity != "learned")
+        accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps, mixed_precision=mixed,
+                                  log_with=None if args.report_to == "none" else args.report_to,
+                                  project_dir=args.run_dir, kwargs_handlers=[ddp])
+        set_seed(args.seed)
+        resume = args.resume_from_checkpoint
+        if resume == "latest":
+            resume = self._latest_checkpoint()
+        if resume:
+            self._check_resume(resume)
+
+        sampler = EpochSampler(len(self.train_dataset), args.seed)
+        loader = DataLoader(self.train_dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
+                            collate_fn=PairCollator(self.feature_extractor), num_workers=args.num_workers)
+        if len(loader) == 0:
+            raise ValueError(f"train_dataset has {len(self.train_dataset)} pairs, fewer than batch_size={args.batch_size}")
+        blank_logit = torch.nn.Parameter(torch.zeros(1)) if args.ctc_blank else None
+        params = list(self.model.parameters()) + ([blank_logit] if blank_logit is not None else [])
+        optimizer = torch.optim.AdamW(params, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2),
+                                      eps=args.adam_epsilon, weight_decay=args.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(args.warmup_steps, args.max_steps))
+        model, optimizer, loader, scheduler = accelerator.prepare(self.model, optimizer, loader, scheduler)
+        accelerator.register_for_checkpointing(self.state)
+        if blank_logit is not None:
+            accelerator.register_for_checkpointing(_ParameterState(blank_logit))
+        raw = accelerator.unwrap_model(model)
+        if resume:
+            accelerator.load_state(resume)
+            logger.info("resumed from %s at step %d", resume, self.state.step)
+        if accelerator.is_main_process and args.report_to != "none":
+            accelerator.init_trackers("wav2tok", config={k: v for k, v in args.to_dict().items() if isinstance(v, (int, float, str, bool))})
+
+        bar = tqdm(total=args.max_steps, initial=self.state.step, disable=not (args.progress_bar and accelerator.is_main_process),
+                   desc="wav2tok train")
+        pairs_seen, start = 0, time.perf_counter()
+        running: dict[str, list[float]] = {}
+        model.train()
+        while self.state.step < args.max_steps:
+            sampler.set_epoch(self.state.epoch)
+            if hasattr(self.train_dataset, "set_epoch"):
+                self.train_dataset.set_epoch(self.state.epoch)
+            epoch_loader = accelerator.skip_first_batches(loader, self.state.batches_in_epoch) if self.state.batches_in_epoch else loader
+            for batch in epoch_loader:
+                if self.state.step % args.e_step_interval == 0 and accelerator.sync_gradients:
+                    stats = self.e_step(raw, accelerator.device)
+                    if accelerator.num_processes > 1:  # every process must hold rank 0's codebook
+                        raw.set_codebook(broadcast(raw.codebook.clone(), from_process=0))
+                    accelerator.log(stats, step=self.state.step)
+                    if self.state.step == 0 and not self.state.history:
+                        self._evaluate_and_select(raw, accelerator)  # the starting point: K-means on the initial encoder
+                with accelerator.accumulate(model):
+                    loss, logs = self.compute_loss(model if not hasattr(model, "module") else _DDPView(model), batch, blank_logit)
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and args.max_grad_norm > 0:
+                        accelerator.clip_grad_norm_(params, args.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                self.state.batches_in_epoch += 1
+                pairs_seen += batch["input_features"].shape[0] // 2
+                for key, value in logs.items():
+                    running.setdefault(key, []).append(value)
+                if not accelerator.sync_gradients:
+                    continue
+                self.state.step += 1
+                bar.update(1)
+                if self.state.step % args.logging_interval == 0 or self.state.step == args.max_steps:
+                    means = {k: float(np.mean(v)) for k, v in running.items()}
+                    means["lr"] = scheduler.get_last_lr()[0]
+                    accelerator.log(means, step=self.state.step)
+                    bar.set_postfix(loss=f"{means['loss/total']:.3f}")
+                    running = {}
+                if self.state.step % args.eval_interval == 0 or self.state.step == args.max_steps:
+                    self._evaluate_and_select(raw, accelerator)
+                if self.state.step % args.save_interval == 0 or self.state.step == args.max_steps:
+                    self._checkpoint(accelerator, raw)
+                if self.state.step >= args.max_steps:
+                    break
+            else:
+                self.state.epoch += 1
+                self.state.batches_in_epoch = 0
+        bar.close()
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            best = os.path.join(args.run_dir, "best")
+            if self.eval_set is not None and os.path.isdir(best):
+                _atomic_save_dir(lambda tmp: shutil.copytree(best, tmp, dirs_exist_ok=True), args.output_dir)
+            else:
+                self.save_model(raw, args.output_dir)
+        accelerator.end_training()
+        elapsed = time.perf_counter() - start
+        return TrainResult(args.output_dir, self.state.step, self.state.best_metric, self.state.best_step,
+                           self.state.history, pairs_seen * accelerator.num_processes / max(elapsed, 1e-9))
+
+    def _evaluate_and_select(self, raw: Wav2TokModel, accelerator) -> None:
+        if self.eval_set is None or not accelerator.is_main_process:
+            return
+        metrics = self.evaluate(raw)
+        metrics["step"] = self.state.step
+        self.state.history.append(metrics)
+        accelerator.log({k: v for k, v in metrics.items() if k != "step"}, step=self.state.step)
+        logger.info("step %d: %s", self.state.step, {k: round(v, 4) for k, v in metrics.items()})
+        if metrics["eval/mrr"] > self.state.best_metric:
+            self.state.best_metric, self.state.best_step = metrics["eval/mrr"], self.state.step
+            self.save_model(raw, os.path.join(self.args.run_dir, "best"))
+
+    def _checkpoint(self, accelerator, raw: Wav2TokModel) -> None:
+        """Accelerate checkpoint (model with codebook, optimizer, scheduler, RNG, trainer state) written to a partial
+        directory by every process, then renamed into place: a run killed mid-save never leaves a broken step_N."""
+        target = os.path.join(self.args.run_dir, "checkpoints", f"step_{self.state.step}")
+        partial = target + ".partial"
+        if accelerator.is_main_process:
+            shutil.rmtree(partial, ignore_errors=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(partial)
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            with open(os.path.join(partial, "model_config.json"), "w", encoding="utf-8") as f:
+                json.dump(raw.config.to_diff_dict(), f)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(partial, target)
+        accelerator.wait_for_everyone()
+
+
+class _ParameterState:
+    """Adapter so a free parameter (the CTC-ablation blank logit) is saved in Accelerate checkpoints."""
+
+    def __init__(self, parameter: torch.nn.Parameter):
+        self.parameter = parameter
+
+    def state_dict(self) -> dict:
+        return {"value": self.parameter.detach().clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            self.parameter.copy_(state["value"])
+
+
+class _DDPView:
+    """Calls the DDP-wrapped module for the forward pass (so gradients are synchronised) while exposing the
+    underlying model's config, codebook and similarity head to the loss."""
+
+    def __init__(self, wrapped):
+        self._wrapped = wrapped
+
+    def __call__(self, *args, **kwargs):
+        return self._wrapped(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._wrapped.module, name)

@@ -1,0 +1,224 @@
+"""Wav2TokIndex: ranking, subsequence search, persistence, vocabulary safety and input errors."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from wav2tok_hf.retrieval import SearchResult, Vocabulary, Wav2TokIndex
+from wav2tok_hf.retrieval import index as index_module
+
+
+@pytest.fixture
+def token_index():
+    rng = np.random.default_rng(0)
+    index = Wav2TokIndex(vocab_size=8, vocab_name="test-tokens")
+    seqs = [rng.integers(0, 8, rng.integers(3, 15)).tolist() for _ in range(60)]
+    index.add(seqs, ids=[f"item{i}" for i in range(60)], labels=[f"class{i % 7}" for i in range(60)])
+    return index, seqs
+
+
+def frames_index(metric="cosine"):
+    rng = np.random.default_rng(1)
+    items = [rng.standard_normal((rng.integers(4, 20), 6)).astype(np.float32) for _ in range(15)]
+    index = Wav2TokIndex(frame_dim=6, vocab_name="test-frames", metric=metric, frame_rate=50.0)
+    index.add(items, labels=[f"c{i % 4}" for i in range(15)])
+    return index, items
+
+
+def test_ed_ranking_matches_brute_force(token_index, levenshtein_reference):
+    index, seqs = token_index
+    rng = np.random.default_rng(5)
+    queries = [rng.integers(0, 8, rng.integers(2, 10)).tolist() for _ in range(5)]
+    for query, result in zip(queries, index.search(queries)):
+        want = np.array([levenshtein_reference(query, s) for s in seqs])
+        order = np.argsort(want, kind="stable")  # ties keep insertion order
+        assert result.indices.tolist() == order.tolist()
+        assert result.scores.tolist() == want[order].tolist()
+        assert result.ids == [f"item{i}" for i in order]
+
+
+def test_single_query_and_top_k_and_normalized(token_index, levenshtein_reference):
+    index, seqs = token_index
+    full = index.search(seqs[3])
+    assert isinstance(full, SearchResult) and len(full) == len(seqs)
+    assert full.ids[0] == "item3" and full.scores[0] == 0
+    top = index.search(np.array(seqs[3]), top_k=5)
+    assert top.indices.tolist() == full.indices[:5].tolist()
+    normalized = index.search(seqs[3], distance="normalized_levenshtein")
+    raw = np.array([levenshtein_reference(seqs[3], s) for s in seqs])
+    np.testing.assert_allclose(np.sort(normalized.scores),
+                               np.sort(raw / np.maximum(len(seqs[3]), [len(s) for s in seqs])), rtol=1e-6)
+
+
+def test_by_class_keeps_the_best_item_per_class(token_index):
+    index, _ = token_index
+    result = index.search([1, 2, 3, 4])
+    classes = result.by_class()
+    assert len(classes) == 7 and len(set(classes.labels)) == 7
+    for label, score in zip(classes.labels, classes.scores):
+        assert score == min(s for lab, s in zip(result.labels, result.scores) if lab == label)
+    assert list(classes.scores) == sorted(classes.scores)
+    assert result.rank_of(classes.labels[0]) == 1
+    assert result.rank_of("no-such-class") is None
+
+
+def test_subsequence_search_positions_and_times():
+    index = Wav2TokIndex(vocab_size=10, vocab_name="std")
+    index.add([[0, 0, 1, 2, 3, 0], [4, 5, 6], [1, 2, 9, 3]], ids=["u1", "u2", "u3"],
+              durations=[[0.1] * 6, [0.5] * 3, [0.2, 0.2, 0.2, 0.2]])
+    result = index.search([1, 2, 3], distance="subsequence_levenshtein")
+    rows = result.to_list()
+    assert [r["id"] for r in rows] == ["u1", "u3", "u2"]
+    assert (rows[0]["score"], rows[0]["start"], rows[0]["end"]) == (0, 2, 5)
+    assert rows[0]["start_s"] == pytest.approx(0.2) and rows[0]["end_s"] == pytest.approx(0.5)
+    assert (rows[1]["score"], rows[1]["start"], rows[1]["end"]) == (1, 0, 2)  # [1, 2]: earliest end among ties
+    normalized = index.search([1, 2, 3], distance="normalized_subsequence_levenshtein")
+    assert normalized.scores.tolist() == pytest.approx([0.0, 1 / 3, 1.0])
+
+
+def test_subsequence_times_are_none_without_durations():
+    index = Wav2TokIndex(vocab_size=4)
+    index.add([[0, 1, 2]])
+    assert index.search([1], distance="subsequence_levenshtein").start_s is None
+
+
+def test_frames_dtw_and_subsequence_dtw():
+    index, items = frames_index()
+    result = index.search(items[2])
+    assert result.ids[0] == "2" and result.scores[0] == pytest.approx(0.0, abs=1e-6)
+    query = items[5][2:4]
+    sub = index.search([query], distance="subsequence_dtw")[0]
+    assert sub.ids[0] == "5" and (sub.starts[0], sub.ends[0]) == (2, 4)
+    assert sub.start_s[0] == pytest.approx(2 / 50) and sub.end_s[0] == pytest.approx(4 / 50)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "euclidean", "cosine"])
+def test_save_load_round_trip_identical(tmp_path, kind, token_index):
+    if kind == "tokens":
+        index, seqs = token_index
+        index.add([[1, 2]], ids=["timed"], labels=["t"], durations=[[0.25, 0.5]])
+        queries, distances = seqs[:4], ["levenshtein", "normalized_levenshtein", "subsequence_levenshtein"]
+    else:
+        index, items = frames_index(kind)
+        queries, distances = [x[:3] for x in items[:4]], ["dtw", "subsequence_dtw"]
+    index.save(tmp_path / "idx")
+    loaded = Wav2TokIndex.load(tmp_path / "idx")
+    assert loaded.vocabulary == index.vocabulary and loaded.ids == index.ids and loaded.labels == index.labels
+    assert (loaded.metric, loaded.frame_rate) == (index.metric, index.frame_rate)
+    for distance in distances:
+        for a, b in zip(index.search(queries, distance=distance), loaded.search(queries, distance=distance)):
+            assert a.to_list() == b.to_list()
+    assert not [n for n in os.listdir(tmp_path / "idx") if n.startswith(".tmp")]
+    assert not any(n.endswith((".pkl", ".pickle", ".pt", ".npz")) for n in os.listdir(tmp_path / "idx"))
+
+
+def test_failed_save_leaves_previous_index_intact(tmp_path, monkeypatch):
+    index, items = frames_index()
+    index.save(tmp_path)
+    before = {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)}
+    index.add([items[0] * 2], ids=["new"])
+
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if str(dst).endswith("index.json"):
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(index_module.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        index.save(tmp_path)
+    monkeypatch.undo()
+    assert (tmp_path / "index.json").read_bytes() == before["index.json"]
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp")]
+    assert len(Wav2TokIndex.load(tmp_path)) == 15  # the old index, still loadable
+    index.save(tmp_path)  # a later successful save replaces it and drops the stale frames file
+    assert len(Wav2TokIndex.load(tmp_path)) == 16
+    assert len([n for n in os.listdir(tmp_path) if n.endswith(".safetensors")]) == 1
+
+
+def test_corrupted_files_raise_clear_errors(tmp_path, token_index):
+    index, _ = token_index
+    with pytest.raises(FileNotFoundError, match="no index.json"):
+        Wav2TokIndex.load(tmp_path / "missing")
+    index.save(tmp_path / "a")
+    path = tmp_path / "a" / "index.json"
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match="not a valid wav2tok index.*JSON"):
+        Wav2TokIndex.load(tmp_path / "a")
+    payload = json.loads(text)
+    payload["tokens"][0] = [99]  # outside the vocabulary
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="not a valid wav2tok index.*outside"):
+        Wav2TokIndex.load(tmp_path / "a")
+    path.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="format marker"):
+        Wav2TokIndex.load(tmp_path / "a")
+    frames, _ = frames_index()
+    frames.save(tmp_path / "b")
+    (stored,) = [p for p in (tmp_path / "b").iterdir() if p.suffix == ".safetensors"]
+    stored.write_bytes(stored.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(ValueError, match="checksum"):
+        Wav2TokIndex.load(tmp_path / "b")
+
+
+def test_vocabulary_mismatch_is_refused(token_index):
+    index, _ = token_index
+    with pytest.raises(ValueError, match="vocabulary"):
+        index.search([1, 2], vocabulary=Vocabulary("another-tokenizer", 8))
+    with pytest.raises(ValueError, match="vocabulary"):
+        index.add([[1, 2]], vocabulary=Vocabulary("test-tokens", 16))
+    with pytest.raises(ValueError, match="token id 8, outside"):
+        index.add([[1, 8]])
+    with pytest.raises(ValueError, match="token id 9, outside"):
+        index.search([9])
+    with pytest.raises(ValueError, match="token id -1"):
+        index.search([-1, 2])
+    frames, _ = frames_index()
+    with pytest.raises(ValueError, match="frame dimension 5"):
+        frames.search(np.zeros((3, 5), np.float32))
+    with pytest.raises(ValueError, match="does not apply to a frames index"):
+        frames.search(np.zeros((3, 6), np.float32), distance="levenshtein")
+    with pytest.raises(ValueError, match="does not apply to a tokens index"):
+        index.search([1], distance="dtw")
+    assert len(index) == 60  # nothing was added by the refused calls
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda i: i.search([]), ValueError, "empty query"),
+        (lambda i: i.search([[1, 2], []]), ValueError, "query 1 is empty"),
+        (lambda i: i.search([1.5, 2.0]), ValueError, "integer token ids"),
+        (lambda i: i.search([1, 2], top_k=0), ValueError, "top_k"),
+        (lambda i: i.search([1, 2], distance="cosine"), ValueError, "accepted"),
+        (lambda i: i.add([[1], [2]], ids=["item0", "x"]), ValueError, "duplicate ids"),
+        (lambda i: i.add([[1], [2]], ids=["x", "x"]), ValueError, "duplicate ids"),
+        (lambda i: i.add([[1], [2]], labels=["a"]), ValueError, "2 sequences but 1 labels"),
+        (lambda i: i.add([[1, 2]], durations=[[0.1]]), ValueError, "durations"),
+        (lambda i: i.add([1, 2, 3]), ValueError, "one sequence"),
+        (lambda i: i.add([]), ValueError, "no sequences"),
+        (lambda i: i.add([[]]), ValueError, "empty"),
+    ],
+)
+def test_bad_inputs(token_index, call, error, message):
+    index, _ = token_index
+    with pytest.raises(error, match=message):
+        call(index)
+    assert len(index) == 60
+
+
+def test_empty_index_and_bad_construction():
+    with pytest.raises(ValueError, match="index is empty"):
+        Wav2TokIndex(vocab_size=4).search([1])
+    with pytest.raises(ValueError, match="exactly one of"):
+        Wav2TokIndex()
+    with pytest.raises(ValueError, match="exactly one of"):
+        Wav2TokIndex(vocab_size=3, frame_dim=4)
+    with pytest.raises(ValueError, match="metric"):
+        Wav2TokIndex(frame_dim=3, metric="manhattan")
+    with pytest.raises(ValueError, match="NaN"):
+        Wav2TokIndex(frame_dim=2).add([np.array([[np.nan, 1.0]])])
