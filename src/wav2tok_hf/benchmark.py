@@ -105,3 +105,89 @@ def evaluate_encoder(
     result["infer_s_per_query"] = infer_s
     result["mean_query_length"] = float(np.mean([len(s) for s in query_seqs]))
     return result
+
+
+# ---------------------------------------------------------------------- query conditions and result tables
+def condition_sets(retrieval: RetrievalSet, seed: int = 0, conditions: tuple[str, ...] = ("V", "TS", "PS")) -> dict[str, RetrievalSet]:
+    """The vanilla (V), time-stretched (TS) and pitch-shifted (PS) versions of a retrieval set.
+
+    TS stretches each query by a rate drawn from ``TIME_STRETCH_RATES`` (0.8 or 1.25) and PS shifts it by a
+    number of semitones drawn from ``PITCH_SHIFT_SEMITONES`` (±2..5), both seeded per query.
+    """
+    from .data.augment import pitch_shifted, time_stretched
+
+    transforms = {
+        "TS": lambda i: (lambda w, sr: time_stretched(w, sr, seed=seed * 100_003 + i)),
+        "PS": lambda i: (lambda w, sr: pitch_shifted(w, sr, seed=seed * 100_003 + i)),
+    }
+    sets = {}
+    for name in conditions:
+        if name == "V":
+            sets[name] = retrieval
+            continue
+        if name not in transforms:
+            raise ValueError(f"condition {name!r}; accepted: V, TS, PS")
+        queries = [transforms[name](i)(q, retrieval.sampling_rate) for i, q in enumerate(retrieval.queries)]
+        sets[name] = RetrievalSet(queries, retrieval.query_labels, retrieval.database, retrieval.database_labels,
+                                  retrieval.sampling_rate, retrieval.synthetic, f"{retrieval.name}/{name}")
+    return sets
+
+
+@dataclass
+class Encoder:
+    """Something that turns waves into sequences, with the distance its sequences are compared by."""
+
+    name: str
+    encode: Callable[[list[np.ndarray], int], list]
+    distance: str = "levenshtein"
+    vocab_size: int | None = None
+    metric: str = "cosine"
+
+
+def model_encoder(model: Any, name: str = "wav2tok", distance: str = "levenshtein") -> Encoder:
+    """An [`Encoder`] for a [`Wav2TokModel`] (token strings, or frame embeddings for DTW distances)."""
+    if distance in ("dtw", "subsequence_dtw"):
+        return Encoder(name, lambda w, sr: model.embed(w, sampling_rate=sr, batch_size=32), distance)
+    return Encoder(name, lambda w, sr: model.encode(w, sampling_rate=sr, batch_size=32), distance,
+                   model.config.codebook_size)
+
+
+def baseline_encoder(baseline: Any, name: str | None = None) -> Encoder:
+    """An [`Encoder`] for a registered retrieval baseline (see `wav2tok_hf.retrieval.create_baseline`)."""
+    vocab = getattr(baseline, "vocabulary", None)
+    size = getattr(vocab, "size", None) if baseline.distance not in ("dtw", "subsequence_dtw") else None
+    return Encoder(name or type(baseline).__name__, lambda w, sr: baseline.encode(list(w), sampling_rate=sr),
+                   baseline.distance, size, getattr(baseline, "metric", "cosine"))
+
+
+def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet]) -> list[dict[str, Any]]:
+    """MRR per condition, search and inference seconds per query, for every encoder: one row per encoder."""
+    from .retrieval.metrics import evaluate_retrieval
+
+    rows = []
+    for encoder in encoders:
+        row: dict[str, Any] = {"model": encoder.name, "distance": encoder.distance}
+        db_seqs = encoder.encode(next(iter(sets.values())).database, next(iter(sets.values())).sampling_rate)
+        for condition, retrieval in sets.items():
+            start = time.perf_counter()
+            query_seqs = encoder.encode(retrieval.queries, retrieval.sampling_rate)
+            infer = (time.perf_counter() - start) / len(retrieval.queries)
+            result = evaluate_retrieval(query_seqs, retrieval.query_labels, db_seqs, retrieval.database_labels,
+                                        distance=encoder.distance, vocab_size=encoder.vocab_size, metric=encoder.metric)
+            row[condition] = result["mrr"]
+            row[f"{condition}_top1"] = result["top1"]
+            if condition == "V":
+                row["search_s"], row["infer_s"] = result["search_s_per_query"], infer
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]], conditions: tuple[str, ...] = ("V", "TS", "PS"), title: str = "") -> str:
+    """A markdown table of :func:`run_benchmark` rows (MRR per condition, seconds per query)."""
+    header = "| model | distance | " + " | ".join(f"MRR {c}" for c in conditions) + " | search s/query | infer s/query |"
+    lines = ([f"**{title}**", ""] if title else []) + [header, "|" + "---|" * (len(conditions) + 4)]
+    for row in rows:
+        cells = [f"{row[c]:.3f}" if c in row else "—" for c in conditions]
+        lines.append(f"| {row['model']} | {row['distance']} | " + " | ".join(cells)
+                     + f" | {row.get('search_s', float('nan')):.4f} | {row.get('infer_s', float('nan')):.4f} |")
+    return "\n".join(lines)

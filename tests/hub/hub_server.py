@@ -23,7 +23,8 @@ What is implemented, following the client in ``huggingface_hub`` (``hf_api.py``,
 
 Errors carry the ``X-Error-Code`` header (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``) that the client
 turns into its typed exceptions. Writes need an ``Authorization: Bearer`` header; any token is accepted and
-belongs to the user ``tester`` (there are no permissions or private-repo checks). Commit ids are random-free but
+belongs to the user ``tester`` (there are no permissions or private-repo checks). ``reject_commits = True`` makes
+every commit fail, to test that a failed push changes nothing. Commit ids are random-free but
 not real git hashes; blob ids are real git blob ids.
 
 Run it by hand with ``python tests/hub/hub_server.py --port 8765`` and ``HF_ENDPOINT=http://127.0.0.1:8765``.
@@ -33,11 +34,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import fnmatch
 import hashlib
 import json
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -268,6 +271,7 @@ class HubServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), HubRequestHandler)
         self.storage = storage or HubStorage()
         self.verbose = verbose
+        self.reject_commits = False  # fault injection: answer every commit with HTTP 422
         self._thread: threading.Thread | None = None
 
     @property
@@ -304,7 +308,8 @@ class HubServer(ThreadingHTTPServer):
             return self.api_repo(h, method, REPO_TYPES[seg[1]], f"{seg[2]}/{seg[3]}", seg[4:], query)
         repo_type = REPO_TYPES.get(seg[0]) if seg[0] in ("datasets", "spaces") else "model"
         rest = seg[1:] if repo_type != "model" else seg
-        if method == "POST" and len(rest) == 6 and rest[1].endswith(".git") and rest[2:] == ["info", "lfs", "objects", "batch"]:
+        lfs_batch_route = len(rest) == 6 and rest[1].endswith(".git") and rest[2:] == ["info", "lfs", "objects", "batch"]
+        if method == "POST" and lfs_batch_route:
             return self.lfs_batch(h, repo_type, f"{rest[0]}/{rest[1][:-4]}")
         if method in ("GET", "HEAD") and len(rest) >= 5 and rest[2] == "resolve":
             return self.resolve(h, method, repo_type, f"{rest[0]}/{rest[1]}", unquote(rest[3]),
@@ -319,7 +324,8 @@ class HubServer(ThreadingHTTPServer):
             if method == "GET" and len(rest) == 2 and rest[0] == "revision":
                 return self.repo_info(h, repo, repo.resolve(unquote(rest[1])), query)
             if method == "GET" and rest == ["refs"]:
-                branches = [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": oid} for n, oid in repo.branches.items()]
+                branches = [{"name": name, "ref": f"refs/heads/{name}", "targetCommit": oid}
+                            for name, oid in repo.branches.items()]
                 return h._json({"branches": branches, "tags": [], "converts": []})
             if method == "GET" and len(rest) >= 2 and rest[0] == "tree":
                 commit = repo.resolve(unquote(rest[1]))
@@ -428,6 +434,8 @@ class HubServer(ThreadingHTTPServer):
     def commit(self, h, repo: Repo, revision: str) -> None:
         """Apply an NDJSON commit atomically: every operation is checked before the new commit is recorded."""
         h._require_token()
+        if self.reject_commits:
+            raise HubHTTPError(422, "commit rejected (HubServer.reject_commits is set)")
         if revision != "main":
             raise HubHTTPError(400, f"this server only commits to 'main', not {revision!r}")
         lines = [json.loads(line) for line in h._body().splitlines() if line.strip()]
@@ -482,10 +490,54 @@ class HubServer(ThreadingHTTPServer):
             start = int(match[1]) if match[1] else max(0, len(content) - int(match[2]))
             end = min(int(match[2]), len(content) - 1) if match[1] and match[2] else len(content) - 1
             if start >= len(content) and content:
-                raise HubHTTPError(416, "Requested range not satisfiable", headers={"Content-Range": f"bytes */{len(content)}"})
+                raise HubHTTPError(416, "Requested range not satisfiable",
+                                   headers={"Content-Range": f"bytes */{len(content)}"})
             status, body = 206, content[start : end + 1]
             headers["Content-Range"] = f"bytes {start}-{start + len(body) - 1}/{len(content)}"
         h._send(status, body, content_type="application/octet-stream", headers=headers, head=method == "HEAD")
+
+
+class LocalHub:
+    """A [`HubServer`] that can be stopped and brought back on the same port with the same data.
+
+    Example:
+
+    >>> hub = LocalHub()
+    >>> with hub.stopped():  # nothing listens on hub.url here
+    ...     pass
+    >>> hub.files("tester/none")
+    Traceback (most recent call last):
+    ...
+    hub_server.HubHTTPError: Repository not found
+    >>> hub.close()
+    """
+
+    def __init__(self):
+        self.server = HubServer().start()
+        self.url = self.server.url
+
+    @property
+    def storage(self) -> HubStorage:
+        return self.server.storage
+
+    def files(self, repo_id: str, repo_type: str = "model") -> dict[str, bytes]:
+        """Path -> content of the head of ``main`` (LFS files resolved)."""
+        repo = self.storage.repo(repo_type, repo_id)
+        files = repo.resolve("main").files
+        lfs = self.storage.lfs_objects
+        return {path: lfs[e.lfs_sha256] if e.lfs_sha256 else e.content for path, e in files.items()}
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        port, storage = self.server.server_address[1], self.server.storage
+        self.server.stop()
+        try:
+            yield
+        finally:
+            self.server = HubServer(port, storage=storage).start()
+
+    def close(self) -> None:
+        self.server.stop()
 
 
 def main() -> None:

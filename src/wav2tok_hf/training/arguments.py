@@ -49,6 +49,9 @@ class Wav2TokTrainingArguments:
     ctc_normalize: str = "frame"
     diversity_weight: float = 0.0
     smoothness_weight: float = 0.0
+    alignment_weight: float = 0.0
+    alignment_frames: int = 32
+    alignment_temperature: float = 0.1
     # bookkeeping
     eval_interval: int = 100
     save_interval: int = 100
@@ -60,7 +63,7 @@ class Wav2TokTrainingArguments:
     progress_bar: bool = True
 
     def __post_init__(self):
-        positive = ("max_steps", "batch_size", "gradient_accumulation_steps", "e_step_interval", "e_step_clips",
+        positive = ("alignment_frames", "max_steps", "batch_size", "gradient_accumulation_steps", "e_step_interval", "e_step_clips",
                     "kmeans_iterations", "eval_interval", "save_interval", "logging_interval")
         for name in positive:
             value = getattr(self, name)
@@ -69,7 +72,7 @@ class Wav2TokTrainingArguments:
         for name in ("learning_rate", "adam_epsilon"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; expected > 0")
-        for name in ("weight_decay", "max_grad_norm", "diversity_weight", "smoothness_weight"):
+        for name in ("weight_decay", "max_grad_norm", "diversity_weight", "smoothness_weight", "alignment_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; expected >= 0")
         if not 0 <= self.warmup_ratio < 1:

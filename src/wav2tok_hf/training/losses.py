@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -102,6 +103,45 @@ def smoothness_loss(z: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     mask = torch.arange(1, z.shape[1], device=z.device)[None, :] < lengths[:, None]
     change = 1 - (z[:, 1:] * z[:, :-1]).sum(-1)
     return (change * mask).sum() / mask.sum().clamp(min=1)
+
+
+def dtw_alignment(features: torch.Tensor, features_prime: torch.Tensor) -> torch.Tensor:
+    """For each frame of ``features`` (T x F), the index of its DTW-aligned frame in ``features_prime`` (T' x F),
+    aligning on cosine distance (librosa's DTW, a numba kernel)."""
+    import librosa
+
+    a = torch.nn.functional.normalize(features.float(), dim=-1)
+    b = torch.nn.functional.normalize(features_prime.float(), dim=-1)
+    cost = (1 - a @ b.T).clamp(min=0).numpy().astype(np.float64)
+    _, path = librosa.sequence.dtw(C=cost, backtrack=True)
+    aligned = np.zeros(len(a), dtype=np.int64)
+    aligned[path[::-1, 0]] = path[::-1, 1]  # the last match of each frame along the path
+    return torch.from_numpy(aligned)
+
+
+def alignment_loss(
+    z: torch.Tensor, z_prime: torch.Tensor, aligned: torch.Tensor, temperature: float, frames_per_pair: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Frame-level InfoNCE between the two views of each pair.
+
+    ``aligned[b, t]`` is the frame of view 2 aligned with frame ``t`` of view 1 (-1 on padding). Up to
+    ``frames_per_pair`` aligned frames are drawn per pair; each anchor must pick its own partner among all drawn
+    partners of the batch (other positions and other pairs are the negatives). Unlike the CTC and matching terms,
+    a constant tokenisation cannot minimise it, so it keeps the encoder from collapsing.
+    """
+    anchors, positives = [], []
+    for b in range(z.shape[0]):
+        valid = torch.nonzero(aligned[b] >= 0).flatten()
+        if len(valid) == 0:
+            continue
+        pick = valid[torch.randperm(len(valid), generator=generator)[:frames_per_pair]]
+        anchors.append(z[b, pick])
+        positives.append(z_prime[b, aligned[b, pick]])
+    anchors, positives = torch.cat(anchors), torch.cat(positives)
+    logits = anchors @ positives.T / temperature
+    target = torch.arange(len(anchors), device=z.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
 def _token_sums(z: torch.Tensor, tokens: torch.Tensor, k: int) -> torch.Tensor:

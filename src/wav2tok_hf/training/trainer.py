@@ -22,7 +22,7 @@ from ..modeling_wav2tok import Wav2TokModel, collapse_runs
 from ..processing_wav2tok import Wav2TokProcessor
 from .arguments import Wav2TokTrainingArguments
 from .kmeans import codebook_usage, spherical_kmeans
-from .losses import ctc_loss, diversity_loss, matching_loss, smoothness_loss
+from .losses import alignment_loss, ctc_loss, diversity_loss, dtw_alignment, matching_loss, smoothness_loss
 
 logger = logging.getLogger(__name__)
 PAIR_KEYS = ("input_values", "input_values_prime")
@@ -50,14 +50,23 @@ class PairCollator:
     """Featurises a list of pair items into one padded batch of 2B sequences: the B first views, then the B second
     views (one encoder pass serves both views)."""
 
-    def __init__(self, feature_extractor: Wav2TokFeatureExtractor):
+    def __init__(self, feature_extractor: Wav2TokFeatureExtractor, align: bool = False):
         self.feature_extractor = feature_extractor
+        self.align = align
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         waves = [np.asarray(item[PAIR_KEYS[0]], dtype=np.float32) for item in items]
         waves += [np.asarray(item[PAIR_KEYS[1]], dtype=np.float32) for item in items]
         features, mask = self.feature_extractor.featurize(waves)
-        return {"input_features": features, "attention_mask": mask.long()}
+        batch = {"input_features": features, "attention_mask": mask.long()}
+        if self.align:  # DTW of each pair's features: which frame of X' each frame of X corresponds to
+            half, lengths = len(items), mask.sum(1)
+            aligned = torch.full((half, features.shape[1]), -1, dtype=torch.long)
+            for b in range(half):
+                n, m = int(lengths[b]), int(lengths[half + b])
+                aligned[b, :n] = dtw_alignment(features[b, :n], features[half + b, :m])
+            batch["aligned"] = aligned
+        return batch
 
 
 @dataclass
@@ -229,6 +238,11 @@ class Wav2TokTrainer:
             l_smooth = smoothness_loss(out.embeddings, lengths)
             loss = loss + args.smoothness_weight * l_smooth
             logs["loss/smoothness"] = l_smooth.item()
+        if args.alignment_weight > 0:
+            l_align = alignment_loss(out.embeddings[:half], out.embeddings[half:], batch["aligned"],
+                                     args.alignment_temperature, args.alignment_frames)
+            loss = loss + args.alignment_weight * l_align
+            logs["loss/alignment"] = l_align.item()
         logs["loss/total"] = loss.item()
         return loss, logs
 
@@ -302,7 +316,7 @@ class Wav2TokTrainer:
 
         sampler = EpochSampler(len(self.train_dataset), args.seed)
         loader = DataLoader(self.train_dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
-                            collate_fn=PairCollator(self.feature_extractor), num_workers=args.num_workers)
+                            collate_fn=PairCollator(self.feature_extractor, align=args.alignment_weight > 0), num_workers=args.num_workers)
         if len(loader) == 0:
             raise ValueError(f"train_dataset has {len(self.train_dataset)} pairs, fewer than batch_size={args.batch_size}")
         blank_logit = torch.nn.Parameter(torch.zeros(1)) if args.ctc_blank else None
