@@ -3,7 +3,7 @@ import pytest
 import torch
 from transformers import AutoFeatureExtractor
 
-from conftest import tiny_config, tone
+from wav2tok_test_utils import tiny_config, tone
 from wav2tok_hf import Wav2TokFeatureExtractor
 
 FEATURE_TYPES = ["log-mel", "mfcc", "cqt", "pitch"]

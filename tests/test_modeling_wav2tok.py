@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 from transformers import AutoModel
 
-from conftest import tiny_config, tone
+from wav2tok_test_utils import tiny_config, tone
 from wav2tok_hf import Wav2TokModel, Wav2TokModelOutput, collapse_runs
 from wav2tok_hf.modeling_wav2tok import reverse_padded
 

@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 from transformers import pipeline
 
-from conftest import tiny_config, tone
+from wav2tok_test_utils import tiny_config, tone
 from wav2tok_hf import Wav2TokModel, Wav2TokProcessor
 
 

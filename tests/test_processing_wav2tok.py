@@ -2,7 +2,7 @@ import json
 
 from transformers import AutoProcessor
 
-from conftest import tiny_config, tone
+from wav2tok_test_utils import tiny_config, tone
 from wav2tok_hf import Wav2TokProcessor
 
 

@@ -7,7 +7,7 @@ import textwrap
 
 import numpy as np
 
-from conftest import tiny_config, tone
+from wav2tok_test_utils import tiny_config, tone
 from wav2tok_hf import Wav2TokModel, Wav2TokProcessor
 
 

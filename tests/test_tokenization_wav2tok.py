@@ -1,7 +1,7 @@
 import pytest
 from transformers import AutoTokenizer
 
-from conftest import tiny_config
+from wav2tok_test_utils import tiny_config
 from wav2tok_hf import Wav2TokTokenizer
 
 

@@ -191,3 +191,286 @@ def format_table(rows: list[dict[str, Any]], conditions: tuple[str, ...] = ("V",
         lines.append(f"| {row['model']} | {row['distance']} | " + " | ".join(cells)
                      + f" | {row.get('search_s', float('nan')):.4f} | {row.get('infer_s', float('nan')):.4f} |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- helpers of the benchmark scripts
+# (scripts/benchmark_qbsh.py, scripts/benchmark_speech.py, scripts/benchmark_std.py)
+HUB_BASELINES = ("wav2vec2-o", "wav2vec2-multi", "hub-ctc")
+
+
+def chance_mrr(query_labels: list[str], database_labels: list[str]) -> float:
+    """Expected item-level MRR of a random ranking, averaged over the queries.
+
+    With ``c`` items of the query's class among ``n``, the first relevant item is at rank ``r`` with probability
+    ``C(n - r, c - 1) / C(n, c)``; one item per class gives the familiar ``H_n / n``.
+    """
+    from collections import Counter
+    from math import comb
+
+    counts, n = Counter(map(str, database_labels)), len(database_labels)
+    cache: dict[int, float] = {}
+    total = 0.0
+    for label in query_labels:
+        c = counts[str(label)]
+        if c not in cache:
+            cache[c] = sum(comb(n - r, c - 1) / r for r in range(1, n - c + 2)) / comb(n, c) if c else 0.0
+        total += cache[c]
+    return total / len(query_labels)
+
+
+def run_benchmark_detailed(encoders: list[Encoder], sets: dict[str, RetrievalSet]) -> list[dict[str, Any]]:
+    """:func:`run_benchmark` rows plus ``"ranks": {condition: [rank per query]}`` and top-5 per condition."""
+    from .retrieval.metrics import evaluate_retrieval
+
+    first = next(iter(sets.values()))
+    rows = []
+    for encoder in encoders:
+        row: dict[str, Any] = {"model": encoder.name, "distance": encoder.distance, "ranks": {}}
+        db_seqs = encoder.encode(first.database, first.sampling_rate)
+        for condition, retrieval in sets.items():
+            start = time.perf_counter()
+            query_seqs = encoder.encode(retrieval.queries, retrieval.sampling_rate)
+            infer = (time.perf_counter() - start) / len(retrieval.queries)
+            result = evaluate_retrieval(query_seqs, retrieval.query_labels, db_seqs, retrieval.database_labels,
+                                        distance=encoder.distance, vocab_size=encoder.vocab_size, metric=encoder.metric)
+            row[condition] = result["mrr"]
+            row[f"{condition}_top1"] = result["top1"]
+            row[f"{condition}_top5"] = result["top5"]
+            row["ranks"][condition] = [float(r) for r in result["ranks"]]
+            if condition == "V":
+                row["search_s"], row["infer_s"] = result["search_s_per_query"], infer
+        rows.append(row)
+    return rows
+
+
+def hub_is_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the Hub endpoint resolves and accepts a TCP connection (no request is sent)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    parsed = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def hub_baseline_encoders(names: list[str] | tuple[str, ...], model_ids: list[str] | tuple[str, ...] = (),
+                          go_offline_if_unreachable: bool = True) -> tuple[list[Encoder], list[dict[str, str]]]:
+    """Load the Hub CTC baselines (``wav2vec2-o``, ``wav2vec2-multi``, and ``hub-ctc`` for each of ``model_ids``).
+
+    Returns ``(encoders, skipped)`` where ``skipped`` lists ``{"model", "reason"}`` for every checkpoint that could not
+    be loaded (:class:`~wav2tok_hf.retrieval.BaselineUnavailable`). Nothing is faked: a skipped baseline has no row.
+    When the Hub cannot be reached, Hub offline mode is switched on first so that checkpoints already in the local
+    cache still load and the others fail at once instead of after ~45 s of DNS retries.
+    """
+    from .retrieval import BaselineUnavailable, create_baseline
+
+    wanted = [(name, {}) for name in names if name != "hub-ctc"]
+    wanted += [(f"hub-ctc:{model_id}", {"model_id": model_id}) for model_id in model_ids]
+    encoders: list[Encoder] = []
+    skipped: list[dict[str, str]] = []
+    if not wanted:
+        return encoders, skipped
+    note = ""
+    if go_offline_if_unreachable and not _hub_offline() and not hub_is_reachable():
+        _set_hub_offline()
+        note = " [Hub unreachable: offline mode, local cache only]"
+    for label, kwargs in wanted:
+        try:
+            baseline = create_baseline("hub-ctc" if "model_id" in kwargs else label, **kwargs)
+        except BaselineUnavailable as error:
+            skipped.append({"model": label, "reason": f"{error}{note}"})
+            continue
+        encoders.append(baseline_encoder(baseline, label))
+    return encoders, skipped
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _set_hub_offline() -> None:
+    import os
+
+    from huggingface_hub import constants
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants.HF_HUB_OFFLINE = True  # read at call time by huggingface_hub and transformers' loaders
+
+
+def load_model_dir(path: str) -> Any:
+    """Load a saved ``Wav2TokModel`` folder with a clear error for a missing folder or a folder without a model."""
+    import os
+
+    from .modeling_wav2tok import Wav2TokModel
+
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"model folder {path!r} does not exist; pass a folder written by "
+                                "Wav2TokModel.save_pretrained / `wav2tok train`")
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise FileNotFoundError(f"{path!r} is not a saved wav2tok model (no config.json in it)")
+    return Wav2TokModel.from_pretrained(path).eval()
+
+
+def training_data_section(model_dir: str) -> dict[str, Any] | None:
+    """The ``data`` section of the experiment a model folder was trained with (``training_config.json``), if any."""
+    import json
+    import os
+
+    path = os.path.join(model_dir, "training_config.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return (json.load(f).get("experiment") or {}).get("data")
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------- spoken term detection
+@dataclass
+class STDSet:
+    """Utterances with word time stamps (the searched database) and keyword queries (mono waves)."""
+
+    utterances: list[np.ndarray]
+    utterance_ids: list[str]
+    occurrences: dict[str, list[tuple[str, float, float]]]  # word -> (utterance_id, start_s, end_s)
+    queries: list[np.ndarray]
+    query_labels: list[str]
+    query_ids: list[str]
+    sampling_rate: int
+    name: str = "std"
+
+
+def std_set_from_splits(utterances: Any, queries: Any, sampling_rate: int, max_queries: int | None = None,
+                        seed: int = 0, max_utterances: int | None = None, name: str = "std") -> STDSet:
+    """An [`STDSet`] from a ``prepare_std`` utterance split and its ``*_queries`` split (seeded subsets)."""
+    rng = np.random.default_rng(seed)
+    utt_rows = list(range(len(utterances)))
+    if max_utterances is not None and len(utt_rows) > max_utterances:
+        utt_rows = sorted(rng.choice(utt_rows, max_utterances, replace=False).tolist())
+    meta = utterances.select_columns(["source_id", "word_labels", "word_starts_s", "word_ends_s"])
+    occurrences: dict[str, list[tuple[str, float, float]]] = {}
+    utt_ids = []
+    for i in utt_rows:
+        row = meta[i]
+        utt_ids.append(row["source_id"])
+        for word, start, end in zip(row["word_labels"], row["word_starts_s"], row["word_ends_s"]):
+            occurrences.setdefault(word, []).append((row["source_id"], float(start), float(end)))
+    q_rows = [i for i, label in enumerate(queries["label"]) if label in occurrences]
+    if max_queries is not None and len(q_rows) > max_queries:
+        q_rows = sorted(np.random.default_rng(seed + 1).choice(q_rows, max_queries, replace=False).tolist())
+    if not q_rows:
+        raise ValueError(f"STD set {name!r}: no query word occurs in the selected utterances")
+    u_audio, q_audio = utterances.select_columns(["audio"]), queries.select_columns(["audio"])
+    q_meta = queries.select_columns(["label", "source_id"])
+    load = (lambda a, i: load_audio(a[i]["audio"], target_sampling_rate=sampling_rate)[0])
+    return STDSet([load(u_audio, i) for i in utt_rows], utt_ids, occurrences, [load(q_audio, i) for i in q_rows],
+                  [q_meta[i]["label"] for i in q_rows], [q_meta[i]["source_id"] for i in q_rows], sampling_rate, name)
+
+
+@dataclass
+class STDEncoder:
+    """How one system searches: ``encode(waves, sr) -> (sequences, durations or None)`` and a subsequence distance
+    (``"subsequence_levenshtein"`` over tokens with per-token durations, or ``"subsequence_dtw"`` over frames with a
+    ``frame_rate``)."""
+
+    name: str
+    distance: str
+    encode: Callable[[list[np.ndarray], int], tuple[list, list | None]]
+    vocab_size: int | None = None
+    frame_dim: int | None = None
+    frame_rate: float | None = None
+    metric: str = "cosine"
+
+
+def model_std_encoder(model: Any, name: str = "wav2tok", distance: str = "subsequence_levenshtein") -> STDEncoder:
+    """A wav2tok model for STD: semi-global ED over its tokens, or subsequence DTW over its frame embeddings."""
+    if distance == "subsequence_dtw":
+        return STDEncoder(name, distance, lambda w, sr: (model.embed(w, sampling_rate=sr, batch_size=32), None),
+                          frame_dim=model.config.embedding_dim, frame_rate=float(model.config.frame_rate))
+    return STDEncoder(name, distance,
+                      lambda w, sr: model.encode(w, sampling_rate=sr, return_durations=True, batch_size=32),
+                      vocab_size=model.config.codebook_size)
+
+
+def baseline_std_encoder(baseline: Any, name: str | None = None) -> STDEncoder:
+    """A retrieval baseline for STD: token baselines (with durations) by semi-global ED, frame baselines by S-DTW."""
+    name = name or baseline.name
+    if baseline.distance in ("dtw", "subsequence_dtw"):
+        return STDEncoder(name, "subsequence_dtw", lambda w, sr: (baseline.encode(list(w), sampling_rate=sr), None),
+                          frame_dim=baseline.vocabulary.size, frame_rate=baseline.frame_rate,
+                          metric=getattr(baseline, "metric", None) or "cosine")
+    return STDEncoder(name, "subsequence_levenshtein",
+                      lambda w, sr: baseline.encode(list(w), sampling_rate=sr, return_durations=True),
+                      vocab_size=baseline.vocabulary.size)
+
+
+def std_detections(encoder: STDEncoder, std: STDSet) -> dict[str, Any]:
+    """Search every query in every utterance; one detection (best segment) per query and utterance.
+
+    Detections are keyed by query id (each query is scored against the occurrences of its word) and scored by the
+    normalised cost: semi-global ED / query tokens, or subsequence DTW cost / query frames (lower = better).
+    """
+    from .retrieval.index import Wav2TokIndex
+
+    start = time.perf_counter()
+    query_seqs, _ = encoder.encode(std.queries, std.sampling_rate)
+    infer_s = (time.perf_counter() - start) / len(std.queries)
+    utt_seqs, utt_durations = encoder.encode(std.utterances, std.sampling_rate)
+    if encoder.distance == "subsequence_levenshtein":
+        index = Wav2TokIndex(vocab_size=encoder.vocab_size, vocab_name=f"std-{encoder.name}")
+        index.add([np.asarray(s, dtype=np.int64) for s in utt_seqs], ids=std.utterance_ids,
+                  durations=[list(d) for d in utt_durations])
+    elif encoder.distance == "subsequence_dtw":
+        index = Wav2TokIndex(frame_dim=encoder.frame_dim, vocab_name=f"std-{encoder.name}", metric=encoder.metric,
+                             frame_rate=encoder.frame_rate)
+        index.add([np.asarray(s) for s in utt_seqs], ids=std.utterance_ids)
+    else:
+        raise ValueError(f"STD distance {encoder.distance!r}; accepted: subsequence_levenshtein, subsequence_dtw")
+    detections: dict[str, list] = {}
+    occurrences: dict[str, list] = {}
+    elapsed, empty = 0.0, 0
+    for qid, label, seq in zip(std.query_ids, std.query_labels, query_seqs):
+        occurrences[qid] = std.occurrences[label]
+        if len(seq) == 0:  # nothing to search with: no detections (counts as misses)
+            empty += 1
+            detections[qid] = []
+            continue
+        tic = time.perf_counter()
+        result = index.search(np.asarray(seq), distance=encoder.distance)
+        elapsed += time.perf_counter() - tic
+        scores = result.scores / len(seq) if encoder.distance == "subsequence_levenshtein" else result.scores
+        starts, ends = result.start_s, result.end_s
+        detections[qid] = [(uid, float(s), float(max(s, e)), float(c))
+                           for uid, s, e, c in zip(result.ids, starts, ends, scores)]
+    return {"detections": detections, "occurrences": occurrences, "search_s_per_query": elapsed / len(std.queries),
+            "infer_s_per_query": infer_s, "empty_queries": empty}
+
+
+def evaluate_std(encoder: STDEncoder, validation: STDSet, test: STDSet, min_overlap: float = 0.0) -> dict[str, Any]:
+    """Choose the detection threshold that maximises F1 on ``validation``; report ``test`` F1 at that threshold.
+
+    Also returns the test F1 at its own best threshold (``test_oracle_f1``, optimistic) and the validation sweep.
+    """
+    from .retrieval.metrics import std_scores, std_threshold_sweep
+
+    val = std_detections(encoder, validation)
+    sweep = std_threshold_sweep(val["detections"], val["occurrences"], min_overlap=min_overlap)
+    tst = std_detections(encoder, test)
+    at_threshold = std_scores(tst["detections"], tst["occurrences"], threshold=sweep["best_threshold"],
+                              min_overlap=min_overlap)
+    oracle = std_threshold_sweep(tst["detections"], tst["occurrences"], min_overlap=min_overlap)
+    return {"model": encoder.name, "distance": encoder.distance, "threshold": sweep["best_threshold"],
+            "validation_f1": sweep["best_f1"], "f1": at_threshold["f1"], "precision": at_threshold["precision"],
+            "recall": at_threshold["recall"], "hits": at_threshold["hits"], "detections": at_threshold["detections"],
+            "occurrences": at_threshold["occurrences"], "test_oracle_f1": oracle["best_f1"],
+            "search_s": tst["search_s_per_query"], "infer_s": tst["infer_s_per_query"],
+            "empty_queries": tst["empty_queries"],
+            "validation_sweep": {k: sweep[k] for k in ("thresholds", "precision", "recall", "f1")}}

@@ -31,8 +31,9 @@ DEFAULT_COMMIT_MESSAGE = "Upload wav2tok model"
 DEFAULT_LICENSE = "apache-2.0"
 TRAINING_CONFIG_FILE = "training_config.json"
 BENCHMARK_FILE = "benchmark.json"
-# Remote files a push replaces: stale weights or code from an earlier push must not survive next to the new ones.
-REPLACED_PATTERNS = ["*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json", "*.py"]
+# Remote files a push replaces: weights, code and results of an earlier push must not survive next to the new ones.
+REPLACED_PATTERNS = ["*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json", "*.py", BENCHMARK_FILE,
+                     TRAINING_CONFIG_FILE]
 BenchmarkSource = str | os.PathLike | Mapping[str, Any]  # a benchmark JSON file or its loaded object
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Benchmark row keys with a known meaning, in table order, and their column headers.
@@ -43,6 +44,10 @@ KNOWN_COLUMNS = {
     "search_s": "search s/query",
     "infer_s": "inference s/query",
 }
+TEXT_COLUMNS = ("distance",)  # text-valued row keys shown (right after the model name); other text is ignored
+# Top-level numbers of a benchmark JSON shown next to the corpus name.
+CONTEXT_KEYS = {"num_queries": "{:.0f} queries", "num_database": "{:.0f} database items",
+                "chance_mrr": "chance MRR {:.3f}"}
 AUDIO_KIND = {True: "synthetic audio", False: "real recordings", None: "real or synthetic audio: not stated"}
 COLUMN_LEGEND = {
     "V": "unmodified queries",
@@ -80,16 +85,18 @@ class BenchmarkResult:
     """One benchmark run, normalised from the JSON the benchmark scripts write.
 
     ``synthetic`` is ``None`` when the JSON does not say whether the corpus audio was real or synthetic.
-    ``columns`` lists the metric keys present in ``rows``, known ones (V, TS, PS, search_s, infer_s) first.
+    ``columns`` lists the row keys shown in the table: ``distance``, then the known metrics (V, TS, PS, search_s,
+    infer_s), then other numeric keys. ``context`` holds ``num_queries`` / ``num_database`` / ``chance_mrr``.
     """
 
     corpus: str
     synthetic: bool | None
     rows: list[dict[str, Any]]
     columns: list[str] = field(default_factory=list)
+    context: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"corpus": self.corpus, "synthetic": self.synthetic, "rows": self.rows}
+        return {"corpus": self.corpus, "synthetic": self.synthetic, **self.context, "rows": self.rows}
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -155,19 +162,25 @@ def read_benchmark(source: str | os.PathLike | Mapping[str, Any] | Sequence[Any]
             if key in ("model", "name", "method"):
                 continue
             number = _as_number(value)
-            if key in KNOWN_COLUMNS or number is not None:
+            if key in TEXT_COLUMNS:
+                row[key] = None if value is None else str(value)
+            elif key in KNOWN_COLUMNS or number is not None:
                 row[key] = number
                 if key not in KNOWN_COLUMNS and key not in extra:
                     extra.append(key)
         rows.append(row)
-    columns = [key for key in KNOWN_COLUMNS if any(key in row for row in rows)] + extra
+    columns = [key for key in (*TEXT_COLUMNS, *KNOWN_COLUMNS) if any(key in row for row in rows)] + extra
     corpus = data.get("corpus", data.get("dataset", data.get("name")))
-    return BenchmarkResult(str(corpus) if corpus else "unnamed corpus", _as_bool(data.get("synthetic")), rows, columns)
+    context = {key: number for key in CONTEXT_KEYS if (number := _as_number(data.get(key))) is not None}
+    return BenchmarkResult(str(corpus) if corpus else "unnamed corpus", _as_bool(data.get("synthetic")), rows, columns,
+                           context)
 
 
-def _format_metric(key: str, value: float | None) -> str:
+def _format_cell(key: str, value: float | str | None) -> str:
     if value is None:
         return "–"
+    if isinstance(value, str):
+        return value.replace("|", "\\|")
     if key.endswith("_s"):
         return f"{value:.3g}"
     return f"{value:.3f}"
@@ -179,12 +192,14 @@ def benchmark_markdown(results: Sequence[BenchmarkResult]) -> str:
         return "No benchmark results were supplied with this upload."
     parts = []
     for result in results:
-        lines = [f"**{result.corpus}** ({AUDIO_KIND[result.synthetic]})", ""]
+        about = [AUDIO_KIND[result.synthetic]] + [CONTEXT_KEYS[k].format(v) for k, v in result.context.items()]
+        lines = [f"**{result.corpus}** ({', '.join(about)})", ""]
         headers = ["model"] + [KNOWN_COLUMNS.get(key, key) for key in result.columns]
         lines.append("| " + " | ".join(headers) + " |")
-        lines.append("|" + "|".join([" --- "] + [" ---: "] * len(result.columns)) + "|")
+        aligns = [" --- " if key in TEXT_COLUMNS else " ---: " for key in result.columns]
+        lines.append("|" + "|".join([" --- "] + aligns) + "|")
         for row in result.rows:
-            cells = [row["model"].replace("|", "\\|")] + [_format_metric(k, row.get(k)) for k in result.columns]
+            cells = [_format_cell("model", row["model"])] + [_format_cell(k, row.get(k)) for k in result.columns]
             lines.append("| " + " | ".join(cells) + " |")
         legend = [f"{key}: {COLUMN_LEGEND[key]}" for key in result.columns if key in COLUMN_LEGEND]
         if legend:
@@ -349,8 +364,9 @@ def push_model(
     The commit holds the weights (safetensors), ``config.json``, the processor files, the model code (so
     ``AutoModel.from_pretrained(repo_id, trust_remote_code=True)`` works without ``wav2tok_hf``), ``README.md``
     rendered from the card template, ``benchmark.json`` (when given) and ``training_config.json`` (when the model
-    directory has one). Weights and ``.py`` files left by an earlier push are deleted in the same commit. The repo
-    is created if needed; nothing else is written unless the commit succeeds.
+    directory has one). Weights, ``.py`` files, ``benchmark.json`` and ``training_config.json`` left by an earlier
+    push are deleted in the same commit. The repo is created if needed; nothing else is written unless the commit
+    succeeds.
 
     Args:
         model_dir_or_model: a directory written by ``save_pretrained`` / the trainer, or a `Wav2TokModel`.

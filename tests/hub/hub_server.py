@@ -24,8 +24,9 @@ What is implemented, following the client in ``huggingface_hub`` (``hf_api.py``,
 Errors carry the ``X-Error-Code`` header (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``) that the client
 turns into its typed exceptions. Writes need an ``Authorization: Bearer`` header; any token is accepted and
 belongs to the user ``tester`` (there are no permissions or private-repo checks). ``reject_commits = True`` makes
-every commit fail, to test that a failed push changes nothing. Commit ids are random-free but
-not real git hashes; blob ids are real git blob ids.
+every commit fail, to test that a failed push changes nothing. Not implemented: branches other than ``main``, pull
+requests, tags, ``.gitignore`` (``shouldIgnore`` is always false), multipart LFS uploads. Commit ids are
+deterministic SHA-1s, not real git commit hashes; blob ids are real git blob ids.
 
 Run it by hand with ``python tests/hub/hub_server.py --port 8765`` and ``HF_ENDPOINT=http://127.0.0.1:8765``.
 """
@@ -43,7 +44,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -51,6 +51,7 @@ USER = "tester"
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 URL_PREFIXES = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
+LFS_BATCH_PATH = ["info", "lfs", "objects", "batch"]  # after "{namespace}/{name}.git"
 DEFAULT_GITATTRIBUTES = "".join(
     f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
     for pattern in ("*.bin", "*.safetensors", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.onnx", "*.npy", "*.npz",
@@ -308,8 +309,7 @@ class HubServer(ThreadingHTTPServer):
             return self.api_repo(h, method, REPO_TYPES[seg[1]], f"{seg[2]}/{seg[3]}", seg[4:], query)
         repo_type = REPO_TYPES.get(seg[0]) if seg[0] in ("datasets", "spaces") else "model"
         rest = seg[1:] if repo_type != "model" else seg
-        lfs_batch_route = len(rest) == 6 and rest[1].endswith(".git") and rest[2:] == ["info", "lfs", "objects", "batch"]
-        if method == "POST" and lfs_batch_route:
+        if method == "POST" and len(rest) == 6 and rest[1].endswith(".git") and rest[2:] == LFS_BATCH_PATH:
             return self.lfs_batch(h, repo_type, f"{rest[0]}/{rest[1][:-4]}")
         if method in ("GET", "HEAD") and len(rest) >= 5 and rest[2] == "resolve":
             return self.resolve(h, method, repo_type, f"{rest[0]}/{rest[1]}", unquote(rest[3]),

@@ -54,6 +54,7 @@ class Wav2TokTrainingArguments:
     alignment_temperature: float = 0.1
     # bookkeeping
     eval_interval: int = 100
+    eval_distance: str = "normalized_levenshtein"
     save_interval: int = 100
     logging_interval: int = 10
     seed: int = 0
@@ -80,7 +81,8 @@ class Wav2TokTrainingArguments:
         if not (0 < self.adam_beta1 < 1 and 0 < self.adam_beta2 < 1):
             raise ValueError("training.adam_beta1 / adam_beta2 must lie in (0, 1)")
         choices = {"mixed_precision": MIXED_PRECISION, "kmeans_init": ("warm", "new"),
-                   "ctc_normalize": ("frame", "none"), "report_to": ("tensorboard", "none")}
+                   "ctc_normalize": ("frame", "none"), "report_to": ("tensorboard", "none"),
+                   "eval_distance": ("levenshtein", "normalized_levenshtein")}
         for name, accepted in choices.items():
             if getattr(self, name) not in accepted:
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; accepted: {accepted}")
@@ -118,8 +120,35 @@ def _parse_value(text: str) -> Any:
     return yaml.safe_load(text) if text != "" else ""
 
 
+def _read_yaml(path: str | os.PathLike, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read one experiment YAML; ``base: other.yaml`` (relative to this file) is read first and its sections are
+    updated key by key, so an ablation config states only what it changes."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"experiment config not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping with sections {SECTIONS}, got {type(raw).__name__}")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    base_path = os.path.join(os.path.dirname(os.path.abspath(path)), base)
+    if base_path in seen:
+        raise ValueError(f"{path}: circular base chain through {base}")
+    merged = _read_yaml(base_path, (*seen, base_path))
+    merged.pop("name", None)
+    merged.pop("description", None)
+    for key, value in raw.items():
+        if key in SECTIONS and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def load_experiment(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
-    """Read an experiment YAML and apply ``section.key=value`` overrides (values parsed as YAML).
+    """Read an experiment YAML (following its ``base:`` chain) and apply ``section.key=value`` overrides (values
+    parsed as YAML).
 
     Unknown top-level keys, sections that are not mappings and malformed overrides raise ``ValueError`` before
     anything is built; unknown keys inside sections are caught when the section is turned into its object.
@@ -131,12 +160,7 @@ def load_experiment(path: str | os.PathLike, overrides: list[str] | tuple[str, .
         >>> load_experiment(path, ["training.max_steps=5"]).training["max_steps"]
         5
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"experiment config not found: {path}")
-    with open(path, encoding="utf-8") as f:
-        raw = yaml.safe_load(f) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping with sections {SECTIONS}, got {type(raw).__name__}")
+    raw = _read_yaml(path)
     allowed = set(SECTIONS) | {"name", "description"}
     unknown = sorted(set(raw) - allowed)
     if unknown:

@@ -248,14 +248,14 @@ class Wav2TokTrainer:
 
     # ------------------------------------------------------------------ validation and saving
     def evaluate(self, model: Wav2TokModel) -> dict[str, float]:
-        """Validation retrieval MRR (edit distance over token strings) and token usage."""
+        """Validation retrieval MRR (``eval_distance`` over token strings) and token usage."""
         if self.eval_set is None:
             return {}
 
         def encode(waves, sr):
             return model.encode(waves, sampling_rate=sr, batch_size=32)
 
-        result = evaluate_encoder(encode, self.eval_set, vocab_size=model.config.codebook_size)
+        result = evaluate_encoder(encode, self.eval_set, distance=self.args.eval_distance, vocab_size=model.config.codebook_size)
         tokens = torch.tensor([t for q in encode(self.eval_set.queries[:64], self.eval_set.sampling_rate) for t in q])
         usage = codebook_usage(tokens, model.config.codebook_size)
         return {"eval/mrr": result["mrr"], "eval/top1": result["top1"], "eval/query_tokens": result["mean_query_length"],
@@ -316,7 +316,10 @@ class Wav2TokTrainer:
 
         sampler = EpochSampler(len(self.train_dataset), args.seed)
         loader = DataLoader(self.train_dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
-                            collate_fn=PairCollator(self.feature_extractor, align=args.alignment_weight > 0), num_workers=args.num_workers)
+                            collate_fn=PairCollator(self.feature_extractor, align=args.alignment_weight > 0), num_workers=args.num_workers,
+                            # its own generator: a DataLoader iterator otherwise draws from the global RNG, so a resumed
+                            # run's dropout/alignment draws would be shifted by one
+                            generator=torch.Generator().manual_seed(args.seed))
         if len(loader) == 0:
             raise ValueError(f"train_dataset has {len(self.train_dataset)} pairs, fewer than batch_size={args.batch_size}")
         blank_logit = torch.nn.Parameter(torch.zeros(1)) if args.ctc_blank else None
@@ -342,6 +345,8 @@ class Wav2TokTrainer:
         model.train()
         while self.state.step < args.max_steps:
             sampler.set_epoch(self.state.epoch)
+            if hasattr(loader, "set_epoch"):  # Accelerate's loader re-sets the sampler's epoch from its own counter,
+                loader.set_epoch(self.state.epoch)  # which restarts at 0 after a resume
             if hasattr(self.train_dataset, "set_epoch"):
                 self.train_dataset.set_epoch(self.state.epoch)
             epoch_loader = accelerator.skip_first_batches(loader, self.state.batches_in_epoch) if self.state.batches_in_epoch else loader

@@ -1,0 +1,320 @@
+#!/usr/bin/env python
+"""Query-by-humming benchmark in the layout of the wav2tok paper's Tables 1/2.
+
+MRR of vanilla (V), time-stretched (TS) and pitch-shifted (PS) queries, search seconds per query (ranking the whole
+database) and inference seconds per query (audio -> tokens/frames), for every wav2tok model (edit distance over its
+tokens; with ``--dtw`` also DTW over its frame embeddings, as a separate row) and every baseline.
+
+Corpora (both 8 kHz, both labelled in every table title):
+
+* ``essen`` (default): SYNTHETIC hums of real Essen folk melodies (``prepare_essen``); loaded from ``--corpus-dir``
+  when it exists, else built (and saved there when ``--corpus-dir`` is given).
+* ``mastmelody``: real singers' pitch/timing re-synthesised with a synthetic timbre (``prepare_mastmelody``,
+  ``--source ../shared/data/mastmelody``).
+
+Corpus build settings default to those in the (first) model's ``training_config.json`` when it was trained on the
+same corpus, so that the test split holds the songs the model never saw; a warning is printed and stored otherwise.
+
+Protocols (``--protocols``):
+
+* ``unseen`` (the main one): queries of the test split against the test split's references; no model or baseline
+  was trained on these songs.
+* ``closed-set`` (the paper's MIR-QbSH protocol; EASIER): queries of the training split's songs against their
+  references. The models (and the vq-logmel K-means) were trained on these songs, and with labelled pairs on these
+  very renditions, so this measures memorisation as much as generalisation.
+
+Hub CTC baselines (``wav2vec2-o``, ``wav2vec2-multi``, ``--hub-model-id ID`` for any Wav2Vec2ForCTC) that cannot be
+loaded (no network, no local cache) are listed as "skipped: <reason>", never given numbers. When the Hub is
+unreachable, offline mode is switched on so that this fails at once.
+
+Outputs in ``--output-dir``:
+
+* ``qbsh_<corpus>.md``: one table per protocol, skipped baselines and warnings.
+* ``qbsh_<corpus>.json``: the ``unseen`` block's fields at top level (or the first protocol run) plus every block in
+  ``"protocols"``. A block is ``{"corpus": str, "synthetic": bool, "audio": str, "protocol": str, "protocol_note":
+  str, "num_queries": int, "num_database": int, "num_classes": int, "chance_mrr": float, "rows": [{"model",
+  "distance", "V", "TS", "PS", "V_top1", ..., "search_s", "infer_s", "ranks": {"V": [...], ...}}], "skipped":
+  [{"model", "reason"}]}``; the top level adds ``"warnings"``, ``"seed"``, ``"corpus_build"``, ``"models"``.
+* ``qbsh_<corpus>_<protocol>_mrr.png`` (grouped bars per condition), ``qbsh_<corpus>_<protocol>_ranks.png`` (rank
+  histograms per system) and ``qbsh_<corpus>_tokens_<model>.png`` (log-mel of one unseen query with the model's
+  tokens and token boundaries drawn over it).
+* With ``--ablation-dir DIR`` (one trained model folder per config inside it): ``ablation_<corpus>.md`` / ``.json``
+  with one row per config on the unseen protocol (same block schema, rows carry ``"config"`` and ``"experiment"``).
+
+Everything but the timings is deterministic under ``--seed``.
+
+Usage:
+    python scripts/benchmark_qbsh.py --model wav2tok-qbsh --corpus-dir data_cache/essen-300-50-100 --dtw
+    python scripts/benchmark_qbsh.py --model wav2tok-mastmelody --corpus mastmelody --source ../shared/data/mastmelody
+    python scripts/benchmark_qbsh.py --ablation-dir runs/ablations --corpus-dir data_cache/essen-300-50-100 \
+        --max-queries 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _common  # noqa: E402
+
+logger = logging.getLogger("benchmark_qbsh")
+
+DEFAULT_BASELINES = ["vq-logmel-ed", "logmel-dtw", "pitch-notes-ed", "relative-note-dtw", "wav2vec2-o", "wav2vec2-multi"]
+SAMPLING_RATE = 8000
+AUDIO = {
+    "essen": ("Essen folk melodies", "SYNTHETIC audio: simulated hums/singing of real Essen melodies (music21)"),
+    "mastmelody": ("MASTmelody", "RE-SYNTHESISED audio: real singers' pitch and timing (MASTmelody f0 tracks), "
+                                 "synthetic timbre"),
+}
+PROTOCOLS = {
+    "unseen": ("test", "unseen songs: test-split queries vs test-split references; no model was trained on these songs"),
+    "closed-set": ("train", "closed-set (the paper's protocol, EASIER): other renditions of the TRAINING songs vs "
+                            "their references; the models were trained on these songs (and these renditions)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", default=[], metavar="DIR",
+                        help="a saved wav2tok model folder (repeat for several models)")
+    parser.add_argument("--ablation-dir", metavar="DIR",
+                        help="folder of trained model folders, one per config: prints one table, a row per config")
+    parser.add_argument("--corpus", choices=sorted(AUDIO), default="essen")
+    parser.add_argument("--source", help="MASTmelody folder (required for --corpus mastmelody)")
+    parser.add_argument("--corpus-dir", help="corpus cache: loaded when it exists, else built and saved there")
+    parser.add_argument("--num-songs", type=int, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
+                        help="Essen songs per split when building (default: the model's training build, else 300 50 100)")
+    parser.add_argument("--queries-per-song", type=int, help="Essen hums per song when building (default 4)")
+    parser.add_argument("--max-melodies", type=int, help="MASTmelody: keep this many melodies when building")
+    parser.add_argument("--max-files-per-melody", type=int, help="MASTmelody: performances/references per melody")
+    parser.add_argument("--corpus-seed", type=int,
+                        help="seed of the corpus build (default: the model's training build seed, else --seed)")
+    parser.add_argument("--baselines", nargs="*", default=None,
+                        help=f"baselines to compare (default: {' '.join(DEFAULT_BASELINES)}; none in ablation-only "
+                             "runs); Hub ones are skipped with a reason when they cannot be loaded")
+    parser.add_argument("--hub-model-id", action="append", default=[], metavar="ID",
+                        help="extra Wav2Vec2ForCTC checkpoint (Hub id or folder) as a greedy-CTC ED baseline")
+    parser.add_argument("--dtw", action="store_true", help="also DTW over each wav2tok model's frame embeddings")
+    parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS), default=["unseen", "closed-set"])
+    parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    _common.add_common_arguments(parser)
+    return parser
+
+
+def _ablation_dirs(parser: argparse.ArgumentParser, root: str) -> list[str]:
+    if not os.path.isdir(root):
+        parser.error(f"--ablation-dir {root!r} is not a folder")
+    dirs = sorted(os.path.join(root, d) for d in os.listdir(root)
+                  if os.path.isfile(os.path.join(root, d, "config.json")))
+    if not dirs:
+        parser.error(f"--ablation-dir {root!r} holds no model folders (sub-folders with a config.json)")
+    return dirs
+
+
+def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model_dirs: list[str]):
+    """``(DatasetDict, build settings, loaded_from_cache)``."""
+    from datasets import load_from_disk
+
+    from wav2tok_hf.benchmark import training_data_section
+
+    if args.corpus_dir and os.path.isdir(args.corpus_dir):
+        try:
+            return load_from_disk(args.corpus_dir), {"cache_dir": args.corpus_dir}, True
+        except (FileNotFoundError, ValueError) as error:
+            parser.error(f"--corpus-dir {args.corpus_dir!r} is not a saved corpus ({error})")
+    trained = {}
+    for path in model_dirs:
+        data = training_data_section(path)
+        if data and data.get("corpus") == args.corpus:
+            trained = dict(data.get("build") or {})
+            break
+    seed = args.corpus_seed if args.corpus_seed is not None else trained.get("seed", args.seed)
+    if args.corpus == "essen":
+        from wav2tok_hf.data import prepare_essen
+
+        build = {"num_songs": list(args.num_songs or trained.get("num_songs") or (300, 50, 100)),
+                 "queries_per_song": args.queries_per_song or trained.get("queries_per_song") or 4, "seed": seed}
+        logger.info("building Essen corpus %s", build)
+        corpus = prepare_essen(args.corpus_dir, num_songs=tuple(build["num_songs"]),
+                               queries_per_song=build["queries_per_song"], seed=seed)
+        return corpus, build, False
+    from wav2tok_hf.data import prepare_mastmelody
+
+    if not args.source:
+        parser.error("--corpus mastmelody needs --source (the MASTmelody folder, e.g. ../shared/data/mastmelody)")
+    build = {"seed": seed}
+    for key in ("max_melodies", "max_files_per_melody"):
+        value = getattr(args, key) if getattr(args, key) is not None else trained.get(key)
+        if value is not None:
+            build[key] = value
+    logger.info("building MASTmelody corpus %s", build)
+    try:
+        corpus = prepare_mastmelody(args.source, args.corpus_dir, **build)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+        parser.error(f"--source {args.source!r}: {error}")
+    return corpus, build, False
+
+
+def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], args: argparse.Namespace) -> dict:
+    from wav2tok_hf.benchmark import chance_mrr, condition_sets, retrieval_set_from_split, run_benchmark_detailed
+
+    split, note = PROTOCOLS[protocol]
+    name, audio = AUDIO[args.corpus]
+    retrieval = retrieval_set_from_split(corpus[split], SAMPLING_RATE, max_queries=args.max_queries, seed=args.seed,
+                                         synthetic=True, name=f"{args.corpus}/{protocol}")
+    sets = condition_sets(retrieval, seed=args.seed)
+    logger.info("%s: %d queries vs %d items", protocol, len(retrieval.queries), len(retrieval.database))
+    rows = run_benchmark_detailed(encoders, sets)
+    return {"corpus": args.corpus, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
+            "protocol_note": note, "split": split, "num_queries": len(retrieval.queries),
+            "num_database": len(retrieval.database), "num_classes": len(set(retrieval.database_labels)),
+            "chance_mrr": chance_mrr(retrieval.query_labels, retrieval.database_labels), "rows": rows,
+            "skipped": list(skipped), "_retrieval": retrieval}
+
+
+def block_title(block: dict) -> str:
+    return (f"QBSH, {block['corpus_name']} — {block['audio']}. Protocol: {block['protocol_note']}. "
+            f"{block['num_queries']} queries vs {block['num_database']} database items ({block['num_classes']} songs); "
+            f"chance MRR {block['chance_mrr']:.3f}")
+
+
+def block_markdown(block: dict) -> str:
+    from wav2tok_hf.benchmark import format_table
+
+    lines = [f"## {block['protocol']}", "", format_table(block["rows"], title=block_title(block)), ""]
+    if block["skipped"]:
+        lines += ["Skipped:", *_common.skipped_lines(block["skipped"]), ""]
+    return "\n".join(lines)
+
+
+def _public(block: dict) -> dict:
+    return {k: v for k, v in block.items() if not k.startswith("_")}
+
+
+def _plots(blocks: list[dict], models: list, prefix: str, out: str) -> list[str]:
+    import _plots
+
+    files = []
+    for block in blocks:
+        stem = os.path.join(out, f"{prefix}_{block['protocol']}")
+        title = f"{block['corpus_name']} ({'synthetic' if block['synthetic'] else 'real'} audio), {block['protocol']}"
+        files.append(_plots.plot_condition_bars(block["rows"], stem + "_mrr.png", f"MRR per query condition — {title}",
+                                                chance=block["chance_mrr"]))
+        files.append(_plots.plot_rank_histograms(block["rows"], stem + "_ranks.png", f"Ranks — {title}"))
+    first = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
+    retrieval = first["_retrieval"]
+    for name, model, path in models:
+        ids, durations = model.encode(retrieval.queries[0], sampling_rate=retrieval.sampling_rate,
+                                      return_durations=True)
+        base = os.path.basename(os.path.normpath(path))
+        cfg = model.config
+        files.append(_plots.plot_tokens_over_spectrogram(
+            retrieval.queries[0], retrieval.sampling_rate, ids, durations,
+            os.path.join(out, f"{prefix}_tokens_{base}.png"),
+            f"{name}: {len(ids)} tokens over one {first['protocol']} query (song {retrieval.query_labels[0]}; "
+            f"{'synthetic' if first['synthetic'] else 'real'} audio)",
+            n_fft=getattr(cfg, "n_fft", 512), hop_length=getattr(cfg, "hop_length", 128),
+            n_mels=getattr(cfg, "n_mels", 64) or 64))
+    return files
+
+
+def _experiment_name(path: str) -> str | None:
+    try:
+        with open(os.path.join(path, "training_config.json"), encoding="utf-8") as f:
+            return (json.load(f).get("experiment") or {}).get("name")
+    except (OSError, ValueError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _common.setup_logging(args.verbose)
+    _common.check_positive(parser, args.max_queries, "--max-queries")
+    _common.check_source(parser, args.source)
+    if not args.model and not args.ablation_dir:
+        parser.error("pass at least one --model DIR or an --ablation-dir DIR")
+    baselines = args.baselines if args.baselines is not None else (DEFAULT_BASELINES if args.model else [])
+    _common.check_baselines(parser, baselines)
+    ablation_dirs = _ablation_dirs(parser, args.ablation_dir) if args.ablation_dir else []
+    models = _common.load_models(parser, args.model)
+    ablation_models = _common.load_models(parser, ablation_dirs)
+
+    from wav2tok_hf.benchmark import hub_baseline_encoders, model_encoder
+    from wav2tok_hf.demo import fit_baselines
+
+    start = time.perf_counter()
+    corpus, build, cached = load_corpus(args, parser, args.model + ablation_dirs)
+    warnings = [w for w in (_common.build_note(p, args.corpus, build, cached) for p in args.model + ablation_dirs) if w]
+    for warning in warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    local, hub = _common.split_baselines(baselines)
+    baseline_encoders = fit_baselines(tuple(local), corpus["train"], SAMPLING_RATE, max_fit_clips=args.max_fit_clips,
+                                      seed=args.seed) if local else []
+    hub_encoders, skipped = hub_baseline_encoders(hub, args.hub_model_id)
+    for s in skipped:
+        print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
+    os.makedirs(args.output_dir, exist_ok=True)
+    prefix = f"qbsh_{args.corpus}"
+    common = {"seed": args.seed, "corpus_build": build, "corpus_from_cache": cached, "warnings": warnings}
+
+    if models:
+        encoders = []
+        for name, model, _ in models:
+            encoders.append(model_encoder(model, name))
+            if args.dtw:
+                encoders.append(model_encoder(model, name, distance="dtw"))
+        encoders += baseline_encoders + hub_encoders
+        blocks = [run_protocol(p, corpus, encoders, skipped, args) for p in args.protocols]
+        main_block = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
+        report = {**_public(main_block), **common, "models": {n: p for n, _, p in models},
+                  "protocols": [_public(b) for b in blocks]}
+        markdown = [f"# Query by humming: {AUDIO[args.corpus][0]} ({AUDIO[args.corpus][1]})", ""]
+        markdown += [f"> WARNING: {w}" for w in warnings] + ([""] if warnings else [])
+        markdown += [block_markdown(b) for b in blocks]
+        if not args.no_plots:
+            report["plots"] = [os.path.basename(f) for f in _plots(blocks, models, prefix, args.output_dir)]
+        _common.write_text(os.path.join(args.output_dir, prefix + ".md"), "\n".join(markdown))
+        _common.write_json(os.path.join(args.output_dir, prefix + ".json"), report)
+        print("\n".join(markdown))
+
+    if ablation_models:
+        encoders = []
+        for (name, model, path) in ablation_models:
+            encoders.append(model_encoder(model, os.path.basename(os.path.normpath(path))))
+            if args.dtw:
+                encoders.append(model_encoder(model, os.path.basename(os.path.normpath(path)), distance="dtw"))
+        if args.baselines:
+            encoders += baseline_encoders + hub_encoders
+        block = run_protocol("unseen", corpus, encoders, skipped if args.baselines else [], args)
+        for row in block["rows"]:
+            path = next((p for _, _, p in ablation_models if os.path.basename(os.path.normpath(p)) == row["model"]), None)
+            if path:
+                row["config"], row["experiment"] = row["model"], _experiment_name(path)
+        report = {**_public(block), **common, "ablation_dir": args.ablation_dir}
+        markdown = [f"# Ablation: one row per trained config in {args.ablation_dir}", ""]
+        markdown += [f"> WARNING: {w}" for w in warnings] + ([""] if warnings else [])
+        markdown.append(block_markdown(block))
+        _common.write_text(os.path.join(args.output_dir, f"ablation_{args.corpus}.md"), "\n".join(markdown))
+        _common.write_json(os.path.join(args.output_dir, f"ablation_{args.corpus}.json"), report)
+        if not args.no_plots:
+            import _plots
+
+            _plots.plot_condition_bars(block["rows"], os.path.join(args.output_dir, f"ablation_{args.corpus}_mrr.png"),
+                                       f"Ablation, {AUDIO[args.corpus][0]} (synthetic audio), unseen songs",
+                                       chance=block["chance_mrr"])
+        print("\n".join(markdown))
+    print(f"\nwritten to {args.output_dir} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
