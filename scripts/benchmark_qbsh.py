@@ -62,6 +62,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
+import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_qbsh")
 
@@ -101,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "runs); Hub ones are skipped with a reason when they cannot be loaded")
     parser.add_argument("--hub-model-id", action="append", default=[], metavar="ID",
                         help="extra Wav2Vec2ForCTC checkpoint (Hub id or folder) as a greedy-CTC ED baseline")
+    parser.add_argument("--max-references-per-song", type=int,
+                        help="keep the first N references of each song in the database (e.g. 1 piano take per "
+                             "MASTmelody melody; default: all)")
     parser.add_argument("--dtw", action="store_true", help="also DTW over each wav2tok model's frame embeddings")
     parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS), default=["unseen", "closed-set"])
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
@@ -168,8 +172,10 @@ def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], arg
 
     split, note = PROTOCOLS[protocol]
     name, audio = AUDIO[args.corpus]
+    extra = ({"max_references_per_label": args.max_references_per_song}
+             if args.max_references_per_song is not None else {})
     retrieval = retrieval_set_from_split(corpus[split], SAMPLING_RATE, max_queries=args.max_queries, seed=args.seed,
-                                         synthetic=True, name=f"{args.corpus}/{protocol}")
+                                         synthetic=True, name=f"{args.corpus}/{protocol}", **extra)
     sets = condition_sets(retrieval, seed=args.seed)
     logger.info("%s: %d queries vs %d items", protocol, len(retrieval.queries), len(retrieval.database))
     rows = run_benchmark_detailed(encoders, sets)
@@ -181,7 +187,8 @@ def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], arg
 
 
 def block_title(block: dict) -> str:
-    return (f"QBSH, {block['corpus_name']} — {block['audio']}. Protocol: {block['protocol_note']}. "
+    trivial = " — ONLY ONE SONG: MRR is trivially 1, use a bigger corpus" if block["num_classes"] < 2 else ""
+    return (f"QBSH, {block['corpus_name']} — {block['audio']}{trivial}. Protocol: {block['protocol_note']}. "
             f"{block['num_queries']} queries vs {block['num_database']} database items ({block['num_classes']} songs); "
             f"chance MRR {block['chance_mrr']:.3f}")
 
@@ -199,9 +206,7 @@ def _public(block: dict) -> dict:
     return {k: v for k, v in block.items() if not k.startswith("_")}
 
 
-def _plots(blocks: list[dict], models: list, prefix: str, out: str) -> list[str]:
-    import _plots
-
+def _write_plots(blocks: list[dict], models: list, prefix: str, out: str) -> list[str]:
     files = []
     for block in blocks:
         stem = os.path.join(out, f"{prefix}_{block['protocol']}")
@@ -238,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _common.setup_logging(args.verbose)
+    _common.apply_threads(args.threads)
     _common.check_positive(parser, args.max_queries, "--max-queries")
+    _common.check_positive(parser, args.max_references_per_song, "--max-references-per-song")
     _common.check_source(parser, args.source)
     if not args.model and not args.ablation_dir:
         parser.error("pass at least one --model DIR or an --ablation-dir DIR")
@@ -273,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.dtw:
                 encoders.append(model_encoder(model, name, distance="dtw"))
         encoders += baseline_encoders + hub_encoders
+        _common.pin_threads(encoders, args.threads)
         blocks = [run_protocol(p, corpus, encoders, skipped, args) for p in args.protocols]
         main_block = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
         report = {**_public(main_block), **common, "models": {n: p for n, _, p in models},
@@ -281,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         markdown += [f"> WARNING: {w}" for w in warnings] + ([""] if warnings else [])
         markdown += [block_markdown(b) for b in blocks]
         if not args.no_plots:
-            report["plots"] = [os.path.basename(f) for f in _plots(blocks, models, prefix, args.output_dir)]
+            _common.apply_threads(args.threads)
+            report["plots"] = [os.path.basename(f) for f in _write_plots(blocks, models, prefix, args.output_dir)]
         _common.write_text(os.path.join(args.output_dir, prefix + ".md"), "\n".join(markdown))
         _common.write_json(os.path.join(args.output_dir, prefix + ".json"), report)
         print("\n".join(markdown))
@@ -294,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 encoders.append(model_encoder(model, os.path.basename(os.path.normpath(path)), distance="dtw"))
         if args.baselines:
             encoders += baseline_encoders + hub_encoders
+        _common.pin_threads(encoders, args.threads)
         block = run_protocol("unseen", corpus, encoders, skipped if args.baselines else [], args)
         for row in block["rows"]:
             path = next((p for _, _, p in ablation_models if os.path.basename(os.path.normpath(p)) == row["model"]), None)
@@ -306,8 +316,6 @@ def main(argv: list[str] | None = None) -> int:
         _common.write_text(os.path.join(args.output_dir, f"ablation_{args.corpus}.md"), "\n".join(markdown))
         _common.write_json(os.path.join(args.output_dir, f"ablation_{args.corpus}.json"), report)
         if not args.no_plots:
-            import _plots
-
             _plots.plot_condition_bars(block["rows"], os.path.join(args.output_dir, f"ablation_{args.corpus}_mrr.png"),
                                        f"Ablation, {AUDIO[args.corpus][0]} (synthetic audio), unseen songs",
                                        chance=block["chance_mrr"])

@@ -9,6 +9,7 @@ speaker never matches their own recording.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -49,10 +50,13 @@ def retrieval_set_from_split(
     seed: int = 0,
     synthetic: bool = False,
     name: str = "retrieval",
+    max_references_per_label: int | None = None,
 ) -> RetrievalSet:
     """Build a [`RetrievalSet`] from a corpus split (a `datasets.Dataset` with ``audio``, ``label``, ``kind``).
 
-    ``max_queries`` keeps a seeded random subset of the queries (the database is kept whole).
+    ``max_queries`` keeps a seeded random subset of the queries. ``max_references_per_label`` keeps the first N
+    database items of each label (e.g. one piano reference per melody, as in a QbSH song database); by default the
+    database is kept whole.
     """
     missing = {"audio", "label", "kind"} - set(split.column_names)
     if missing:
@@ -71,6 +75,14 @@ def retrieval_set_from_split(
         db_rows = [i for i, s in enumerate(split["speaker"]) if s in db_speakers]
         db_labels = {labels[i] for i in db_rows}
         query_rows = [i for i, s in enumerate(split["speaker"]) if s not in db_speakers and labels[i] in db_labels]
+    if max_references_per_label is not None:
+        kept: Counter[str] = Counter()
+        selected = []
+        for i in db_rows:
+            if kept[labels[i]] < max_references_per_label:
+                kept[labels[i]] += 1
+                selected.append(i)
+        db_rows = selected
     if max_queries is not None and len(query_rows) > max_queries:
         query_rows = sorted(np.random.default_rng(seed).choice(query_rows, max_queries, replace=False).tolist())
     audio = split.select_columns(["audio"])
@@ -258,35 +270,40 @@ def hub_is_reachable(timeout_s: float = 3.0) -> bool:
         return False
 
 
-def hub_baseline_encoders(names: list[str] | tuple[str, ...], model_ids: list[str] | tuple[str, ...] = (),
-                          go_offline_if_unreachable: bool = True) -> tuple[list[Encoder], list[dict[str, str]]]:
+def hub_baselines(names: list[str] | tuple[str, ...], model_ids: list[str] | tuple[str, ...] = (),
+                  go_offline_if_unreachable: bool = True) -> tuple[list[tuple[str, Any]], list[dict[str, str]]]:
     """Load the Hub CTC baselines (``wav2vec2-o``, ``wav2vec2-multi``, and ``hub-ctc`` for each of ``model_ids``).
 
-    Returns ``(encoders, skipped)`` where ``skipped`` lists ``{"model", "reason"}`` for every checkpoint that could not
-    be loaded (:class:`~wav2tok_hf.retrieval.BaselineUnavailable`). Nothing is faked: a skipped baseline has no row.
-    When the Hub cannot be reached, Hub offline mode is switched on first so that checkpoints already in the local
-    cache still load and the others fail at once instead of after ~45 s of DNS retries.
+    Returns ``([(label, baseline)], skipped)`` where ``skipped`` lists ``{"model", "reason"}`` for every checkpoint
+    that could not be loaded (:class:`~wav2tok_hf.retrieval.BaselineUnavailable`). Nothing is faked: a skipped
+    baseline has no row. When the Hub cannot be reached, Hub offline mode is switched on first so that checkpoints
+    already in the local cache still load and the others fail at once instead of after ~45 s of DNS retries.
     """
     from .retrieval import BaselineUnavailable, create_baseline
 
     wanted = [(name, {}) for name in names if name != "hub-ctc"]
     wanted += [(f"hub-ctc:{model_id}", {"model_id": model_id}) for model_id in model_ids]
-    encoders: list[Encoder] = []
+    loaded: list[tuple[str, Any]] = []
     skipped: list[dict[str, str]] = []
     if not wanted:
-        return encoders, skipped
+        return loaded, skipped
     note = ""
     if go_offline_if_unreachable and not _hub_offline() and not hub_is_reachable():
         _set_hub_offline()
         note = " [Hub unreachable: offline mode, local cache only]"
     for label, kwargs in wanted:
         try:
-            baseline = create_baseline("hub-ctc" if "model_id" in kwargs else label, **kwargs)
+            loaded.append((label, create_baseline("hub-ctc" if "model_id" in kwargs else label, **kwargs)))
         except BaselineUnavailable as error:
             skipped.append({"model": label, "reason": f"{error}{note}"})
-            continue
-        encoders.append(baseline_encoder(baseline, label))
-    return encoders, skipped
+    return loaded, skipped
+
+
+def hub_baseline_encoders(names: list[str] | tuple[str, ...], model_ids: list[str] | tuple[str, ...] = (),
+                          go_offline_if_unreachable: bool = True) -> tuple[list[Encoder], list[dict[str, str]]]:
+    """:func:`hub_baselines` as [`Encoder`]s for :func:`run_benchmark`: ``(encoders, skipped)``."""
+    loaded, skipped = hub_baselines(names, model_ids, go_offline_if_unreachable)
+    return [baseline_encoder(baseline, label) for label, baseline in loaded], skipped
 
 
 def _hub_offline() -> bool:

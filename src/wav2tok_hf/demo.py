@@ -12,6 +12,13 @@ from .benchmark import Encoder, baseline_encoder, condition_sets, format_table, 
 
 logger = logging.getLogger(__name__)
 DEMO_BASELINES = ("vq-logmel-ed", "logmel-dtw", "pitch-notes-ed", "relative-note-dtw")
+ESSEN_CARD_FIELDS = {
+    "training_data": "Simulated sung/hummed renditions of Essen folk melodies bundled with music21 (`wav2tok data essen`): "
+                     "pairs are two renditions of the same song; validation and test songs are never trained on.",
+    "training_audio": "Synthetic: real melodies (the Essen folk song collection) rendered by a simulated singer "
+                      "(random key, tempo, timing jitter, intonation error, drift, vibrato, glides, wrong notes, "
+                      "breath noise, hum/vowel timbre) at 8 kHz. No recorded audio was used.",
+}
 
 
 def fit_baselines(names: tuple[str, ...], train_split: Any, sampling_rate: int, max_fit_clips: int = 200, seed: int = 0) -> list[Encoder]:
@@ -71,5 +78,18 @@ def run_demo(config_path: str, output_dir: str = "wav2tok-qbsh", overrides: list
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
     os.replace(tmp, report)
+    _write_model_card(model, output_dir, summary)
     print(f"\nmodel saved to {output_dir} (AutoModel.from_pretrained({output_dir!r})); numbers in {report}")
     return summary
+
+
+def _write_model_card(model: Any, output_dir: str, summary: dict[str, Any]) -> None:
+    """Render the model card (template ``model_card.md``) with this run's numbers into ``output_dir/README.md``."""
+    from .hub import model_card_fields, read_benchmark, render_model_card
+
+    repo_id = os.path.basename(os.path.normpath(output_dir))
+    card = render_model_card(model_card_fields(model, repo_id, [read_benchmark(summary)], ESSEN_CARD_FIELDS))
+    path = os.path.join(output_dir, "README.md")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(card)
+    os.replace(path + ".tmp", path)

@@ -59,11 +59,19 @@ class Wav2TokTrainingArguments:
     logging_interval: int = 10
     seed: int = 0
     num_workers: int = 0
+    cpu_threads: int | None = 1
     report_to: str = "tensorboard"
     resume_from_checkpoint: str | None = None
     progress_bar: bool = True
 
     def __post_init__(self):
+        for spec in dataclasses.fields(self):  # YAML 1.1 reads `1e-3` (no dot) as a string: accept it for floats
+            value = getattr(self, spec.name)
+            if spec.type == "float" and isinstance(value, str):
+                try:
+                    setattr(self, spec.name, float(value))
+                except ValueError:
+                    raise ValueError(f"training.{spec.name}={value!r}; expected a number") from None
         positive = ("alignment_frames", "max_steps", "batch_size", "gradient_accumulation_steps", "e_step_interval", "e_step_clips",
                     "kmeans_iterations", "eval_interval", "save_interval", "logging_interval")
         for name in positive:
@@ -86,6 +94,8 @@ class Wav2TokTrainingArguments:
         for name, accepted in choices.items():
             if getattr(self, name) not in accepted:
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; accepted: {accepted}")
+        if self.cpu_threads is not None and (not isinstance(self.cpu_threads, int) or self.cpu_threads <= 0):
+            raise ValueError(f"training.cpu_threads={self.cpu_threads!r}; expected a positive integer or null (torch's default)")
         if self.num_workers < 0:
             raise ValueError(f"training.num_workers={self.num_workers!r}; expected >= 0")
         if self.run_dir is None:

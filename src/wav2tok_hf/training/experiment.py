@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from typing import Any
@@ -54,6 +55,15 @@ def build_corpus(data: dict[str, Any]):
     return recipe(*args, output_dir=cache_dir, **build)
 
 
+def _main_process_first():
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return contextlib.nullcontext()
+    import torch
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available()).main_process_first()  # same cpu flag as the trainer's
+
+
 def prepare_training(experiment: ExperimentConfig):
     """Validate every section, then build (model, trainer) for an experiment. Nothing trains yet."""
     from ..data import PairDataset
@@ -66,7 +76,8 @@ def prepare_training(experiment: ExperimentConfig):
     config = Wav2TokConfig(**experiment.model)
     args = training_arguments(experiment.training)
     check_data_section(experiment.data)
-    corpus = build_corpus(experiment.data)
+    with _main_process_first():  # under torchrun, rank 0 builds and caches the corpus; the others then load it
+        corpus = build_corpus(experiment.data)
     for split in ("train", "validation"):
         if split not in corpus:
             raise ValueError(f"corpus has no {split!r} split (splits: {list(corpus)})")

@@ -172,8 +172,6 @@ class Wav2TokTrainer:
         if not isinstance(first, dict) or any(k not in first for k in PAIR_KEYS):
             keys = sorted(first) if isinstance(first, dict) else type(first).__name__
             raise ValueError(f"train_dataset items must be dicts with {PAIR_KEYS}; got {keys}")
-        if args.e_step_clips > 2 * len(train_dataset) and len(train_dataset) * 2 < model.config.codebook_size:
-            raise ValueError("train_dataset has fewer clips than the codebook has codes; the E-step cannot run")
         self.model, self.args, self.train_dataset, self.eval_set = model, args, train_dataset, eval_set
         self.experiment = experiment or {}
         self.feature_extractor = Wav2TokFeatureExtractor.from_model_config(model.config)
@@ -299,6 +297,10 @@ class Wav2TokTrainer:
         from tqdm.auto import tqdm
 
         args = self.args
+        if args.cpu_threads is not None and not torch.cuda.is_available():
+            # Small LSTMs gain nothing from intra-op threads on CPU, and on a busy 2-core machine 2 threads made a
+            # step 20-200x slower than 1 (spin-waiting): see scripts/bench_train.py.
+            torch.set_num_threads(args.cpu_threads)
         mixed = args.mixed_precision if torch.cuda.is_available() else "no"
         if mixed != args.mixed_precision:
             logger.warning("mixed_precision=%s needs a GPU; training in fp32 on CPU", args.mixed_precision)
@@ -306,7 +308,11 @@ class Wav2TokTrainer:
         ddp = DistributedDataParallelKwargs(find_unused_parameters=not args.matching_loss or self.model.config.similarity != "learned")
         accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps, mixed_precision=mixed,
                                   log_with=None if args.report_to == "none" else args.report_to,
-                                  project_dir=args.run_dir, kwargs_handlers=[ddp])
+                                  project_dir=args.run_dir, kwargs_handlers=[ddp],
+                                  # stepped below once per optimiser step: Accelerate would step it once per process
+                                  step_scheduler_with_optimizer=False,
+                                  # torchrun without a GPU: Accelerate only goes multi-process (gloo) when told cpu=True
+                                  cpu=not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1)
         set_seed(args.seed)
         resume = args.resume_from_checkpoint
         if resume == "latest":
@@ -364,7 +370,8 @@ class Wav2TokTrainer:
                     if accelerator.sync_gradients and args.max_grad_norm > 0:
                         accelerator.clip_grad_norm_(params, args.max_grad_norm)
                     optimizer.step()
-                    scheduler.step()
+                    if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
+                        scheduler.step()  # the schedule counts optimiser steps, whatever the number of processes
                     optimizer.zero_grad()
                 self.state.batches_in_epoch += 1
                 pairs_seen += batch["input_features"].shape[0] // 2

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Train every ablation/lever config for the same (short) number of steps and seed, then benchmark them together on
+# unseen Essen songs (V / TS / PS) with scripts/benchmark_qbsh.py --ablation-dir.
+#   bash scripts/run_ablations.sh [STEPS] [SEED] [CONFIG ...]
+# Defaults: 200 steps, seed 0, the paper's objective + its four Table 2 ablations + the qbsh levers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${1:-200}; SEED=${2:-0}; shift $(( $# > 2 ? 2 : $# ))
+CONFIGS=${*:-paper paper-nosim paper-cos paper-ctc paper-newinit qbsh qbsh-no-alignment qbsh-no-diversity qbsh-logmel qbsh-paper-features}
+OUT=runs/ablations-${STEPS}steps-seed${SEED}
+mkdir -p "$OUT"
+for name in $CONFIGS; do
+  if [ -f "$OUT/$name/config.json" ]; then echo "[ablation] $name: done, skipping"; continue; fi
+  echo "[ablation] training $name ($STEPS steps, seed $SEED)"
+  wav2tok train --config "configs/$name.yaml" training.max_steps="$STEPS" training.seed="$SEED" \
+    training.output_dir="$OUT/$name" training.progress_bar=false training.report_to=none
+done
+python scripts/benchmark_qbsh.py --ablation-dir "$OUT" --corpus essen --corpus-dir data_cache/essen-300-50-100 \
+  --output-dir "$OUT/benchmark" --seed "$SEED"

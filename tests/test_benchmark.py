@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+from datasets import Audio, Dataset
+
+from wav2tok_test_utils import tiny_config, tone
+from wav2tok_hf import Wav2TokModel
+from wav2tok_hf.benchmark import (
+    Encoder,
+    RetrievalSet,
+    condition_sets,
+    format_table,
+    model_encoder,
+    retrieval_set_from_split,
+    run_benchmark,
+)
+
+
+def split(kinds, labels, speakers=None):
+    audio = [{"array": tone(0.5, freq=150 + 40 * i, seed=i), "sampling_rate": 8000} for i in range(len(kinds))]
+    columns = {"audio": audio, "label": labels, "kind": kinds}
+    if speakers is not None:
+        columns["speaker"] = speakers
+    return Dataset.from_dict(columns).cast_column("audio", Audio(sampling_rate=8000))
+
+
+def test_query_reference_split_and_reference_cap():
+    ds = split(["reference", "reference", "query", "reference", "query"], ["a", "a", "a", "b", "b"])
+    full = retrieval_set_from_split(ds, 8000)
+    assert full.query_labels == ["a", "b"] and full.database_labels == ["a", "a", "b"]
+    capped = retrieval_set_from_split(ds, 8000, max_references_per_label=1)
+    assert capped.database_labels == ["a", "b"]
+    assert capped.database[0].dtype == np.float32
+
+
+def test_clip_split_queries_come_from_other_speakers():
+    ds = split(["clip"] * 6, ["a", "b", "a", "b", "a", "b"], speakers=["s1", "s1", "s2", "s2", "s3", "s3"])
+    rs = retrieval_set_from_split(ds, 8000, seed=1)
+    assert len(rs.queries) + len(rs.database) <= 6 and rs.queries and rs.database
+    with pytest.raises(ValueError, match="no speaker column"):
+        retrieval_set_from_split(split(["clip"] * 2, ["a", "b"]), 8000)
+    with pytest.raises(ValueError, match="lacks columns"):
+        retrieval_set_from_split(Dataset.from_dict({"label": ["a"]}), 8000)
+
+
+def test_conditions_and_benchmark_rows():
+    waves = [tone(1.0, freq=f, seed=i) for i, f in enumerate((200, 300, 400))]
+    rs = RetrievalSet(waves, ["a", "b", "c"], waves, ["a", "b", "c"], 8000, synthetic=True, name="toy")
+    sets = condition_sets(rs, seed=0)
+    assert list(sets) == ["V", "TS", "PS"]
+    assert any(len(q) != len(w) for q, w in zip(sets["TS"].queries, waves))  # stretched
+    assert all(len(q) == len(w) for q, w in zip(sets["PS"].queries, waves))  # shifted, same length
+    model = Wav2TokModel(tiny_config()).eval()
+    exact = Encoder("identity-length", lambda ws, sr: [[len(w) % 7, len(w) % 5] for w in ws], "levenshtein", 7)
+    rows = run_benchmark([model_encoder(model), exact], {"V": sets["V"]})
+    assert rows[0]["model"] == "wav2tok" and 0 < rows[0]["V"] <= 1 and rows[0]["search_s"] >= 0
+    table = format_table(rows, conditions=("V",), title="toy")
+    assert "| wav2tok | levenshtein |" in table and "identity-length" in table

@@ -1,0 +1,189 @@
+"""The benchmark scripts (scripts/benchmark_{qbsh,speech,std}.py) end to end on tiny data and tiny random models."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO_ROOT / "scripts"
+SPEECH = REPO_ROOT.parent / "shared" / "data" / "speech_commands_test_v0.02"
+BLOCK_KEYS = {"corpus", "synthetic", "protocol", "num_queries", "num_database", "chance_mrr", "rows", "skipped"}
+ROW_KEYS = {"model", "distance", "V", "TS", "PS", "search_s", "infer_s"}
+
+
+def _script(name: str):
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    return importlib.import_module(name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hub_offline_and_threads():
+    """No network here: make Hub loads fail at once (the scripts also do this when the Hub is unreachable)."""
+    import torch
+    from huggingface_hub import constants
+
+    before, threads = constants.HF_HUB_OFFLINE, torch.get_num_threads()
+    constants.HF_HUB_OFFLINE = True
+    yield
+    constants.HF_HUB_OFFLINE = before
+    torch.set_num_threads(threads)  # the scripts set 1 thread (--threads)
+
+
+def _tiny_model(path: Path, sampling_rate: int) -> str:
+    import torch
+
+    from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+
+    torch.manual_seed(0)
+    config = Wav2TokConfig(sampling_rate=sampling_rate, n_fft=256, hop_length=128, n_mels=24, hidden_size=16,
+                           embedding_dim=8, codebook_size=12)
+    Wav2TokModel(config).save_pretrained(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tmp_module(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench_scripts")
+
+
+@pytest.fixture(scope="module")
+def model_8k(tmp_module) -> str:
+    return _tiny_model(tmp_module / "tiny8k", 8000)
+
+
+@pytest.fixture(scope="module")
+def model_16k(tmp_module) -> str:
+    return _tiny_model(tmp_module / "tiny16k", 16000)
+
+
+@pytest.fixture(scope="module")
+def essen_dir(tmp_module) -> str:
+    from wav2tok_hf.data import prepare_essen
+
+    path = tmp_module / "essen"
+    prepare_essen(str(path), num_songs=(3, 2, 3), queries_per_song=2, seed=0)
+    return str(path)
+
+
+def _check_block(block: dict, synthetic: bool) -> None:
+    assert BLOCK_KEYS <= set(block)
+    assert block["synthetic"] is synthetic
+    assert block["num_queries"] > 0 and block["num_database"] > 0 and 0 < block["chance_mrr"] <= 1
+    for row in block["rows"]:
+        assert ROW_KEYS <= set(row), row.keys()
+        assert all(0 <= row[c] <= 1 for c in ("V", "TS", "PS"))
+        assert set(row["ranks"]) == {"V", "TS", "PS"} and len(row["ranks"]["V"]) == block["num_queries"]
+    for skipped in block["skipped"]:
+        assert skipped["model"] and skipped["reason"]
+
+
+def test_qbsh_essen(tmp_module, model_8k, essen_dir):
+    out = tmp_module / "qbsh"
+    main = _script("benchmark_qbsh").main
+    assert main(["--model", model_8k, "--corpus-dir", essen_dir, "--output-dir", str(out), "--dtw", "--seed", "0",
+                 "--baselines", "vq-logmel-ed", "pitch-notes-ed", "wav2vec2-o",
+                 "--hub-model-id", str(tmp_module / "no-such-checkpoint")]) == 0
+    report = json.loads((out / "qbsh_essen.json").read_text())
+    _check_block(report, synthetic=True)
+    assert report["protocol"] == "unseen"
+    assert [b["protocol"] for b in report["protocols"]] == ["unseen", "closed-set"]
+    for block in report["protocols"]:
+        _check_block(block, synthetic=True)
+        assert [(r["model"], r["distance"]) for r in block["rows"]] == [
+            ("wav2tok[tiny8k]", "levenshtein"), ("wav2tok[tiny8k]", "dtw"), ("vq-logmel-ed", "levenshtein"),
+            ("pitch-notes-ed", "levenshtein")]
+    skipped = {s["model"]: s["reason"] for s in report["skipped"]}
+    assert set(skipped) == {"wav2vec2-o", f"hub-ctc:{tmp_module / 'no-such-checkpoint'}"}
+    assert "cannot load" in skipped["wav2vec2-o"]
+    markdown = (out / "qbsh_essen.md").read_text()
+    assert "SYNTHETIC" in markdown and "closed-set" in markdown and "EASIER" in markdown
+    assert "wav2vec2-o: skipped: " in markdown
+    for name in ("qbsh_essen_unseen_mrr.png", "qbsh_essen_unseen_ranks.png", "qbsh_essen_closed-set_mrr.png",
+                 "qbsh_essen_closed-set_ranks.png", "qbsh_essen_tokens_tiny8k.png"):
+        assert (out / name).stat().st_size > 1000, name
+    # deterministic under --seed (everything but the timings)
+    out2 = tmp_module / "qbsh2"
+    main(["--model", model_8k, "--corpus-dir", essen_dir, "--output-dir", str(out2), "--no-plots",
+          "--protocols", "unseen", "--baselines"])
+    again = json.loads((out2 / "qbsh_essen.json").read_text())
+    assert [again["rows"][0][c] for c in ("V", "TS", "PS")] == [report["rows"][0][c] for c in ("V", "TS", "PS")]
+    assert again["rows"][0]["ranks"] == report["rows"][0]["ranks"]
+
+
+def test_qbsh_ablation(tmp_module, model_8k, essen_dir):
+    import shutil
+
+    root = tmp_module / "ablation"
+    for name in ("cos", "nosim"):
+        shutil.copytree(model_8k, root / name)
+    out = tmp_module / "ablation_out"
+    assert _script("benchmark_qbsh").main(["--ablation-dir", str(root), "--corpus-dir", essen_dir, "--output-dir",
+                                           str(out), "--max-queries", "3", "--no-plots"]) == 0
+    report = json.loads((out / "ablation_essen.json").read_text())
+    _check_block(report, synthetic=True)
+    assert report["num_queries"] == 3
+    assert [r["config"] for r in report["rows"]] == ["cos", "nosim"]
+    assert "| cos | levenshtein |" in (out / "ablation_essen.md").read_text()
+
+
+def test_qbsh_errors(tmp_module, model_8k, capsys):
+    main = _script("benchmark_qbsh").main
+    with pytest.raises(SystemExit) as error:
+        main(["--model", str(tmp_module / "missing-model")])
+    assert error.value.code == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--model", model_8k, "--corpus", "mastmelody", "--source", str(tmp_module / "missing-source")])
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--model", model_8k, "--baselines", "no-such-baseline"])
+    assert "unknown" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([])
+    assert "--model" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not SPEECH.is_dir(), reason=f"shared speech data not found at {SPEECH}")
+def test_speech(tmp_module, model_16k):
+    out = tmp_module / "speech"
+    assert _script("benchmark_speech").main([
+        "--model", model_16k, "--source", str(SPEECH), "--max-clips", "300", "--include-unknown", "no",
+        "--max-queries", "6",
+        "--output-dir", str(out), "--baselines", "logmel-dtw", "vq-logmel-ed", "wav2vec2-o", "wav2vec2-multi"]) == 0
+    report = json.loads((out / "speech_commands.json").read_text())
+    _check_block(report, synthetic=False)
+    assert [r["model"] for r in report["rows"]] == ["wav2tok[tiny16k]", "logmel-dtw", "vq-logmel-ed"]
+    assert {s["model"] for s in report["skipped"]} == {"wav2vec2-o", "wav2vec2-multi"}
+    assert "REAL speech" in (out / "speech_commands.md").read_text()
+    for name in ("speech_commands_mrr.png", "speech_commands_ranks.png", "speech_commands_tokens.png"):
+        assert (out / name).stat().st_size > 1000
+
+
+@pytest.mark.skipif(not SPEECH.is_dir(), reason=f"shared speech data not found at {SPEECH}")
+def test_std(tmp_module, model_16k):
+    out = tmp_module / "std"
+    assert _script("benchmark_std").main([
+        "--model", model_16k, "--source", str(SPEECH), "--max-clips", "400", "--num-utterances", "3", "4", "4",
+        "--max-queries", "6", "--output-dir", str(out)]) == 0
+    report = json.loads((out / "std.json").read_text())
+    assert report["synthetic"] is False and report["constructed"] is True
+    assert report["num_queries"] == 6 and report["num_utterances"] == 4
+    rows = {r["model"]: r for r in report["rows"]}
+    assert set(rows) == {"wav2tok[tiny16k]", "logmel-dtw"}
+    wav2tok = rows["wav2tok[tiny16k]"]
+    assert 0 <= wav2tok["ed_f1"] <= 1 and 0 <= wav2tok["sdtw_f1"] <= 1 and wav2tok["ed_search_s"] > 0
+    assert "ed_f1" not in rows["logmel-dtw"] and 0 <= rows["logmel-dtw"]["sdtw_f1"] <= 1
+    for result in wav2tok["results"]:
+        assert result["threshold"] in result["validation_sweep"]["thresholds"]
+        assert result["f1"] <= result["test_oracle_f1"] + 1e-12
+    assert {s["model"] for s in report["skipped"]} == {"wav2vec2-o", "wav2vec2-multi"}
+    assert all(s["reason"] for s in report["skipped"])
+    markdown = (out / "std.md").read_text()
+    assert "CONSTRUCTED from REAL speech" in markdown and "| wav2vec2-o | skipped |" in markdown
+    assert (out / "std_sweep.png").stat().st_size > 1000
