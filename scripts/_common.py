@@ -28,24 +28,6 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="log progress")
 
 
-def apply_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, int(threads)))
-
-
-def pin_threads(encoders: list, threads: int) -> list:
-    """Re-apply the torch thread count before every ``encode``: numba's parallel DTW kernels reset the OpenMP thread
-    count that torch shares, which made the LSTM several times slower on 2 shared cores."""
-    for encoder in encoders:
-        encode = encoder.encode
-
-        def pinned(*args, _encode=encode, **kwargs):
-            apply_threads(threads)
-            return _encode(*args, **kwargs)
-
-        encoder.encode = pinned
-    return encoders
 
 
 def check_positive(parser: argparse.ArgumentParser, value: int | None, flag: str) -> None:

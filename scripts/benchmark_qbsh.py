@@ -62,6 +62,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
+from wav2tok_hf.benchmark import apply_threads, pin_threads  # noqa: E402
 import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_qbsh")
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _common.setup_logging(args.verbose)
-    _common.apply_threads(args.threads)
+    apply_threads(args.threads)
     _common.check_positive(parser, args.max_queries, "--max-queries")
     _common.check_positive(parser, args.max_references_per_song, "--max-references-per-song")
     _common.check_source(parser, args.source)
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.dtw:
                 encoders.append(model_encoder(model, name, distance="dtw"))
         encoders += baseline_encoders + hub_encoders
-        _common.pin_threads(encoders, args.threads)
+        pin_threads(encoders, args.threads)
         blocks = [run_protocol(p, corpus, encoders, skipped, args) for p in args.protocols]
         main_block = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
         report = {**_public(main_block), **common, "models": {n: p for n, _, p in models},
@@ -289,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         markdown += [f"> WARNING: {w}" for w in warnings] + ([""] if warnings else [])
         markdown += [block_markdown(b) for b in blocks]
         if not args.no_plots:
-            _common.apply_threads(args.threads)
+            apply_threads(args.threads)
             report["plots"] = [os.path.basename(f) for f in _write_plots(blocks, models, prefix, args.output_dir)]
         _common.write_text(os.path.join(args.output_dir, prefix + ".md"), "\n".join(markdown))
         _common.write_json(os.path.join(args.output_dir, prefix + ".json"), report)
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                 encoders.append(model_encoder(model, os.path.basename(os.path.normpath(path)), distance="dtw"))
         if args.baselines:
             encoders += baseline_encoders + hub_encoders
-        _common.pin_threads(encoders, args.threads)
+        pin_threads(encoders, args.threads)
         block = run_protocol("unseen", corpus, encoders, skipped if args.baselines else [], args)
         for row in block["rows"]:
             path = next((p for _, _, p in ablation_models if os.path.basename(os.path.normpath(p)) == row["model"]), None)

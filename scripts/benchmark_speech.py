@@ -35,6 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
+from wav2tok_hf.benchmark import apply_threads, pin_threads  # noqa: E402
 import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_speech")
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _common.setup_logging(args.verbose)
-    _common.apply_threads(args.threads)
+    apply_threads(args.threads)
     _common.check_positive(parser, args.max_queries, "--max-queries")
     _common.check_source(parser, args.source)
     _common.check_baselines(parser, args.baselines)
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     hub_encoders, skipped = hub_baseline_encoders(hub, args.hub_model_id)
     for s in skipped:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
-    encoders = _common.pin_threads(encoders + hub_encoders, args.threads)
+    encoders = pin_threads(encoders + hub_encoders, args.threads)
     rows = run_benchmark_detailed(encoders, sets)
     num_classes = len(set(retrieval.database_labels))
     report = {"corpus": "speech-commands", "synthetic": False, "audio": AUDIO, "protocol": "unseen-speakers",
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.output_dir
     os.makedirs(out, exist_ok=True)
     if not args.no_plots:
-        _common.apply_threads(args.threads)
+        apply_threads(args.threads)
         files = [_plots.plot_condition_bars(rows, os.path.join(out, "speech_commands_mrr.png"),
                                             "MRR per query condition — Speech Commands (real speech), unseen speakers",
                                             chance=report["chance_mrr"]),

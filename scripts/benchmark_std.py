@@ -41,6 +41,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
+from wav2tok_hf.benchmark import apply_threads, pin_threads  # noqa: E402
 import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_std")
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _common.setup_logging(args.verbose)
-    _common.apply_threads(args.threads)
+    apply_threads(args.threads)
     for flag in ("max_queries", "max_utterances", "max_clips", "queries_per_word"):
         _common.check_positive(parser, getattr(args, flag), "--" + flag.replace("_", "-"))
     _common.check_source(parser, args.source)
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in skipped:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
     encoders += [baseline_std_encoder(baseline, label) for label, baseline in hub_loaded]
-    _common.pin_threads(encoders, args.threads)
+    pin_threads(encoders, args.threads)
     results = []
     for encoder in encoders:
         logger.info("STD %s (%s)", encoder.name, encoder.distance)

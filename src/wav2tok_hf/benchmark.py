@@ -172,6 +172,27 @@ def baseline_encoder(baseline: Any, name: str | None = None) -> Encoder:
                    baseline.distance, size, getattr(baseline, "metric", "cosine"))
 
 
+def apply_threads(threads: int) -> None:
+    """Set torch's CPU thread count (1 is fastest for these small models on a busy 2-core machine)."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def pin_threads(encoders: list[Encoder], threads: int) -> list[Encoder]:
+    """Re-apply the torch thread count before every ``encode``: numba's parallel DTW kernels reset the OpenMP thread
+    count that torch shares, which made the LSTM several times slower on 2 shared cores."""
+    for encoder in encoders:
+        encode = encoder.encode
+
+        def pinned(*args, _encode=encode, **kwargs):
+            apply_threads(threads)
+            return _encode(*args, **kwargs)
+
+        encoder.encode = pinned
+    return encoders
+
+
 def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet]) -> list[dict[str, Any]]:
     """MRR per condition, search and inference seconds per query, for every encoder: one row per encoder."""
     from .retrieval.metrics import evaluate_retrieval

@@ -28,7 +28,7 @@ def test_two_process_cpu_training_with_torchrun(tmp_path):
                              training={"max_steps": 4, "batch_size": 2, "save_interval": 2})
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "wav2tok_hf.cli", "train", "--config", str(config)]
-    result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=150)
+    result = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=150, check=False)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "DistributedType.NO" not in result.stderr
     out = tmp_path / "ddp" / "model"

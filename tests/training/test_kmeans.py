@@ -53,7 +53,7 @@ def test_warm_start_keeps_code_identities():
 
 
 def test_dead_codes_are_reseeded():
-    x, centers, _ = planted(k=3)
+    x, _, _ = planted(k=3)
     x = x.abs()  # every point in the positive orthant
     init = torch.cat([F.normalize(x[:2] + 0.0, dim=-1), -F.normalize(torch.ones(1, 8), dim=-1)])
     result = spherical_kmeans(x, 3, init=init, iterations=10)  # code 2 starts far from every point

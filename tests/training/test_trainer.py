@@ -218,6 +218,7 @@ def test_fewer_pairs_than_a_batch_is_refused_before_training(tmp_path):
     ("model", "hop_length", 512, "hop_length=512 must not exceed n_fft"),
     ("model", "dropout", 1.5, "dropout"),
     ("data", "corpus", "timit", "data.corpus='timit'"),
+    ("data", "pairs", {"mode": "unlabelled", "crop": 1.0}, "data.pairs=.*keys among"),
 ])
 def test_bad_experiments_fail_before_anything_is_built(tmp_path, section, key, value, message):
     cache = tmp_path / "never-built"

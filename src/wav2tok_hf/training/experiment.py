@@ -34,6 +34,14 @@ def check_data_section(data: dict[str, Any]) -> None:
         raise ValueError(f"data.corpus={corpus!r}; accepted: {sorted(_recipes())}")
     if corpus != "essen" and not data.get("source"):
         raise ValueError(f"data.corpus={corpus!r} needs data.source=<folder or Hub id> (e.g. ../shared/data/...)")
+    import inspect
+
+    from ..data import PairDataset
+
+    accepted = sorted(set(inspect.signature(PairDataset).parameters) - {"dataset", "sampling_rate", "seed", "augmenter"})
+    pairs = data.get("pairs") or {}
+    if not isinstance(pairs, dict) or set(pairs) - set(accepted):
+        raise ValueError(f"data.pairs={pairs!r}: expected a mapping with keys among {accepted}")
 
 
 def build_corpus(data: dict[str, Any]):
