@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
-from wav2tok_hf.benchmark import apply_threads, pin_threads  # noqa: E402
+from wav2tok_hf.benchmark import apply_threads, pin_threads, with_normalized_ed  # noqa: E402
 import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_speech")
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     hub_encoders, skipped = hub_baseline_encoders(hub, args.hub_model_id)
     for s in skipped:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
-    encoders = pin_threads(encoders + hub_encoders, args.threads)
+    encoders = pin_threads(with_normalized_ed(encoders + hub_encoders), args.threads)
     rows = run_benchmark_detailed(encoders, sets)
     num_classes = len(set(retrieval.database_labels))
     report = {"corpus": "speech-commands", "synthetic": False, "audio": AUDIO, "protocol": "unseen-speakers",

@@ -8,6 +8,7 @@ speaker never matches their own recording.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -162,6 +163,17 @@ def model_encoder(model: Any, name: str = "wav2tok", distance: str = "levenshtei
         return Encoder(name, lambda w, sr: model.embed(w, sampling_rate=sr, batch_size=32), distance)
     return Encoder(name, lambda w, sr: model.encode(w, sampling_rate=sr, batch_size=32), distance,
                    model.config.codebook_size)
+
+
+def with_normalized_ed(encoders: list[Encoder]) -> list[Encoder]:
+    """Each plain-edit-distance encoder followed by its twin ranked by length-normalised edit distance (so token
+    models and token baselines are compared under both rankings)."""
+    out = []
+    for encoder in encoders:
+        out.append(encoder)
+        if encoder.distance == "levenshtein":
+            out.append(dataclasses.replace(encoder, distance="normalized_levenshtein"))
+    return out
 
 
 def baseline_encoder(baseline: Any, name: str | None = None) -> Encoder:

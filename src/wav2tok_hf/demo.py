@@ -17,6 +17,7 @@ from .benchmark import (
     pin_threads,
     retrieval_set_from_split,
     run_benchmark,
+    with_normalized_ed,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,8 +55,8 @@ def evaluate_on_test(model: Any, corpus: Any, baselines: tuple[str, ...] = DEMO_
     sr = model.config.sampling_rate
     test = retrieval_set_from_split(corpus["test"], sr, max_queries=max_queries, seed=seed, synthetic=synthetic, name=name)
     sets = condition_sets(test, seed=seed)
-    encoders = pin_threads([model_encoder(model, "wav2tok"), model_encoder(model, "wav2tok", "normalized_levenshtein")]
-                           + fit_baselines(baselines, corpus["train"], sr, seed=seed), threads=1)
+    encoders = with_normalized_ed([model_encoder(model, "wav2tok")] + fit_baselines(baselines, corpus["train"], sr, seed=seed))
+    pin_threads(encoders, threads=1)
     rows = run_benchmark(encoders, sets)
     return {"corpus": name, "synthetic": synthetic, "num_queries": len(test.queries), "num_database": len(test.database),
             "chance_mrr": _chance_mrr(len(set(test.database_labels))), "rows": rows}
