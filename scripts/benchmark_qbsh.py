@@ -169,7 +169,7 @@ def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model
 
 
 def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], args: argparse.Namespace) -> dict:
-    from wav2tok_hf.benchmark import chance_mrr, condition_sets, retrieval_set_from_split, run_benchmark_detailed
+    from wav2tok_hf.benchmark import chance_mrr, condition_sets, retrieval_set_from_split, run_benchmark
 
     split, note = PROTOCOLS[protocol]
     name, audio = AUDIO[args.corpus]
@@ -179,7 +179,7 @@ def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], arg
                                          synthetic=True, name=f"{args.corpus}/{protocol}", **extra)
     sets = condition_sets(retrieval, seed=args.seed)
     logger.info("%s: %d queries vs %d items", protocol, len(retrieval.queries), len(retrieval.database))
-    rows = run_benchmark_detailed(encoders, sets)
+    rows = run_benchmark(encoders, sets, details=True)
     return {"corpus": args.corpus, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
             "protocol_note": note, "split": split, "num_queries": len(retrieval.queries),
             "num_database": len(retrieval.database), "num_classes": len(set(retrieval.database_labels)),

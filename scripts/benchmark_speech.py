@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.warning("model rate %d Hz; the 16 kHz audio is resampled for it", model.config.sampling_rate)
 
     from wav2tok_hf.benchmark import (chance_mrr, condition_sets, hub_baseline_encoders, model_encoder,
-                                      retrieval_set_from_split, run_benchmark_detailed)
+                                      retrieval_set_from_split, run_benchmark)
     from wav2tok_hf.demo import fit_baselines
 
     start = time.perf_counter()
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in skipped:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
     encoders = pin_threads(with_normalized_ed(encoders + hub_encoders), args.threads)
-    rows = run_benchmark_detailed(encoders, sets)
+    rows = run_benchmark(encoders, sets, details=True)
     num_classes = len(set(retrieval.database_labels))
     report = {"corpus": "speech-commands", "synthetic": False, "audio": AUDIO, "protocol": "unseen-speakers",
               "protocol_note": "test-split speakers (never trained on); half of them form the database, the other "

@@ -205,14 +205,16 @@ def pin_threads(encoders: list[Encoder], threads: int) -> list[Encoder]:
     return encoders
 
 
-def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet]) -> list[dict[str, Any]]:
-    """MRR per condition, search and inference seconds per query, for every encoder: one row per encoder."""
+def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet], details: bool = False) -> list[dict[str, Any]]:
+    """MRR (and top-1) per condition, search and inference seconds per query: one row per encoder. With
+    ``details``, rows also hold top-5 per condition and ``"ranks": {condition: [rank per query]}``."""
     from .retrieval.metrics import evaluate_retrieval
 
+    first = next(iter(sets.values()))
     rows = []
     for encoder in encoders:
         row: dict[str, Any] = {"model": encoder.name, "distance": encoder.distance}
-        db_seqs = encoder.encode(next(iter(sets.values())).database, next(iter(sets.values())).sampling_rate)
+        db_seqs = encoder.encode(first.database, first.sampling_rate)
         for condition, retrieval in sets.items():
             start = time.perf_counter()
             query_seqs = encoder.encode(retrieval.queries, retrieval.sampling_rate)
@@ -221,6 +223,9 @@ def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet]) -> lis
                                         distance=encoder.distance, vocab_size=encoder.vocab_size, metric=encoder.metric)
             row[condition] = result["mrr"]
             row[f"{condition}_top1"] = result["top1"]
+            if details:
+                row[f"{condition}_top5"] = result["top5"]
+                row.setdefault("ranks", {})[condition] = [float(r) for r in result["ranks"]]
             if condition == "V":
                 row["search_s"], row["infer_s"] = result["search_s_per_query"], infer
         rows.append(row)
@@ -261,31 +266,6 @@ def chance_mrr(query_labels: list[str], database_labels: list[str]) -> float:
             cache[c] = sum(comb(n - r, c - 1) / r for r in range(1, n - c + 2)) / comb(n, c) if c else 0.0
         total += cache[c]
     return total / len(query_labels)
-
-
-def run_benchmark_detailed(encoders: list[Encoder], sets: dict[str, RetrievalSet]) -> list[dict[str, Any]]:
-    """:func:`run_benchmark` rows plus ``"ranks": {condition: [rank per query]}`` and top-5 per condition."""
-    from .retrieval.metrics import evaluate_retrieval
-
-    first = next(iter(sets.values()))
-    rows = []
-    for encoder in encoders:
-        row: dict[str, Any] = {"model": encoder.name, "distance": encoder.distance, "ranks": {}}
-        db_seqs = encoder.encode(first.database, first.sampling_rate)
-        for condition, retrieval in sets.items():
-            start = time.perf_counter()
-            query_seqs = encoder.encode(retrieval.queries, retrieval.sampling_rate)
-            infer = (time.perf_counter() - start) / len(retrieval.queries)
-            result = evaluate_retrieval(query_seqs, retrieval.query_labels, db_seqs, retrieval.database_labels,
-                                        distance=encoder.distance, vocab_size=encoder.vocab_size, metric=encoder.metric)
-            row[condition] = result["mrr"]
-            row[f"{condition}_top1"] = result["top1"]
-            row[f"{condition}_top5"] = result["top5"]
-            row["ranks"][condition] = [float(r) for r in result["ranks"]]
-            if condition == "V":
-                row["search_s"], row["infer_s"] = result["search_s_per_query"], infer
-        rows.append(row)
-    return rows
 
 
 def hub_is_reachable(timeout_s: float = 3.0) -> bool:

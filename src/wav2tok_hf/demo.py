@@ -11,6 +11,7 @@ from typing import Any
 from .benchmark import (
     Encoder,
     baseline_encoder,
+    chance_mrr,
     condition_sets,
     format_table,
     model_encoder,
@@ -59,11 +60,7 @@ def evaluate_on_test(model: Any, corpus: Any, baselines: tuple[str, ...] = DEMO_
     pin_threads(encoders, threads=1)
     rows = run_benchmark(encoders, sets)
     return {"corpus": name, "synthetic": synthetic, "num_queries": len(test.queries), "num_database": len(test.database),
-            "chance_mrr": _chance_mrr(len(set(test.database_labels))), "rows": rows}
-
-
-def _chance_mrr(num_classes: int) -> float:
-    return sum(1 / r for r in range(1, num_classes + 1)) / num_classes
+            "chance_mrr": chance_mrr(test.query_labels, test.database_labels), "rows": rows}
 
 
 def run_demo(config_path: str, output_dir: str = "wav2tok-qbsh", overrides: list[str] | tuple[str, ...] = (),

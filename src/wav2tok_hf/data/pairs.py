@@ -37,6 +37,8 @@ class PairDataset(Dataset):
         augmenter: augmentation of X′ (unlabelled) or of both views (labelled, with ``augment_views``); defaults to
             :class:`~wav2tok_hf.data.augment.Augmenter` (pitch shift [-6, +5] semitones, rate [0.9, 1.5]).
         augment_views: also augment X (unlabelled) / both views (labelled).
+        augment_probability: with ``augment_views``, each of those views is augmented with this probability
+            (default 1.0), so the model also keeps seeing clean recordings.
         seed: base seed of all random choices.
 
     Example:
@@ -56,6 +58,7 @@ class PairDataset(Dataset):
         crop_s: float | None = 3.0,
         augmenter: Augmenter | None = None,
         augment_views: bool = False,
+        augment_probability: float = 1.0,
         seed: int = 0,
         audio_column: str = "audio",
         label_column: str = "label",
@@ -91,6 +94,9 @@ class PairDataset(Dataset):
         self.crop_s = crop_s
         self.augmenter = augmenter if augmenter is not None else Augmenter()
         self.augment_views = augment_views
+        if not 0.0 <= augment_probability <= 1.0:
+            raise ValueError(f"augment_probability={augment_probability} must lie in [0, 1]")
+        self.augment_probability = augment_probability
         self.seed = seed
         self.audio_column = audio_column
         self.epoch = 0
@@ -121,6 +127,12 @@ class PairDataset(Dataset):
         start = int(rng.integers(0, len(wave) - length + 1))
         return wave[start : start + length]
 
+    def _view(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A view augmented when ``augment_views`` is on (with ``augment_probability``), else unchanged."""
+        if self.augment_views and rng.random() < self.augment_probability:
+            return self.augmenter(wave, self.sampling_rate, rng)
+        return wave
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} pairs")
@@ -130,16 +142,13 @@ class PairDataset(Dataset):
             label = self.labels[row]
             others = [i for i in self.groups[label] if i != row]
             first, second = self._load(row), self._load(others[int(rng.integers(len(others)))])
-            if self.augment_views:
-                first = self.augmenter(first, self.sampling_rate, rng)
-                second = self.augmenter(second, self.sampling_rate, rng)
+            first, second = self._view(first, rng), self._view(second, rng)
         else:
             row = index
             label = self.labels[row] if self.labels is not None else ""
             first = self._crop(self._load(row), row, rng)
             second = self.augmenter(first, self.sampling_rate, rng)
-            if self.augment_views:
-                first = self.augmenter(first, self.sampling_rate, rng)
+            first = self._view(first, rng)
         return {"input_values": first, "input_values_prime": second, "label": label}
 
 

@@ -14,7 +14,7 @@ from .trainer import TrainResult, Wav2TokTrainer
 
 logger = logging.getLogger(__name__)
 
-DATA_KEYS = {"corpus", "source", "cache_dir", "build", "pairs", "eval_max_queries", "train_kinds"}
+DATA_KEYS = {"corpus", "source", "cache_dir", "build", "pairs", "eval_max_queries", "eval_references_per_label", "train_kinds"}
 SYNTHETIC_CORPORA = {"essen": True, "mastmelody": True, "speech-commands": False, "std": False}
 
 
@@ -34,14 +34,19 @@ def check_data_section(data: dict[str, Any]) -> None:
         raise ValueError(f"data.corpus={corpus!r}; accepted: {sorted(_recipes())}")
     if corpus != "essen" and not data.get("source"):
         raise ValueError(f"data.corpus={corpus!r} needs data.source=<folder or Hub id> (e.g. ../shared/data/...)")
+    import dataclasses
     import inspect
 
-    from ..data import PairDataset
+    from ..data import Augmenter, PairDataset
 
-    accepted = sorted(set(inspect.signature(PairDataset).parameters) - {"dataset", "sampling_rate", "seed", "augmenter"})
+    accepted = sorted(set(inspect.signature(PairDataset).parameters) - {"dataset", "sampling_rate", "seed"})
     pairs = data.get("pairs") or {}
     if not isinstance(pairs, dict) or set(pairs) - set(accepted):
         raise ValueError(f"data.pairs={pairs!r}: expected a mapping with keys among {accepted}")
+    augmenter = pairs.get("augmenter")
+    augmenter_keys = {f.name for f in dataclasses.fields(Augmenter)} - {"noise"}
+    if augmenter is not None and (not isinstance(augmenter, dict) or set(augmenter) - augmenter_keys):
+        raise ValueError(f"data.pairs.augmenter={augmenter!r}: expected a mapping with keys among {sorted(augmenter_keys)}")
 
 
 def build_corpus(data: dict[str, Any]):
@@ -94,9 +99,15 @@ def prepare_training(experiment: ExperimentConfig):
     if kinds:
         train = train.filter(lambda k: k in kinds, input_columns=["kind"])
     pair_options = dict(experiment.data.get("pairs") or {})
+    if isinstance(pair_options.get("augmenter"), dict):  # YAML: augmenter: {semitones: [-6, 5], rates: [0.8, 1.5]}
+        from ..data import Augmenter
+
+        pair_options["augmenter"] = Augmenter(**{k: tuple(v) if isinstance(v, list) else v
+                                                 for k, v in pair_options["augmenter"].items()})
     pairs = PairDataset(train, sampling_rate=config.sampling_rate, seed=args.seed, **pair_options)
     eval_set = retrieval_set_from_split(corpus["validation"], config.sampling_rate,
                                         max_queries=experiment.data.get("eval_max_queries"), seed=args.seed,
+                                        max_references_per_label=experiment.data.get("eval_references_per_label"),
                                         synthetic=SYNTHETIC_CORPORA.get(experiment.data["corpus"], False),
                                         name=f"{experiment.name}/validation")
     import torch
