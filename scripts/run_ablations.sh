@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-200}; SEED=${2:-0}; shift $(( $# > 2 ? 2 : $# ))
-CONFIGS=${*:-paper paper-nosim paper-cos paper-ctc paper-newinit qbsh qbsh-no-alignment qbsh-no-diversity qbsh-logmel qbsh-paper-features}
+CONFIGS=${*:-paper paper-nosim paper-cos paper-ctc paper-newinit qbsh qbsh-no-augmentation qbsh-no-alignment qbsh-no-diversity qbsh-logmel qbsh-paper-features}
 OUT=runs/ablations-${STEPS}steps-seed${SEED}
 mkdir -p "$OUT"
 for name in $CONFIGS; do
