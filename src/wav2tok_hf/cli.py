@@ -5,6 +5,7 @@
     wav2tok data <essen|mastmelody|speech-commands|std> OUTPUT_DIR ...
     wav2tok tokenize MODEL AUDIO [AUDIO ...]
     wav2tok push MODEL_DIR REPO_ID ...
+    wav2tok card MODEL_DIR ...                          render the model card into MODEL_DIR/README.md
 """
 
 from __future__ import annotations
@@ -72,10 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.set_defaults(func=_tokenize)
 
     from .data.cli import add_data_commands
-    from .hub import add_push_command
+    from .hub import add_card_command, add_push_command
 
     add_data_commands(commands)
     add_push_command(commands)
+    add_card_command(commands)
     return parser
 
 

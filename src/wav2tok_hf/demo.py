@@ -66,6 +66,7 @@ def evaluate_on_test(model: Any, corpus: Any, baselines: tuple[str, ...] = DEMO_
 def run_demo(config_path: str, output_dir: str = "wav2tok-qbsh", overrides: list[str] | tuple[str, ...] = (),
              report: str | None = None) -> dict[str, Any]:
     """Train the demo experiment, save the model to ``output_dir`` and print the benchmark table."""
+    from .hub import write_model_card
     from .modeling_wav2tok import Wav2TokModel
     from .training import load_experiment
     from .training.experiment import run_training
@@ -86,18 +87,7 @@ def run_demo(config_path: str, output_dir: str = "wav2tok-qbsh", overrides: list
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
     os.replace(tmp, report)
-    _write_model_card(model, output_dir, summary)
+    write_model_card(output_dir, benchmark_json=summary, card_fields=ESSEN_CARD_FIELDS)
     print(f"\nmodel saved to {output_dir} (AutoModel.from_pretrained({output_dir!r})); numbers in {report}")
     return summary
 
-
-def _write_model_card(model: Any, output_dir: str, summary: dict[str, Any]) -> None:
-    """Render the model card (template ``model_card.md``) with this run's numbers into ``output_dir/README.md``."""
-    from .hub import model_card_fields, read_benchmark, render_model_card
-
-    repo_id = os.path.basename(os.path.normpath(output_dir))
-    card = render_model_card(model_card_fields(model, repo_id, [read_benchmark(summary)], ESSEN_CARD_FIELDS))
-    path = os.path.join(output_dir, "README.md")
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write(card)
-    os.replace(path + ".tmp", path)

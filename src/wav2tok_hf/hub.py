@@ -398,13 +398,7 @@ def push_model(
     from huggingface_hub import HfApi
 
     model, processor, source = _load_local(model_dir_or_model, processor)
-    if benchmark_json is None:
-        sources: list[Any] = []
-    elif isinstance(benchmark_json, (str, os.PathLike, Mapping)):
-        sources = [benchmark_json]
-    else:
-        sources = list(benchmark_json)
-    benchmarks = [read_benchmark(item) for item in sources]
+    benchmarks = _read_benchmarks(benchmark_json)
     fields = model_card_fields(model, repo_id, benchmarks, card_fields)
     render_model_card(fields, template)  # fail on a bad template before anything is sent
 
@@ -478,6 +472,30 @@ def load_from_hub(repo_id: str, revision: str | None = None, token: str | bool |
     return model, Wav2TokProcessor.from_pretrained(repo_id, revision=revision, token=token)
 
 
+def _read_benchmarks(benchmark_json: Any) -> list[BenchmarkResult]:
+    if benchmark_json is None:
+        return []
+    if isinstance(benchmark_json, (str, os.PathLike, Mapping)):
+        return [read_benchmark(benchmark_json)]
+    return [read_benchmark(item) for item in benchmark_json]
+
+
+def write_model_card(model_dir: str | os.PathLike, repo_id: str | None = None, benchmark_json: Any = None,
+                     card_fields: Mapping[str, Any] | None = None, template: str | os.PathLike | None = None) -> Path:
+    """Render the model card a push would upload and write it (atomically) to ``model_dir/README.md``.
+
+    ``repo_id`` defaults to the directory name. Returns the path written.
+    """
+    model, _, _ = _load_local(model_dir, None)
+    repo_id = repo_id or Path(model_dir).resolve().name
+    card = render_model_card(model_card_fields(model, repo_id, _read_benchmarks(benchmark_json), card_fields), template)
+    path = Path(model_dir) / "README.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(card, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 # ---------------------------------------------------------------------------------------------------- CLI
 def _card_field(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
@@ -486,7 +504,7 @@ def _card_field(text: str) -> tuple[str, str]:
     return name, value
 
 
-def _run_push(args: argparse.Namespace) -> None:
+def _card_fields(args: argparse.Namespace) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if args.card_fields_json:
         loaded = json.loads(Path(args.card_fields_json).read_text(encoding="utf-8"))
@@ -494,10 +512,38 @@ def _run_push(args: argparse.Namespace) -> None:
             raise SystemExit(f"{args.card_fields_json}: expected a JSON object of template fields")
         fields.update(loaded)
     fields.update(dict(args.card_field))
+    return fields
+
+
+def _run_push(args: argparse.Namespace) -> None:
     commit = push_model(args.model_dir, args.repo_id, benchmark_json=args.benchmark_json or None,
                         private=args.private, token=args.token, commit_message=args.commit_message,
-                        card_fields=fields, template=args.template)
+                        card_fields=_card_fields(args), template=args.template)
     print(commit.commit_url)
+
+
+def _run_card(args: argparse.Namespace) -> None:
+    print(write_model_card(args.model_dir, args.repo_id, args.benchmark_json or None, _card_fields(args), args.template))
+
+
+def _card_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--benchmark-json", action="append", default=[], metavar="FILE",
+                        help="benchmark result JSON for the card's table (repeat for several corpora)")
+    parser.add_argument("--card-field", action="append", default=[], type=_card_field, metavar="NAME=VALUE",
+                        help="value of a model card template field, e.g. training_data=... (repeatable)")
+    parser.add_argument("--card-fields-json", metavar="FILE", help="JSON object of template field values")
+    parser.add_argument("--template", metavar="FILE", help="model card template (default: the packaged model_card.md)")
+
+
+def add_card_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``card``: ``wav2tok card MODEL_DIR [--repo-id ID] [--benchmark-json F ...] [--card-field K=V ...]`` writes
+    the model card a push would upload to ``MODEL_DIR/README.md``."""
+    parser = subparsers.add_parser("card", help="render the model card into MODEL_DIR/README.md (no upload)")
+    parser.add_argument("model_dir", help="directory written by save_pretrained or the trainer")
+    parser.add_argument("--repo-id", default=None, help="id shown in the card (default: the directory name)")
+    _card_arguments(parser)
+    parser.set_defaults(func=_run_card)
+    return parser
 
 
 def add_push_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -522,12 +568,7 @@ def add_push_command(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     )
     parser.add_argument("model_dir", help="directory written by save_pretrained or the trainer")
     parser.add_argument("repo_id", help="Hub repository, e.g. me/wav2tok-qbsh")
-    parser.add_argument("--benchmark-json", action="append", default=[], metavar="FILE",
-                        help="benchmark result JSON for the card's table (repeat for several corpora)")
-    parser.add_argument("--card-field", action="append", default=[], type=_card_field, metavar="NAME=VALUE",
-                        help="value of a model card template field, e.g. training_data=... (repeatable)")
-    parser.add_argument("--card-fields-json", metavar="FILE", help="JSON object of template field values")
-    parser.add_argument("--template", metavar="FILE", help="model card template (default: the packaged model_card.md)")
+    _card_arguments(parser)
     parser.add_argument("--private", action="store_true", help="create the repository as private")
     parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
     parser.add_argument("--commit-message", default=DEFAULT_COMMIT_MESSAGE, help="commit summary")
