@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train every ablation/lever config for the same (short) number of steps and seed, then benchmark them together on
-# unseen Essen songs (V / TS / PS) with scripts/benchmark_qbsh.py --ablation-dir.
+# unseen Essen songs (V / TS / PS) with scripts/benchmark_qbsh.py --ablation-dir: a row for the model selected by
+# validation MRR (<name>) and one for the final model (<name>-last).
 #   bash scripts/run_ablations.sh [STEPS] [SEED] [CONFIG ...]
 # Defaults: 200 steps, seed 0, the paper's objective + its four Table 2 ablations + the qbsh levers.
 set -euo pipefail
@@ -10,10 +11,11 @@ CONFIGS=${*:-paper paper-nosim paper-cos paper-ctc paper-newinit qbsh qbsh-no-au
 OUT=runs/ablations-${STEPS}steps-seed${SEED}
 mkdir -p "$OUT"
 for name in $CONFIGS; do
-  if [ -f "$OUT/$name/config.json" ]; then echo "[ablation] $name: done, skipping"; continue; fi
+  if [ -f "$OUT/$name-last/config.json" ]; then echo "[ablation] $name: done, skipping"; continue; fi
   echo "[ablation] training $name ($STEPS steps, seed $SEED)"
   wav2tok train --config "configs/$name.yaml" training.max_steps="$STEPS" training.seed="$SEED" \
     training.output_dir="$OUT/$name" training.progress_bar=false training.report_to=none
+  cp -r "$OUT/$name-run/last" "$OUT/$name-last"   # the final model too: selection may keep an early step
 done
-python scripts/benchmark_qbsh.py --ablation-dir "$OUT" --corpus essen --corpus-dir data_cache/essen-300-50-100 \
+python scripts/benchmark_qbsh.py --ablation-dir "$OUT" --corpus essen --corpus-dir data_cache/essen-1000-50-100 \
   --output-dir "$OUT/benchmark" --seed "$SEED"

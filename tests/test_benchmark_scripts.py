@@ -96,8 +96,9 @@ def test_qbsh_essen(tmp_module, model_8k, essen_dir):
     for block in report["protocols"]:
         _check_block(block, synthetic=True)
         assert [(r["model"], r["distance"]) for r in block["rows"]] == [
-            ("wav2tok[tiny8k]", "levenshtein"), ("wav2tok[tiny8k]", "dtw"), ("vq-logmel-ed", "levenshtein"),
-            ("pitch-notes-ed", "levenshtein")]
+            ("wav2tok[tiny8k]", "levenshtein"), ("wav2tok[tiny8k]", "normalized_levenshtein"), ("wav2tok[tiny8k]", "dtw"),
+            ("vq-logmel-ed", "levenshtein"), ("vq-logmel-ed", "normalized_levenshtein"),
+            ("pitch-notes-ed", "levenshtein"), ("pitch-notes-ed", "normalized_levenshtein")]
     skipped = {s["model"]: s["reason"] for s in report["skipped"]}
     assert set(skipped) == {"wav2vec2-o", f"hub-ctc:{tmp_module / 'no-such-checkpoint'}"}
     assert "cannot load" in skipped["wav2vec2-o"]
@@ -128,7 +129,8 @@ def test_qbsh_ablation(tmp_module, model_8k, essen_dir):
     report = json.loads((out / "ablation_essen.json").read_text())
     _check_block(report, synthetic=True)
     assert report["num_queries"] == 3
-    assert [r["config"] for r in report["rows"]] == ["cos", "nosim"]
+    assert [(r["config"], r["distance"]) for r in report["rows"]] == [
+        ("cos", "levenshtein"), ("cos", "normalized_levenshtein"), ("nosim", "levenshtein"), ("nosim", "normalized_levenshtein")]
     assert "| cos | levenshtein |" in (out / "ablation_essen.md").read_text()
 
 
@@ -158,7 +160,9 @@ def test_speech(tmp_module, model_16k):
         "--output-dir", str(out), "--baselines", "logmel-dtw", "vq-logmel-ed", "wav2vec2-o", "wav2vec2-multi"]) == 0
     report = json.loads((out / "speech_commands.json").read_text())
     _check_block(report, synthetic=False)
-    assert [r["model"] for r in report["rows"]] == ["wav2tok[tiny16k]", "logmel-dtw", "vq-logmel-ed"]
+    assert [(r["model"], r["distance"]) for r in report["rows"]] == [
+        ("wav2tok[tiny16k]", "levenshtein"), ("wav2tok[tiny16k]", "normalized_levenshtein"), ("logmel-dtw", "dtw"),
+        ("vq-logmel-ed", "levenshtein"), ("vq-logmel-ed", "normalized_levenshtein")]
     assert {s["model"] for s in report["skipped"]} == {"wav2vec2-o", "wav2vec2-multi"}
     assert "REAL speech" in (out / "speech_commands.md").read_text()
     for name in ("speech_commands_mrr.png", "speech_commands_ranks.png", "speech_commands_tokens.png"):

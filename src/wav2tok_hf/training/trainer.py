@@ -268,7 +268,8 @@ class Wav2TokTrainer:
             with open(os.path.join(tmp, "training_config.json"), "w", encoding="utf-8") as f:
                 json.dump({"experiment": self.experiment, "training_arguments": self.args.to_dict(),
                            "trainer_state": {"step": self.state.step, "best_metric": self.state.best_metric,
-                                             "best_step": self.state.best_step}}, f, indent=1, default=str)
+                                             "best_step": self.state.best_step, "history": self.state.history}},
+                          f, indent=1, default=str)
 
         _atomic_save_dir(write, directory)
 
@@ -399,6 +400,7 @@ class Wav2TokTrainer:
         bar.close()
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
+            self.save_model(raw, os.path.join(args.run_dir, "last"))  # the final model, beside the selected one
             best = os.path.join(args.run_dir, "best")
             if self.eval_set is not None and os.path.isdir(best):
                 _atomic_save_dir(lambda tmp: shutil.copytree(best, tmp, dirs_exist_ok=True), args.output_dir)
