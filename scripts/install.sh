@@ -15,9 +15,11 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
   fi
 fi
 
-if ! "$PYTHON" -c "import wav2tok_hf, pytest_timeout" >/dev/null 2>&1 || [ "${WAV2TOK_REINSTALL:-0}" = 1 ]; then
+# (Re)install when the package is missing, or installed from another checkout than this one.
+installed=$("$PYTHON" -c "import os, wav2tok_hf, pytest_timeout; print(os.path.realpath(os.path.dirname(wav2tok_hf.__file__)))" 2>/dev/null || true)
+if [ "$installed" != "$(realpath src/wav2tok_hf)" ] || [ "${WAV2TOK_REINSTALL:-0}" = 1 ]; then
   echo "[install] pip install -e .[dev] (torch pinned to 2.13.0: a looser spec pulls the CUDA build)"
   "$PYTHON" -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[dev]"
 fi
-# torchcrepe/torchaudio from PyPI are CUDA builds that break on CPU torch; make sure neither lingers.
+# PyPI torchaudio is a CUDA build that breaks on CPU torch (torchcrepe pulls it in): remove it if present.
 "$PYTHON" -m pip uninstall -q -y torchaudio >/dev/null 2>&1 || true
