@@ -120,8 +120,12 @@ def build_note(model_dir: str, corpus: str, build: dict, from_cache: bool) -> st
         return None
     trained = dict(data.get("build") or {})
     if from_cache:
-        return (f"{model_dir}: trained on {corpus} built with {trained}; this benchmark loaded a cached corpus whose "
-                "settings are not checked: make sure it is the same build, or test songs/speakers may be trained on")
+        trained_cache = data.get("cache_dir")
+        if trained_cache and os.path.realpath(trained_cache) == os.path.realpath(build.get("cache_dir", "")):
+            return None  # the very corpus the model was trained on: its test split was never trained on
+        return (f"{model_dir}: trained on {corpus} cached at {trained_cache!r} (built with {trained}), but this "
+                f"benchmark loaded {build.get('cache_dir')!r}: unless it is the same build, its test split may contain "
+                "songs/speakers the model was trained on")
     differing = {k: (trained.get(k), v) for k, v in build.items() if k in trained and _norm(trained[k]) != _norm(v)}
     if differing:
         return (f"{model_dir}: trained on {corpus} with build settings {trained}, but this benchmark built it with "
