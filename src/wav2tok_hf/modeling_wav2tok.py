@@ -107,6 +107,22 @@ class Wav2TokPreTrainedModel(PreTrainedModel):
     main_input_name = "input_features"
     supports_gradient_checkpointing = False
 
+    def push_to_hub(self, repo_id: str, *args: Any, card_fields: dict | None = None, benchmark_json: Any = None,
+                    **kwargs: Any):
+        """Upload to the Hub. With ``card_fields`` (at least ``training_data`` and ``training_audio``) the push goes
+        through `wav2tok_hf.hub.push_model`: weights, config, processor, code and a model card rendered from
+        ``model_card.md`` (with the ``benchmark_json`` table) in one commit. Without them, or where the
+        ``wav2tok_hf`` package is not installed (remote code), this is transformers' ``push_to_hub``."""
+        if card_fields is not None:
+            try:
+                from wav2tok_hf.hub import push_model
+            except ImportError as error:
+                raise ImportError("card_fields needs the wav2tok_hf package (pip install wav2tok-hf)") from error
+            return push_model(self, repo_id, benchmark_json=benchmark_json, card_fields=card_fields,
+                              private=bool(kwargs.get("private", False)), token=kwargs.get("token"),
+                              commit_message=kwargs.get("commit_message") or "Upload wav2tok model")
+        return super().push_to_hub(repo_id, *args, **kwargs)
+
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear):

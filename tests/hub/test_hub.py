@@ -399,3 +399,11 @@ def test_packaged_template_needs_the_training_fields():
     with pytest.raises(CardTemplateError) as info:
         render_model_card({"model_id": "me/m"})
     assert {"training_data", "training_audio", "benchmark_table", "model_details"} <= set(info.value.missing)
+
+
+def test_model_push_to_hub_with_card_fields_renders_our_card(hub_client):
+    tiny_model().push_to_hub("tester/model-push", card_fields=CARD_FIELDS, benchmark_json=BENCHMARK)
+    files = hub_client.files("tester/model-push")
+    assert {"model.safetensors", "modeling_wav2tok.py", "processor_config.json", "benchmark.json"} <= set(files)
+    card = files["README.md"].decode()
+    assert CARD_FIELDS["training_data"] in card and "wav2tok: Deep Sequence Tokenizer" in card
