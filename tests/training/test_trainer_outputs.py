@@ -1,0 +1,29 @@
+"""What a finished run leaves behind: the selected model, the final model, and the validation history."""
+
+import json
+
+import numpy as np
+
+from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+from wav2tok_hf.benchmark import RetrievalSet
+from wav2tok_hf.training import Wav2TokTrainer, Wav2TokTrainingArguments
+
+
+def test_best_last_and_history(tmp_path):
+    rng = np.random.default_rng(0)
+    waves = [rng.standard_normal(4000).astype(np.float32) for _ in range(8)]
+    pairs = [{"input_values": w, "input_values_prime": w[::-1].copy()} for w in waves]
+    eval_set = RetrievalSet(waves[:4], list("abcd"), waves[:4], list("abcd"), 8000, synthetic=True, name="toy")
+    model = Wav2TokModel(Wav2TokConfig(sampling_rate=8000, n_fft=256, hop_length=128, n_mels=24, hidden_size=16,
+                                       embedding_dim=8, codebook_size=4, dropout=0.0))
+    args = Wav2TokTrainingArguments(output_dir=str(tmp_path / "model"), max_steps=4, batch_size=4, e_step_clips=4,
+                                    e_step_interval=2, eval_interval=2, save_interval=2, report_to="none",
+                                    progress_bar=False)
+    result = Wav2TokTrainer(model, args, pairs, eval_set=eval_set).train()
+    assert [h["step"] for h in result.history] == [0, 2, 4]
+    last = tmp_path / "model-run" / "last"
+    assert (last / "model.safetensors").exists() and (tmp_path / "model" / "model.safetensors").exists()
+    saved = json.loads((last / "training_config.json").read_text())["trainer_state"]
+    assert saved["step"] == 4 and [h["step"] for h in saved["history"]] == [0, 2, 4]
+    best = json.loads((tmp_path / "model" / "training_config.json").read_text())["trainer_state"]
+    assert best["step"] == result.best_step and best["best_metric"] == result.best_metric
