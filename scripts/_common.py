@@ -135,3 +135,17 @@ def build_note(model_dir: str, corpus: str, build: dict, from_cache: bool) -> st
 
 def _norm(value: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def median_seconds(fn, repeats: int) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up call."""
+    import statistics
+    import time
+
+    fn()
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)

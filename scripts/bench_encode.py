@@ -16,14 +16,16 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
+import sys
 
 import numpy as np
 import torch
 
-from wav2tok_hf import Wav2TokConfig, Wav2TokModel
-from wav2tok_hf.retrieval import BaselineUnavailable, create_baseline
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _common  # noqa: E402
+from wav2tok_hf import Wav2TokConfig, Wav2TokModel  # noqa: E402
+from wav2tok_hf.retrieval import BaselineUnavailable, create_baseline  # noqa: E402
 
 
 def hum(seconds: float, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -33,16 +35,6 @@ def hum(seconds: float, sampling_rate: int, rng: np.random.Generator) -> np.ndar
     phase = 2 * np.pi * np.cumsum(f0) / sampling_rate
     wave = sum(0.6 ** h * np.sin((h + 1) * phase) for h in range(4))
     return (0.3 * wave + 0.01 * rng.standard_normal(len(wave))).astype(np.float32)
-
-
-def measure(fn, repeats: int) -> float:
-    fn()  # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
 
 
 def main() -> None:
@@ -68,7 +60,7 @@ def main() -> None:
     rows = []
 
     def add_row(name: str, fn) -> None:
-        seconds = measure(fn, args.repeats)
+        seconds = _common.median_seconds(fn, args.repeats)
         rows.append({"encoder": name, "rtf": seconds / audio_s, "ms_per_query": 1e3 * seconds / args.num_clips,
                      "x_real_time": audio_s / seconds})
 

@@ -40,6 +40,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _common  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("data", "features", "dtw", "forward", "losses", "backward", "e_step")
 
@@ -98,13 +102,7 @@ def _encoder_comparison(features: torch.Tensor, mask: torch.Tensor, hidden: int,
 
     timings = {}
     for name, fn in (("ours_exact_padded", run_ours), ("fused_packed", run_packed), ("fused_padded_inexact", run_padded)):
-        fn()  # warm-up
-        runs = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            runs.append(time.perf_counter() - start)
-        timings[name] = statistics.median(runs)
+        timings[name] = _common.median_seconds(fn, repeats)
     return {
         "batch": list(features.shape),
         "seconds": timings,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -30,18 +30,12 @@ class RetrievalSet:
     sampling_rate: int
     synthetic: bool = False
     name: str = "retrieval"
-    query_meta: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         if not self.queries or not self.database:
             raise ValueError(f"retrieval set {self.name!r} needs at least one query and one database item")
         if len(self.queries) != len(self.query_labels) or len(self.database) != len(self.database_labels):
             raise ValueError("each query and database item needs exactly one label")
-
-    def with_queries(self, transform: Callable[[np.ndarray, int], np.ndarray], name: str) -> RetrievalSet:
-        """The same set with every query passed through ``transform(wave, sampling_rate)``."""
-        return RetrievalSet([transform(q, self.sampling_rate) for q in self.queries], self.query_labels, self.database,
-                            self.database_labels, self.sampling_rate, self.synthetic, f"{self.name}/{name}", self.query_meta)
 
 
 def retrieval_set_from_split(
@@ -141,8 +135,7 @@ def condition_sets(retrieval: RetrievalSet, seed: int = 0, conditions: tuple[str
         if name not in transforms:
             raise ValueError(f"condition {name!r}; accepted: V, TS, PS")
         queries = [transforms[name](i)(q, retrieval.sampling_rate) for i, q in enumerate(retrieval.queries)]
-        sets[name] = RetrievalSet(queries, retrieval.query_labels, retrieval.database, retrieval.database_labels,
-                                  retrieval.sampling_rate, retrieval.synthetic, f"{retrieval.name}/{name}")
+        sets[name] = dataclasses.replace(retrieval, queries=queries, name=f"{retrieval.name}/{name}")
     return sets
 
 
