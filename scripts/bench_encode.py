@@ -70,7 +70,7 @@ def main() -> None:
             lambda: model.embed(clips, sampling_rate=sr, batch_size=args.batch_size))
     skipped = {}
     if not args.no_baselines:
-        baselines = ["logmel-dtw", "vq-logmel-ed", "pitch-notes-ed", "relative-note-dtw"]
+        baselines = ["logmel-dtw", "vq-logmel-ed", "pitch-notes-ed", "relative-note-dtw", "pitch-contour-dtw"]
         if not args.no_hub:
             baselines += ["wav2vec2-o", "wav2vec2-multi"]
         for name in baselines:

@@ -67,7 +67,8 @@ import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_qbsh")
 
-DEFAULT_BASELINES = ["vq-logmel-ed", "logmel-dtw", "pitch-notes-ed", "relative-note-dtw", "wav2vec2-o", "wav2vec2-multi"]
+DEFAULT_BASELINES = ["vq-logmel-ed", "logmel-dtw", "pitch-notes-ed", "relative-note-dtw", "pitch-contour-dtw",
+                     "wav2vec2-o", "wav2vec2-multi"]
 SAMPLING_RATE = 8000
 AUDIO = {
     "essen": ("Essen folk melodies", "SYNTHETIC audio: simulated hums/singing of real Essen melodies (music21)"),

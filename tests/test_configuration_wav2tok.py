@@ -21,6 +21,11 @@ def test_feature_size(feature_type, expected):
     assert Wav2TokConfig(feature_type=feature_type).feature_size == expected
 
 
+def test_folded_pitch_feature_size():
+    config = Wav2TokConfig(feature_type="pitch", pitch_fold_octave=True, bins_per_semitone=2)
+    assert config.feature_size == 24 + 4
+
+
 def test_auto_config_for_model_and_round_trip(tmp_path):
     config = AutoConfig.for_model("wav2tok", codebook_size=25, sampling_rate=8000)
     assert isinstance(config, Wav2TokConfig)
@@ -44,6 +49,7 @@ def test_auto_config_for_model_and_round_trip(tmp_path):
         (dict(dropout=1.5), "dropout=1.5"),
         (dict(hidden_size=33), "must be even"),
         (dict(similarity="dot"), "similarity"),
+        (dict(pitch_reference="median"), "pitch_reference='median'; accepted"),
     ],
 )
 def test_invalid_values_are_rejected(bad, match):

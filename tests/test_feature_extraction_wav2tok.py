@@ -57,6 +57,41 @@ def test_pitch_features_are_transposition_invariant():
     assert (a - b).abs().mean() > 0.3
 
 
+def test_pitch_class_reference_ignores_octave_jumps():
+    """A singer who drops an octave for the second half keeps the same pitch-class features (and key reference)
+    with ``pitch_reference="pitch-class"`` and a folded one-hot; the mean reference moves with the jump."""
+    melody = [220.0, 247.0, 277.0, 220.0, 196.0, 220.0]
+
+    def render(octave_drop):
+        return np.concatenate([tone(0.3, freq=f / (2 if octave_drop and k >= 3 else 1), seed=4)
+                               for k, f in enumerate(melody)])
+
+    folded = extractor(feature_type="pitch", n_fft=512, fmin=65.0, pitch_reference="pitch-class",
+                       pitch_fold_octave=True)
+    assert folded.feature_size == 12 + 4
+    def agreement(fe):  # median cosine similarity of the frames' pitch-class vectors in the two renditions
+        same, jumped = fe([render(False), render(True)], sampling_rate=8000)["input_features"]
+        return torch.nn.functional.cosine_similarity(same[:, :12], jumped[:, :12], dim=1).median().item()
+
+    assert agreement(folded) > 0.9
+    mean = extractor(feature_type="pitch", n_fft=512, fmin=65.0, pitch_reference="mean", pitch_fold_octave=True)
+    assert agreement(mean) < 0.5
+
+
+@pytest.mark.parametrize("reference", ["mean", "pitch-class"])
+@pytest.mark.parametrize("fold", [False, True])
+def test_pitch_key_references_are_exactly_transposition_equivariant(reference, fold):
+    fe = extractor(feature_type="pitch", n_fft=512, fmin=65.0, pitch_reference=reference, pitch_fold_octave=fold)
+    melody = [220.0, 262.0, 294.0, 330.0, 262.0]
+
+    def render(shift):
+        return np.concatenate([tone(0.3, freq=f * 2 ** (shift / 12), seed=5) for f in melody])
+
+    base, up = fe([render(0), render(3)], sampling_rate=8000)["input_features"]
+    pitch_dims = slice(0, fe.feature_size - 2)  # one-hot, relative pitch, slope (not voicing/energy)
+    assert (base[:, pitch_dims] - up[:, pitch_dims]).abs().median() < 0.02
+
+
 def test_numpy_output_and_save_round_trip(tmp_path):
     fe = extractor(feature_type="mfcc")
     out = fe(tone(0.5), sampling_rate=8000, return_tensors="np")

@@ -8,6 +8,7 @@ from transformers import PreTrainedConfig
 FEATURE_TYPES = ("log-mel", "mfcc", "cqt", "pitch")
 ENCODER_TYPES = ("bilstm", "transformer")
 SIMILARITY_TYPES = ("learned", "cosine")
+PITCH_REFERENCES = ("mean", "pitch-class")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -23,8 +24,9 @@ class Wav2TokConfig(PreTrainedConfig):
         feature_type (`str`, defaults to `"log-mel"`):
             Frame features computed by [`Wav2TokFeatureExtractor`]. One of `"log-mel"`, `"mfcc"` (MFCC + Δ + ΔΔ),
             `"cqt"` (semitone-spaced log-frequency spectrogram) or `"pitch"` (a key-normalised, transposition-invariant
-            front end: an autocorrelation pitch track taken relative to the clip's median pitch, as a soft one-hot over
-            ±`pitch_context_semitones` plus relative pitch, its slope, voicing and energy).
+            front end: an autocorrelation pitch track taken relative to the clip's key reference, as a soft one-hot
+            over ±`pitch_context_semitones` (or over one octave of pitch classes) plus relative pitch, its slope,
+            voicing and energy).
         sampling_rate (`int`, defaults to 16000): rate the audio is resampled to before features are computed.
         n_fft (`int`, defaults to 512): STFT window length in samples.
         hop_length (`int`, defaults to 256): STFT hop in samples (frame rate = `sampling_rate / hop_length`).
@@ -34,6 +36,11 @@ class Wav2TokConfig(PreTrainedConfig):
         bins_per_semitone (`int`, defaults to 1): resolution of the `cqt` / `pitch` log-frequency axis.
         n_semitones (`int`, defaults to 60): span of the `cqt` axis above `fmin` (`pitch`: the tracked pitch range).
         pitch_context_semitones (`int`, defaults to 18): half-width of the key-normalised pitch window (`pitch`).
+        pitch_reference (`str`, defaults to `"mean"`): key reference of the `pitch` front end: `"mean"` (winsorised
+            mean of the voiced pitch) or `"pitch-class"` (circular mean of the pitch class, placed in the octave of the
+            mean; insensitive to octave jumps of singer or tracker).
+        pitch_fold_octave (`bool`, defaults to `False`): `pitch` one-hot over the 12 pitch classes relative to the
+            key (circular, octave-invariant) instead of over ±`pitch_context_semitones`.
         normalize_features (`bool`, defaults to `True`): per-utterance mean/variance normalisation of each feature.
         encoder_type (`str`, defaults to `"bilstm"`): `"bilstm"` or `"transformer"`.
         hidden_size (`int`, defaults to 256): encoder output width (BiLSTM: two directions of `hidden_size // 2`).
@@ -69,6 +76,8 @@ class Wav2TokConfig(PreTrainedConfig):
     bins_per_semitone: int = 1
     n_semitones: int = 60
     pitch_context_semitones: int = 18
+    pitch_reference: str = "mean"
+    pitch_fold_octave: bool = False
     normalize_features: bool = True
     encoder_type: str = "bilstm"
     hidden_size: int = 256
@@ -91,6 +100,8 @@ class Wav2TokConfig(PreTrainedConfig):
         """Raise `ValueError` naming the first invalid field and what is accepted."""
         _check(self.feature_type in FEATURE_TYPES, f"feature_type={self.feature_type!r}; accepted: {FEATURE_TYPES}")
         _check(self.encoder_type in ENCODER_TYPES, f"encoder_type={self.encoder_type!r}; accepted: {ENCODER_TYPES}")
+        _check(self.pitch_reference in PITCH_REFERENCES,
+               f"pitch_reference={self.pitch_reference!r}; accepted: {PITCH_REFERENCES}")
         _check(self.similarity in SIMILARITY_TYPES, f"similarity={self.similarity!r}; accepted: {SIMILARITY_TYPES}")
         for name in ("sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "bins_per_semitone", "n_semitones",
                      "pitch_context_semitones", "hidden_size", "num_layers", "num_attention_heads", "embedding_dim"):
@@ -133,4 +144,6 @@ class Wav2TokConfig(PreTrainedConfig):
             return 3 * self.n_mfcc
         if self.feature_type == "cqt":
             return self.n_semitones * self.bins_per_semitone
+        if self.pitch_fold_octave:
+            return 12 * self.bins_per_semitone + 4
         return (2 * self.pitch_context_semitones + 1) * self.bins_per_semitone + 4

@@ -22,7 +22,7 @@ from .benchmark import (
 )
 
 logger = logging.getLogger(__name__)
-DEMO_BASELINES = ("vq-logmel-ed", "logmel-dtw", "pitch-notes-ed", "relative-note-dtw")
+DEMO_BASELINES = ("vq-logmel-ed", "logmel-dtw", "pitch-notes-ed", "relative-note-dtw", "pitch-contour-dtw")
 ESSEN_CARD_FIELDS = {
     "training_data": "Simulated sung/hummed renditions of Essen folk melodies bundled with music21 (`wav2tok data essen`): "
                      "pairs are two renditions of the same song; validation and test songs are never trained on.",

@@ -19,7 +19,8 @@ from .configuration_wav2tok import FEATURE_TYPES, Wav2TokConfig
 
 FEATURE_FIELDS = (
     "feature_type", "sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "fmin", "fmax",
-    "bins_per_semitone", "n_semitones", "pitch_context_semitones", "normalize_features",
+    "bins_per_semitone", "n_semitones", "pitch_context_semitones", "pitch_reference",
+    "pitch_fold_octave", "normalize_features",
 )
 _EPS = 1e-6
 
@@ -113,6 +114,8 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         bins_per_semitone: int = 1,
         n_semitones: int = 60,
         pitch_context_semitones: int = 18,
+        pitch_reference: str = "mean",
+        pitch_fold_octave: bool = False,
         normalize_features: bool = True,
         padding_value: float = 0.0,
         **kwargs,
@@ -120,7 +123,8 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         settings = dict(
             feature_type=feature_type, sampling_rate=sampling_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
             n_mfcc=n_mfcc, fmin=fmin, fmax=fmax, bins_per_semitone=bins_per_semitone, n_semitones=n_semitones,
-            pitch_context_semitones=pitch_context_semitones, normalize_features=normalize_features,
+            pitch_context_semitones=pitch_context_semitones, pitch_reference=pitch_reference,
+            pitch_fold_octave=pitch_fold_octave, normalize_features=normalize_features,
         )
         # Validation is shared with the model config so the two can never disagree about what is allowed.
         feature_size = Wav2TokConfig(**settings).feature_size
@@ -220,9 +224,11 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         Per frame: the window-corrected autocorrelation (Boersma 1993) of the windowed signal, computed from the
         STFT power, gives the pitch period (peak lag in the range ``fmin .. fmin * 2**(n_semitones / 12)`` Hz, a
         small octave cost, parabolic refinement) and its strength (voicing). Pitch in semitones is taken relative to
-        the clip's (winsorised) mean voiced pitch, so transposing the whole clip leaves the features unchanged:
-        a soft one-hot of that relative pitch over ``±pitch_context_semitones`` (``bins_per_semitone`` per
-        semitone), then relative pitch / 12, its slope, voicing strength and normalised energy.
+        a key reference that moves with the clip's key (``pitch_reference``: the winsorised mean voiced pitch, or the
+        circular mean of the pitch class placed in the octave of that mean), so transposing the whole clip leaves
+        the features unchanged: a soft one-hot of that relative pitch over ``±pitch_context_semitones`` (or, with
+        ``pitch_fold_octave``, over the 12 pitch classes; ``bins_per_semitone`` per semitone), then relative
+        pitch / 12, its slope, voicing strength and normalised energy.
         """
         bps = self.bins_per_semitone
         power = magnitude.pow(2)
@@ -252,9 +258,26 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         low, high = torch.nanquantile(pitch, 0.25, dim=1, keepdim=True), torch.nanquantile(pitch, 0.75, dim=1, keepdim=True)
         clipped = torch.minimum(torch.maximum(semitones, low), high) * voiced
         reference = (clipped.sum(1) / voiced.sum(1).clamp(min=1)).nan_to_num(69.0)
+        if self.pitch_reference == "pitch-class":
+            # Circular mean of the pitch class (octave errors of the tracker or octave jumps of the singer do not
+            # move it) over steady frames (within half a semitone of both neighbours: no glides or tracker
+            # outliers), placed in the octave nearest the mean; still exactly equivariant under transposition.
+            step = (semitones[:, 1:] - semitones[:, :-1]).abs() < 0.5
+            steady = voiced.clone()
+            steady[:, 1:] &= step
+            steady[:, :-1] &= step
+            weight = torch.where(steady.any(1, keepdim=True), steady, voiced).float()
+            angle = semitones * (2 * math.pi / 12)
+            key = torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) * (12 / (2 * math.pi))
+            reference = key + 12 * torch.round((reference - key) / 12)
         relative = (semitones - reference[:, None]) * voiced
-        centres = torch.arange(-self.pitch_context_semitones * bps, self.pitch_context_semitones * bps + 1) / bps
-        one_hot = torch.exp(-0.5 * ((relative[..., None] - centres) * 2) ** 2) * voiced[..., None]
+        if self.pitch_fold_octave:
+            centres = torch.arange(12 * bps) / bps
+            distance = torch.remainder(relative[..., None] - centres + 6, 12) - 6
+        else:
+            centres = torch.arange(-self.pitch_context_semitones * bps, self.pitch_context_semitones * bps + 1) / bps
+            distance = relative[..., None] - centres
+        one_hot = torch.exp(-0.5 * (distance * 2) ** 2) * voiced[..., None]
         slope = _deltas(relative[..., None] / 12, lengths, width=5)[..., 0] * voiced
         e_norm = _masked_standardize(energy[..., None], mask)[..., 0]
         scalars = torch.stack([relative / 12, slope, strength * mask, e_norm], dim=-1)

@@ -34,7 +34,7 @@ def melody(notes, note_s=0.25, sr=SR, gap_s=0.0):
 def test_registry():
     assert {"logmel-dtw", "vq-logmel-ed", "pitch-notes-ed", "relative-note-dtw", "wav2vec2-o", "wav2vec2-multi",
             "hub-ctc"} <= set(list_baselines())
-    assert list_baselines("*-dtw") == ["logmel-dtw", "relative-note-dtw"]
+    assert list_baselines("*-dtw") == ["logmel-dtw", "pitch-contour-dtw", "relative-note-dtw"]
     with pytest.raises(KeyError, match="registered:"):
         create_baseline("no-such-baseline")
     with pytest.raises(ValueError, match="already registered"):
@@ -83,6 +83,26 @@ def test_relative_note_dtw_is_transposition_invariant_and_retrieves():
     index.add_audio(baseline, [melody(n) for n in songs.values()], sampling_rate=SR, ids=list(songs))
     result = index.search_audio(baseline, melody([n + 3 for n in songs["down"]], note_s=0.3), sampling_rate=SR)
     assert result.ids[0] == "down"
+
+
+def test_pitch_contour_dtw_ignores_key_and_octave_and_retrieves():
+    baseline = create_baseline("pitch-contour-dtw")
+    notes = [60, 64, 67, 64, 62, 60]
+    base, up, octave_jump = baseline.encode(
+        [melody(notes), melody([n + 5 for n in notes]), melody(notes[:3] + [n - 12 for n in notes[3:]])],
+        sampling_rate=SR)
+    assert base.shape[1] == 2 and base.shape[0] > len(notes)
+    steady = slice(2, -2)  # away from the first and last onsets
+    np.testing.assert_allclose(np.median(np.abs(base - up)[steady]), 0.0, atol=0.05)
+    np.testing.assert_allclose(np.median(np.abs(base - octave_jump)[steady]), 0.0, atol=0.05)
+    index = Wav2TokIndex.from_encoder(baseline)
+    songs = {"up": [60, 62, 64, 65], "down": [72, 70, 69, 65], "jump": [60, 67, 60, 67]}
+    index.add_audio(baseline, [melody(n) for n in songs.values()], sampling_rate=SR, ids=list(songs))
+    result = index.search_audio(baseline, melody([n - 4 for n in songs["down"]], note_s=0.3), sampling_rate=SR)
+    assert result.ids[0] == "down"
+    assert baseline.encode(np.zeros(SR, np.float32), sampling_rate=SR).shape == (1, 2)  # silence: one row
+    with pytest.raises(ValueError, match="subsample=0"):
+        create_baseline("pitch-contour-dtw", subsample=0)
 
 
 def test_logmel_dtw():

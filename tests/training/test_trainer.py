@@ -219,6 +219,8 @@ def test_fewer_pairs_than_a_batch_is_refused_before_training(tmp_path):
     ("model", "dropout", 1.5, "dropout"),
     ("data", "corpus", "timit", "data.corpus='timit'"),
     ("data", "pairs", {"mode": "unlabelled", "crop": 1.0}, "data.pairs=.*keys among"),
+    ("training", "eval_conditions", ["V", "XS"], "eval_conditions=\\['V', 'XS'\\]; expected a non-empty list"),
+    ("training", "eval_conditions", [], "eval_conditions=\\[\\]"),
 ])
 def test_bad_experiments_fail_before_anything_is_built(tmp_path, section, key, value, message):
     cache = tmp_path / "never-built"

@@ -27,3 +27,24 @@ def test_best_last_and_history(tmp_path):
     assert saved["step"] == 4 and [h["step"] for h in saved["history"]] == [0, 2, 4]
     best = json.loads((tmp_path / "model" / "training_config.json").read_text())["trainer_state"]
     assert best["step"] == result.best_step and best["best_metric"] == result.best_metric
+
+
+def test_selection_over_query_conditions(tmp_path):
+    """With ``eval_conditions`` the selection metric is the mean validation MRR over vanilla, time-stretched and
+    pitch-shifted validation queries, each also in the history."""
+    rng = np.random.default_rng(1)
+    waves = [rng.standard_normal(4000).astype(np.float32) for _ in range(8)]
+    pairs = [{"input_values": w, "input_values_prime": w[::-1].copy()} for w in waves]
+    eval_set = RetrievalSet(waves[:4], list("abcd"), waves[:4], list("abcd"), 8000, synthetic=True, name="toy")
+    model = Wav2TokModel(Wav2TokConfig(sampling_rate=8000, n_fft=256, hop_length=128, n_mels=24, hidden_size=16,
+                                       embedding_dim=8, codebook_size=4, dropout=0.0))
+    args = Wav2TokTrainingArguments(output_dir=str(tmp_path / "model"), max_steps=2, batch_size=4, e_step_clips=4,
+                                    e_step_interval=2, eval_interval=2, save_interval=2, report_to="none",
+                                    progress_bar=False, eval_conditions=["V", "TS", "PS"])
+    result = Wav2TokTrainer(model, args, pairs, eval_set=eval_set).train()
+    for entry in result.history:
+        per_condition = [entry[f"eval/mrr_{c}"] for c in ("V", "TS", "PS")]
+        assert entry["eval/mrr"] == np.mean(per_condition)
+    # vanilla queries are the database clips themselves: the transformed ones must score differently somewhere
+    assert any(entry["eval/mrr_V"] != entry["eval/mrr_PS"] for entry in result.history)
+    assert result.best_metric == max(entry["eval/mrr"] for entry in result.history)

@@ -11,6 +11,7 @@ name                   representation                                           
 ``vq-logmel-ed``       K-means ids of log-mel frames (fit on training audio)        ``levenshtein``
 ``pitch-notes-ed``     pitch track -> notes -> MIDI note numbers                    ``levenshtein``
 ``relative-note-dtw``  (interval in semitones, log2 duration ratio) per note        ``dtw`` (euclidean)
+``pitch-contour-dtw``  voiced pitch track, pitch class relative to the clip's key    ``dtw`` (euclidean)
 ``wav2vec2-o``         greedy CTC ids of ``facebook/wav2vec2-base-960h``            ``levenshtein``
 ``wav2vec2-multi``     greedy CTC ids of ``facebook/wav2vec2-xlsr-53-espeak-cv-ft``  ``levenshtein``
 ``hub-ctc``            greedy CTC ids of any ``Wav2Vec2ForCTC`` ``model_id``       ``levenshtein``
@@ -261,6 +262,9 @@ class VQLogMelEDBaseline(_LogMelMixin, RetrievalBaseline):
 
 
 # ---------------------------------------------------------------------- pitch baselines
+_DIGITAL_SILENCE_DB = -60.0  # frame spectrum norm (dB) below which a frame is silence whatever the loudest frame
+
+
 def harmonic_pitch(
     wave: np.ndarray, sampling_rate: int, hop_length: int, fmin: float = 70.0, fmax: float = 1000.0,
     n_harmonics: int = 5, harmonic_decay: float = 0.8, bins_per_semitone: int = 3, silence_db: float = 35.0,
@@ -269,7 +273,7 @@ def harmonic_pitch(
 
     The salience of a candidate f0 is the sum over harmonics ``h`` of ``harmonic_decay ** (h - 1)`` times the
     (square-root) magnitude spectrum at ``h * f0``, computed for all frames and candidates in one matrix product;
-    frames quieter than ``silence_db`` below the loudest frame are unvoiced.
+    frames quieter than ``silence_db`` below the loudest frame, and digital silence, are unvoiced.
 
     Example:
         >>> import numpy as np
@@ -297,7 +301,8 @@ def harmonic_pitch(
     salience = spectrum.T @ template  # (frames, candidates)
     pitch = midi_grid[np.argmax(salience, axis=1)]
     energy_db = 20 * np.log10(np.linalg.norm(magnitude, axis=0) + 1e-10)
-    return np.where(energy_db >= energy_db.max() - silence_db, pitch, np.nan)
+    voiced = (energy_db >= energy_db.max() - silence_db) & (energy_db > _DIGITAL_SILENCE_DB)
+    return np.where(voiced, pitch, np.nan)
 
 
 def notes_from_pitch(midi: np.ndarray, frame_rate: float, min_note_s: float = 0.08,
@@ -341,18 +346,23 @@ class _PitchMixin:
             int(sampling_rate), float(fmin), float(fmax), float(min_note_s), tracker)
         self.hop_length = max(1, int(round(hop_s * self.sampling_rate)))
 
-    def notes(self, wave: np.ndarray) -> list[tuple[int, float, float]]:
-        """``(MIDI note, onset_s, duration_s)`` of a mono wave at ``self.sampling_rate``; never empty (a clip without
-        a stable note gives its most common voiced, or loudest-frame, pitch as one note)."""
+    def track(self, wave: np.ndarray) -> np.ndarray:
+        """MIDI pitch per frame (``hop_s`` apart) of a mono wave at ``self.sampling_rate``; NaN where unvoiced."""
         import librosa
 
         if self.tracker == "pyin":
             frame_length = int(2 ** np.ceil(np.log2(self.sampling_rate * 0.064)))
             f0, _, _ = librosa.pyin(wave, fmin=self.fmin, fmax=self.fmax, sr=self.sampling_rate,
                                     frame_length=frame_length, hop_length=self.hop_length)
-            midi = librosa.hz_to_midi(f0)
-        else:
-            midi = harmonic_pitch(wave, self.sampling_rate, self.hop_length, fmin=self.fmin, fmax=self.fmax)
+            return librosa.hz_to_midi(f0)
+        return harmonic_pitch(wave, self.sampling_rate, self.hop_length, fmin=self.fmin, fmax=self.fmax)
+
+    def notes(self, wave: np.ndarray) -> list[tuple[int, float, float]]:
+        """``(MIDI note, onset_s, duration_s)`` of a mono wave at ``self.sampling_rate``; never empty (a clip without
+        a stable note gives its most common voiced, or loudest-frame, pitch as one note)."""
+        import librosa
+
+        midi = self.track(wave)
         frame_rate = self.sampling_rate / self.hop_length
         notes = notes_from_pitch(midi, frame_rate, min_note_s=self.min_note_s)
         if not notes:
@@ -425,6 +435,71 @@ class RelativeNoteDTWBaseline(_PitchMixin, RetrievalBaseline):
             intervals = np.diff(notes[:, 0])
             ratios = self.duration_weight * np.diff(np.log2(notes[:, 1]))
             out.append(np.stack([intervals, ratios], axis=1).astype(np.float32))
+        return out[0] if single else out
+
+
+def pitch_class_key(midi: np.ndarray) -> float:
+    """Key reference of a voiced pitch track (MIDI, no NaN): the circular mean of the pitch class over steady
+    frames (within half a semitone of both neighbours), in semitones mod 12. Octave errors and octave jumps do not
+    move it, and it moves exactly with a transposition. The same reference as ``Wav2TokConfig(pitch_reference=
+    "pitch-class")``.
+
+    Example:
+        >>> round(pitch_class_key(np.r_[[62.0] * 10, [50.0] * 10]), 3)  # D, an octave apart
+        2.0
+    """
+    midi = np.asarray(midi, dtype=np.float64)
+    steady = np.ones(len(midi), dtype=bool)
+    if len(midi) > 1:
+        step = np.abs(np.diff(midi)) < 0.5
+        steady[1:] &= step
+        steady[:-1] &= step
+    weights = steady if steady.any() else np.ones(len(midi), dtype=bool)
+    angle = midi[weights] * (2 * np.pi / 12)
+    return float(np.arctan2(np.sin(angle).sum(), np.cos(angle).sum()) * 12 / (2 * np.pi)) % 12
+
+
+@register_baseline("pitch-contour-dtw")
+class PitchContourDTWBaseline(_PitchMixin, RetrievalBaseline):
+    """Classic query-by-humming matching of pitch contours: the voiced frames of a pitch track (every
+    ``subsample``-th), as points on the pitch-class circle relative to the clip's key (:func:`pitch_class_key`),
+    compared by euclidean DTW. Transposition-, octave- and (through DTW) tempo-invariant; no note segmentation.
+    A clip without voiced frames gives the single row ``[0, 0]``.
+
+    Example:
+        >>> tone = np.sin(2 * np.pi * 220.0 * np.arange(8000) / 8000).astype(np.float32)
+        >>> PitchContourDTWBaseline().encode(tone, sampling_rate=8000).shape
+        (32, 2)
+    """
+
+    name = "pitch-contour-dtw"
+    distance = "dtw"
+    metric = "euclidean"
+
+    def __init__(self, sampling_rate: int = 8000, hop_s: float = 0.016, fmin: float = 70.0, fmax: float = 1000.0,
+                 subsample: int = 2, tracker: str = "harmonic"):
+        if not isinstance(subsample, int) or subsample < 1:
+            raise ValueError(f"subsample={subsample!r}; expected a positive integer")
+        self._init_pitch(sampling_rate, hop_s, fmin, fmax, 0.0, tracker)
+        self.subsample = subsample
+        self.frame_rate = self.sampling_rate / self.hop_length / subsample
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary(f"{self.name}-{self.tracker}-sr{self.sampling_rate}-hop{self.hop_length}-sub{self.subsample}",
+                          2, "frames")
+
+    def encode(self, audio: Any, sampling_rate: int | None = None) -> np.ndarray | list[np.ndarray]:
+        waves, single = self._waves(audio, sampling_rate)
+        out = []
+        for wave in waves:
+            midi = self.track(wave)
+            midi = midi[np.isfinite(midi)][:: self.subsample]
+            if len(midi) == 0:
+                out.append(np.zeros((1, 2), dtype=np.float32))
+                continue
+            angle = (midi - pitch_class_key(midi)) * (2 * np.pi / 12)
+            out.append(np.stack([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32))
         return out[0] if single else out
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
+EVAL_CONDITIONS = ("V", "TS", "PS")
 
 
 @dataclass
@@ -18,6 +19,10 @@ class Wav2TokTrainingArguments:
 
     The paper's ablations are flags: ``matching_loss=False`` (NoSim), ``Wav2TokConfig.similarity="cosine"`` (Cos),
     ``ctc_blank=True`` (CTC with a blank), ``kmeans_init="new"`` (NewInit).
+
+    Model selection: every ``eval_interval`` steps the validation MRR (``eval_distance`` over token strings) is the
+    mean over ``eval_conditions`` of the validation queries: ``V`` as recorded, ``TS`` time-stretched, ``PS``
+    pitch-shifted (the benchmark's query conditions, on validation queries only); the best model is kept.
 
     Example:
         >>> args = Wav2TokTrainingArguments(output_dir="out", max_steps=10)
@@ -55,6 +60,7 @@ class Wav2TokTrainingArguments:
     # bookkeeping
     eval_interval: int = 100
     eval_distance: str = "normalized_levenshtein"
+    eval_conditions: list[str] = field(default_factory=lambda: ["V"])
     save_interval: int = 100
     logging_interval: int = 10
     seed: int = 0
@@ -94,6 +100,11 @@ class Wav2TokTrainingArguments:
         for name, accepted in choices.items():
             if getattr(self, name) not in accepted:
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; accepted: {accepted}")
+        if (not isinstance(self.eval_conditions, list) or not self.eval_conditions
+                or any(c not in EVAL_CONDITIONS for c in self.eval_conditions)
+                or len(set(self.eval_conditions)) != len(self.eval_conditions)):
+            raise ValueError(f"training.eval_conditions={self.eval_conditions!r}; expected a non-empty list of distinct "
+                             f"conditions from {EVAL_CONDITIONS}")
         if self.cpu_threads is not None and (not isinstance(self.cpu_threads, int) or self.cpu_threads <= 0):
             raise ValueError(f"training.cpu_threads={self.cpu_threads!r}; expected a positive integer or null (torch's default)")
         if self.num_workers < 0:

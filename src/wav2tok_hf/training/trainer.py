@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..benchmark import RetrievalSet, evaluate_encoder
+from ..benchmark import RetrievalSet, condition_sets, evaluate_encoder
 from ..feature_extraction_wav2tok import Wav2TokFeatureExtractor
 from ..modeling_wav2tok import Wav2TokModel, collapse_runs
 from ..processing_wav2tok import Wav2TokProcessor
@@ -173,6 +173,7 @@ class Wav2TokTrainer:
             keys = sorted(first) if isinstance(first, dict) else type(first).__name__
             raise ValueError(f"train_dataset items must be dicts with {PAIR_KEYS}; got {keys}")
         self.model, self.args, self.train_dataset, self.eval_set = model, args, train_dataset, eval_set
+        self._eval_sets: dict[str, RetrievalSet] | None = None
         self.experiment = experiment or {}
         self.feature_extractor = Wav2TokFeatureExtractor.from_model_config(model.config)
         self.state = TrainerState()
@@ -246,18 +247,31 @@ class Wav2TokTrainer:
 
     # ------------------------------------------------------------------ validation and saving
     def evaluate(self, model: Wav2TokModel) -> dict[str, float]:
-        """Validation retrieval MRR (``eval_distance`` over token strings) and token usage."""
+        """Validation retrieval MRR (``eval_distance`` over token strings; the mean over ``eval_conditions``, each also
+        logged as ``eval/mrr_<condition>``) and token usage."""
         if self.eval_set is None:
             return {}
 
         def encode(waves, sr):
             return model.encode(waves, sampling_rate=sr, batch_size=32)
 
-        result = evaluate_encoder(encode, self.eval_set, distance=self.args.eval_distance, vocab_size=model.config.codebook_size)
+        if self._eval_sets is None:  # the transformed validation queries are made once, seeded
+            self._eval_sets = condition_sets(self.eval_set, seed=self.args.seed,
+                                             conditions=tuple(self.args.eval_conditions))
+        metrics: dict[str, float] = {}
+        for condition, retrieval in self._eval_sets.items():
+            result = evaluate_encoder(encode, retrieval, distance=self.args.eval_distance,
+                                      vocab_size=model.config.codebook_size)
+            metrics[f"eval/mrr_{condition}"] = result["mrr"]
+            metrics[f"eval/top1_{condition}"] = result["top1"]
+            metrics.setdefault("eval/query_tokens", result["mean_query_length"])
         tokens = torch.tensor([t for q in encode(self.eval_set.queries[:64], self.eval_set.sampling_rate) for t in q])
         usage = codebook_usage(tokens, model.config.codebook_size)
-        return {"eval/mrr": result["mrr"], "eval/top1": result["top1"], "eval/query_tokens": result["mean_query_length"],
-                "eval/perplexity": usage["perplexity"]}
+        conditions = list(self._eval_sets)
+        metrics["eval/mrr"] = float(np.mean([metrics[f"eval/mrr_{c}"] for c in conditions]))
+        metrics["eval/top1"] = float(np.mean([metrics[f"eval/top1_{c}"] for c in conditions]))
+        metrics["eval/perplexity"] = usage["perplexity"]
+        return metrics
 
     def save_model(self, model: Wav2TokModel, directory: str) -> None:
         """Atomically write model + processor + the experiment/arguments that made it."""
