@@ -108,6 +108,25 @@ def test_experiment_cli_run(tmp_path, essen_cache, capsys):
     assert AutoModel.from_pretrained(str(out)).config.codebook_size == TINY_MODEL["codebook_size"]
 
 
+def test_fine_tuning_starts_from_a_saved_model(tmp_path, essen_cache):
+    """`training.init_from` starts from a saved model's weights and codebook; a config mismatch is refused."""
+    base = Wav2TokModel(Wav2TokConfig(**TINY_MODEL))
+    with torch.no_grad():
+        base.codebook.normal_()
+    base.save_pretrained(tmp_path / "base")
+    config = tiny_experiment(tmp_path, essen_cache, training={"init_from": str(tmp_path / "base")})
+    trainer, _ = prepare_training(load_experiment(config))
+    for name, tensor in base.state_dict().items():
+        torch.testing.assert_close(trainer.model.state_dict()[name], tensor)
+    mismatch = tiny_experiment(tmp_path, essen_cache, name="other", training={"init_from": str(tmp_path / "base")},
+                               model={"codebook_size": TINY_MODEL["codebook_size"] + 1})
+    with pytest.raises(ValueError, match="differs from the experiment's in \\['codebook_size'\\]"):
+        prepare_training(load_experiment(mismatch))
+    missing = tiny_experiment(tmp_path, essen_cache, name="missing", training={"init_from": str(tmp_path / "nope")})
+    with pytest.raises(ValueError, match="is not a loadable wav2tok model"):
+        prepare_training(load_experiment(missing))
+
+
 # ---------------------------------------------------------------------------------------------- resume
 RESUME_RUN = dict(max_steps=10, save_interval=1, e_step_interval=3, alignment_weight=0.5, diversity_weight=0.1)
 

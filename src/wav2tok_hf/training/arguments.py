@@ -20,6 +20,9 @@ class Wav2TokTrainingArguments:
     The paper's ablations are flags: ``matching_loss=False`` (NoSim), ``Wav2TokConfig.similarity="cosine"`` (Cos),
     ``ctc_blank=True`` (CTC with a blank), ``kmeans_init="new"`` (NewInit).
 
+    Fine-tuning: ``init_from`` (a saved wav2tok model folder or Hub id) starts from that model's weights and codebook;
+    its config must agree with the experiment's ``model`` section.
+
     Model selection: every ``eval_interval`` steps the validation MRR (``eval_distance`` over token strings) is the
     mean over ``eval_conditions`` of the validation queries: ``V`` as recorded, ``TS`` time-stretched, ``PS``
     pitch-shifted (the benchmark's query conditions, on validation queries only); the best model is kept.
@@ -68,6 +71,7 @@ class Wav2TokTrainingArguments:
     cpu_threads: int | None = 1
     report_to: str = "tensorboard"
     resume_from_checkpoint: str | None = None
+    init_from: str | None = None  # a saved wav2tok model (folder or Hub id) to fine-tune instead of a fresh model
     progress_bar: bool = True
 
     def __post_init__(self):

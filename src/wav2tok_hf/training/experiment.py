@@ -77,6 +77,23 @@ def _main_process_first():
     return PartialState(cpu=not torch.cuda.is_available()).main_process_first()  # same cpu flag as the trainer's
 
 
+def _initial_model(config: Wav2TokConfig, init_from: str | None, model_class: type):
+    """A fresh model for ``config``, or the saved model ``init_from`` (folder or Hub id) after checking that its
+    config agrees with ``config`` (fine-tuning)."""
+    if init_from is None:
+        return model_class(config)
+    try:
+        model = model_class.from_pretrained(init_from)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"training.init_from={init_from!r} is not a loadable wav2tok model ({error})") from None
+    differs = sorted(name for name in Wav2TokConfig.__annotations__
+                     if getattr(model.config, name) != getattr(config, name))
+    if differs:
+        raise ValueError(f"training.init_from={init_from!r} has a model config that differs from the experiment's "
+                         f"in {differs}; set those model keys to the saved model's values")
+    return model
+
+
 def prepare_training(experiment: ExperimentConfig):
     """Validate every section, then build (model, trainer) for an experiment. Nothing trains yet."""
     from ..data import PairDataset
@@ -113,7 +130,7 @@ def prepare_training(experiment: ExperimentConfig):
     import torch
 
     torch.manual_seed(args.seed)
-    model = Wav2TokModel(config)
+    model = _initial_model(config, args.init_from, Wav2TokModel)
     return Wav2TokTrainer(model, args, pairs, eval_set=eval_set, experiment=experiment.to_dict()), corpus
 
 
