@@ -9,17 +9,22 @@ from wav2tok_hf.benchmark import RetrievalSet
 from wav2tok_hf.training import Wav2TokTrainer, Wav2TokTrainingArguments
 
 
-def test_best_last_and_history(tmp_path):
-    rng = np.random.default_rng(0)
+def toy_run(tmp_path, seed: int = 0, **arguments):
+    """A tiny model trained on noise pairs, validated on 4 noise clips (queries = database)."""
+    rng = np.random.default_rng(seed)
     waves = [rng.standard_normal(4000).astype(np.float32) for _ in range(8)]
     pairs = [{"input_values": w, "input_values_prime": w[::-1].copy()} for w in waves]
     eval_set = RetrievalSet(waves[:4], list("abcd"), waves[:4], list("abcd"), 8000, synthetic=True, name="toy")
     model = Wav2TokModel(Wav2TokConfig(sampling_rate=8000, n_fft=256, hop_length=128, n_mels=24, hidden_size=16,
                                        embedding_dim=8, codebook_size=4, dropout=0.0))
-    args = Wav2TokTrainingArguments(output_dir=str(tmp_path / "model"), max_steps=4, batch_size=4, e_step_clips=4,
+    args = Wav2TokTrainingArguments(output_dir=str(tmp_path / "model"), batch_size=4, e_step_clips=4,
                                     e_step_interval=2, eval_interval=2, save_interval=2, report_to="none",
-                                    progress_bar=False)
-    result = Wav2TokTrainer(model, args, pairs, eval_set=eval_set).train()
+                                    progress_bar=False, **arguments)
+    return Wav2TokTrainer(model, args, pairs, eval_set=eval_set).train()
+
+
+def test_best_last_and_history(tmp_path):
+    result = toy_run(tmp_path, max_steps=4)
     assert [h["step"] for h in result.history] == [0, 2, 4]
     last = tmp_path / "model-run" / "last"
     assert (last / "model.safetensors").exists() and (tmp_path / "model" / "model.safetensors").exists()
@@ -32,16 +37,7 @@ def test_best_last_and_history(tmp_path):
 def test_selection_over_query_conditions(tmp_path):
     """With ``eval_conditions`` the selection metric is the mean validation MRR over vanilla, time-stretched and
     pitch-shifted validation queries, each also in the history."""
-    rng = np.random.default_rng(1)
-    waves = [rng.standard_normal(4000).astype(np.float32) for _ in range(8)]
-    pairs = [{"input_values": w, "input_values_prime": w[::-1].copy()} for w in waves]
-    eval_set = RetrievalSet(waves[:4], list("abcd"), waves[:4], list("abcd"), 8000, synthetic=True, name="toy")
-    model = Wav2TokModel(Wav2TokConfig(sampling_rate=8000, n_fft=256, hop_length=128, n_mels=24, hidden_size=16,
-                                       embedding_dim=8, codebook_size=4, dropout=0.0))
-    args = Wav2TokTrainingArguments(output_dir=str(tmp_path / "model"), max_steps=2, batch_size=4, e_step_clips=4,
-                                    e_step_interval=2, eval_interval=2, save_interval=2, report_to="none",
-                                    progress_bar=False, eval_conditions=["V", "TS", "PS"])
-    result = Wav2TokTrainer(model, args, pairs, eval_set=eval_set).train()
+    result = toy_run(tmp_path, seed=1, max_steps=2, eval_conditions=["V", "TS", "PS"])
     for entry in result.history:
         per_condition = [entry[f"eval/mrr_{c}"] for c in ("V", "TS", "PS")]
         assert entry["eval/mrr"] == np.mean(per_condition)
