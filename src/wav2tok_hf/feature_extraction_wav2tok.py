@@ -72,6 +72,27 @@ def _deltas(x: torch.Tensor, lengths: torch.Tensor, width: int = 9) -> torch.Ten
     return (windows * taps).sum(-1) / (taps**2).sum()
 
 
+def pitch_class_key(semitones: torch.Tensor, voiced: torch.Tensor) -> torch.Tensor:
+    """Key reference of pitch tracks ``(batch, frames)`` in semitones with a voicing mask of the same shape: the
+    circular mean of the pitch class over steady voiced frames (within half a semitone of both neighbours: no glides
+    or tracker outliers; all voiced frames when none is steady), in semitones within ``[-6, 6]``. Octave errors and
+    octave jumps do not move it, and it moves exactly with a transposition (mod 12). Used by the ``pitch`` front end
+    (``pitch_reference="pitch-class"``) and by the ``pitch-contour-dtw`` baseline.
+
+    Example:
+        >>> pitch = torch.tensor([[62.0] * 10 + [50.0] * 10])  # D, an octave apart
+        >>> round(pitch_class_key(pitch, torch.ones_like(pitch, dtype=torch.bool)).item(), 3)
+        2.0
+    """
+    step = (semitones[:, 1:] - semitones[:, :-1]).abs() < 0.5
+    steady = voiced.clone()
+    steady[:, 1:] &= step
+    steady[:, :-1] &= step
+    weight = torch.where(steady.any(1, keepdim=True), steady, voiced).to(semitones.dtype)
+    angle = semitones * (2 * math.pi / 12)
+    return torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) * (12 / (2 * math.pi))
+
+
 def _masked_standardize(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask[..., None].to(x.dtype)
     count = m.sum(1, keepdim=True).clamp(min=1)
@@ -259,16 +280,8 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         clipped = torch.minimum(torch.maximum(semitones, low), high) * voiced
         reference = (clipped.sum(1) / voiced.sum(1).clamp(min=1)).nan_to_num(69.0)
         if self.pitch_reference == "pitch-class":
-            # Circular mean of the pitch class (octave errors of the tracker or octave jumps of the singer do not
-            # move it) over steady frames (within half a semitone of both neighbours: no glides or tracker
-            # outliers), placed in the octave nearest the mean; still exactly equivariant under transposition.
-            step = (semitones[:, 1:] - semitones[:, :-1]).abs() < 0.5
-            steady = voiced.clone()
-            steady[:, 1:] &= step
-            steady[:, :-1] &= step
-            weight = torch.where(steady.any(1, keepdim=True), steady, voiced).float()
-            angle = semitones * (2 * math.pi / 12)
-            key = torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) * (12 / (2 * math.pi))
+            # The pitch-class key, placed in the octave nearest the mean; still exactly transposition-equivariant.
+            key = pitch_class_key(semitones, voiced)
             reference = key + 12 * torch.round((reference - key) / 12)
         relative = (semitones - reference[:, None]) * voiced
         if self.pitch_fold_octave:

@@ -35,8 +35,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..audio_utils import load_audio
+from ..feature_extraction_wav2tok import pitch_class_key
 from ..modeling_wav2tok import collapse_runs
 from .index import Vocabulary
 
@@ -438,31 +440,11 @@ class RelativeNoteDTWBaseline(_PitchMixin, RetrievalBaseline):
         return out[0] if single else out
 
 
-def pitch_class_key(midi: np.ndarray) -> float:
-    """Key reference of a voiced pitch track (MIDI, no NaN): the circular mean of the pitch class over steady
-    frames (within half a semitone of both neighbours), in semitones mod 12. Octave errors and octave jumps do not
-    move it, and it moves exactly with a transposition. The same reference as ``Wav2TokConfig(pitch_reference=
-    "pitch-class")``.
-
-    Example:
-        >>> round(pitch_class_key(np.r_[[62.0] * 10, [50.0] * 10]), 3)  # D, an octave apart
-        2.0
-    """
-    midi = np.asarray(midi, dtype=np.float64)
-    steady = np.ones(len(midi), dtype=bool)
-    if len(midi) > 1:
-        step = np.abs(np.diff(midi)) < 0.5
-        steady[1:] &= step
-        steady[:-1] &= step
-    weights = steady if steady.any() else np.ones(len(midi), dtype=bool)
-    angle = midi[weights] * (2 * np.pi / 12)
-    return float(np.arctan2(np.sin(angle).sum(), np.cos(angle).sum()) * 12 / (2 * np.pi)) % 12
-
-
 @register_baseline("pitch-contour-dtw")
 class PitchContourDTWBaseline(_PitchMixin, RetrievalBaseline):
     """Classic query-by-humming matching of pitch contours: the voiced frames of a pitch track (every
-    ``subsample``-th), as points on the pitch-class circle relative to the clip's key (:func:`pitch_class_key`),
+    ``subsample``-th), as points on the pitch-class circle relative to the clip's key
+    (:func:`~wav2tok_hf.feature_extraction_wav2tok.pitch_class_key`, the ``pitch`` front end's key),
     compared by euclidean DTW. Transposition-, octave- and (through DTW) tempo-invariant; no note segmentation.
     A clip without voiced frames gives the single row ``[0, 0]``.
 
@@ -498,7 +480,9 @@ class PitchContourDTWBaseline(_PitchMixin, RetrievalBaseline):
             if len(midi) == 0:
                 out.append(np.zeros((1, 2), dtype=np.float32))
                 continue
-            angle = (midi - pitch_class_key(midi)) * (2 * np.pi / 12)
+            track = torch.from_numpy(np.asarray(midi, dtype=np.float64))[None]
+            key = pitch_class_key(track, torch.ones_like(track, dtype=torch.bool)).item()
+            angle = (midi - key) * (2 * np.pi / 12)
             out.append(np.stack([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32))
         return out[0] if single else out
 
