@@ -44,6 +44,19 @@ def check_source(parser: argparse.ArgumentParser, source: str | None, flag: str 
         parser.error(f"{flag} {source!r} is not a folder")
 
 
+def load_cached_corpus(parser: argparse.ArgumentParser, corpus_dir: str | None):
+    """``(DatasetDict, {"cache_dir": corpus_dir}, True)`` when ``--corpus-dir`` holds a saved corpus, ``None`` when it
+    does not exist yet (the caller builds it); a folder that is not a saved corpus is a usage error."""
+    from datasets import load_from_disk
+
+    if not corpus_dir or not os.path.isdir(corpus_dir):
+        return None
+    try:
+        return load_from_disk(corpus_dir), {"cache_dir": corpus_dir}, True
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(f"--corpus-dir {corpus_dir!r} is not a saved corpus ({error})")
+
+
 def load_models(parser: argparse.ArgumentParser, model_dirs: list[str]) -> list[tuple[str, Any, str]]:
     """``[(row name, model, folder)]``; a missing/invalid folder is an argparse error (exit code 2)."""
     from wav2tok_hf.benchmark import load_model_dir

@@ -127,15 +127,11 @@ def _ablation_dirs(parser: argparse.ArgumentParser, root: str) -> list[str]:
 
 def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model_dirs: list[str]):
     """``(DatasetDict, build settings, loaded_from_cache)``."""
-    from datasets import load_from_disk
-
     from wav2tok_hf.benchmark import training_data_section
 
-    if args.corpus_dir and os.path.isdir(args.corpus_dir):
-        try:
-            return load_from_disk(args.corpus_dir), {"cache_dir": args.corpus_dir}, True
-        except (FileNotFoundError, ValueError) as error:
-            parser.error(f"--corpus-dir {args.corpus_dir!r} is not a saved corpus ({error})")
+    cached = _common.load_cached_corpus(parser, args.corpus_dir)
+    if cached:
+        return cached
     trained = {}
     for path in model_dirs:
         data = training_data_section(path)

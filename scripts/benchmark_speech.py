@@ -66,13 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_corpus(args, parser):
-    from datasets import load_from_disk
-
     from wav2tok_hf.benchmark import training_data_section
     from wav2tok_hf.data import prepare_speech_commands
 
-    if args.corpus_dir and os.path.isdir(args.corpus_dir):
-        return load_from_disk(args.corpus_dir), {"cache_dir": args.corpus_dir}, True
+    cached = _common.load_cached_corpus(parser, args.corpus_dir)
+    if cached:
+        return cached
     if not args.source:
         parser.error("pass --source (the Speech Commands folder) or an existing --corpus-dir")
     data = training_data_section(args.model) or {}

@@ -75,12 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_corpus(args, parser):
-    from datasets import load_from_disk
-
     from wav2tok_hf.data import prepare_std
 
-    if args.corpus_dir and os.path.isdir(args.corpus_dir):
-        return load_from_disk(args.corpus_dir), {"cache_dir": args.corpus_dir}, True
+    cached = _common.load_cached_corpus(parser, args.corpus_dir)
+    if cached:
+        return cached
     if not args.source:
         parser.error("pass --source (the Speech Commands folder) or an existing --corpus-dir")
     build = {"num_utterances": tuple(args.num_utterances), "queries_per_word": args.queries_per_word,
