@@ -24,6 +24,7 @@ def test_feature_size(feature_type, expected):
 def test_folded_pitch_feature_size():
     config = Wav2TokConfig(feature_type="pitch", pitch_fold_octave=True, bins_per_semitone=2)
     assert config.feature_size == 24 + 4
+    assert Wav2TokConfig(feature_type="pitch", pitch_fold_octave=True, pitch_contour_scalars=False).feature_size == 12 + 2
 
 
 def test_auto_config_for_model_and_round_trip(tmp_path):

@@ -92,6 +92,17 @@ def test_pitch_key_references_are_exactly_transposition_equivariant(reference, f
     assert (base[:, pitch_dims] - up[:, pitch_dims]).abs().median() < 0.02
 
 
+def test_pitch_without_contour_scalars_drops_exactly_relative_pitch_and_slope():
+    full = extractor(feature_type="pitch", n_fft=512, fmin=65.0, pitch_reference="pitch-class", pitch_fold_octave=True)
+    lean = extractor(feature_type="pitch", n_fft=512, fmin=65.0, pitch_reference="pitch-class", pitch_fold_octave=True,
+                     pitch_contour_scalars=False)
+    wave = np.concatenate([tone(0.3, freq=f, seed=6) for f in (220.0, 262.0, 330.0)])
+    a, b = (fe(wave, sampling_rate=8000)["input_features"][0] for fe in (full, lean))
+    assert lean.feature_size == b.shape[-1] == 14 and full.feature_size == 16
+    kept = list(range(12)) + [14, 15]  # the pitch classes, voicing strength, energy
+    torch.testing.assert_close(a[:, kept], b)
+
+
 def test_numpy_output_and_save_round_trip(tmp_path):
     fe = extractor(feature_type="mfcc")
     out = fe(tone(0.5), sampling_rate=8000, return_tensors="np")

@@ -25,7 +25,7 @@ class Wav2TokConfig(PreTrainedConfig):
             Frame features computed by [`Wav2TokFeatureExtractor`]. One of `"log-mel"`, `"mfcc"` (MFCC + Δ + ΔΔ),
             `"cqt"` (semitone-spaced log-frequency spectrogram) or `"pitch"` (a key-normalised, transposition-invariant
             front end: an autocorrelation pitch track taken relative to the clip's key reference, as a soft one-hot
-            over ±`pitch_context_semitones` (or over one octave of pitch classes) plus relative pitch, its slope,
+            over ±`pitch_context_semitones` (or over one octave of pitch classes) plus (optionally) relative pitch, its slope,
             voicing and energy).
         sampling_rate (`int`, defaults to 16000): rate the audio is resampled to before features are computed.
         n_fft (`int`, defaults to 512): STFT window length in samples.
@@ -41,6 +41,8 @@ class Wav2TokConfig(PreTrainedConfig):
             mean; insensitive to octave jumps of singer or tracker).
         pitch_fold_octave (`bool`, defaults to `False`): `pitch` one-hot over the 12 pitch classes relative to the
             key (circular, octave-invariant) instead of over ±`pitch_context_semitones`.
+        pitch_contour_scalars (`bool`, defaults to `True`): `pitch` features include the relative pitch / 12 and its
+            slope per frame (4 scalars with voicing and energy); `False` keeps voicing and energy only (2 scalars).
         normalize_features (`bool`, defaults to `True`): per-utterance mean/variance normalisation of each feature.
         encoder_type (`str`, defaults to `"bilstm"`): `"bilstm"` or `"transformer"`.
         hidden_size (`int`, defaults to 256): encoder output width (BiLSTM: two directions of `hidden_size // 2`).
@@ -78,6 +80,7 @@ class Wav2TokConfig(PreTrainedConfig):
     pitch_context_semitones: int = 18
     pitch_reference: str = "mean"
     pitch_fold_octave: bool = False
+    pitch_contour_scalars: bool = True
     normalize_features: bool = True
     encoder_type: str = "bilstm"
     hidden_size: int = 256
@@ -144,6 +147,7 @@ class Wav2TokConfig(PreTrainedConfig):
             return 3 * self.n_mfcc
         if self.feature_type == "cqt":
             return self.n_semitones * self.bins_per_semitone
+        scalars = 4 if self.pitch_contour_scalars else 2
         if self.pitch_fold_octave:
-            return 12 * self.bins_per_semitone + 4
-        return (2 * self.pitch_context_semitones + 1) * self.bins_per_semitone + 4
+            return 12 * self.bins_per_semitone + scalars
+        return (2 * self.pitch_context_semitones + 1) * self.bins_per_semitone + scalars

@@ -20,7 +20,7 @@ from .configuration_wav2tok import FEATURE_TYPES, Wav2TokConfig
 FEATURE_FIELDS = (
     "feature_type", "sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "fmin", "fmax",
     "bins_per_semitone", "n_semitones", "pitch_context_semitones", "pitch_reference",
-    "pitch_fold_octave", "normalize_features",
+    "pitch_fold_octave", "pitch_contour_scalars", "normalize_features",
 )
 _EPS = 1e-6
 
@@ -137,6 +137,7 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         pitch_context_semitones: int = 18,
         pitch_reference: str = "mean",
         pitch_fold_octave: bool = False,
+        pitch_contour_scalars: bool = True,
         normalize_features: bool = True,
         padding_value: float = 0.0,
         **kwargs,
@@ -145,7 +146,8 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
             feature_type=feature_type, sampling_rate=sampling_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
             n_mfcc=n_mfcc, fmin=fmin, fmax=fmax, bins_per_semitone=bins_per_semitone, n_semitones=n_semitones,
             pitch_context_semitones=pitch_context_semitones, pitch_reference=pitch_reference,
-            pitch_fold_octave=pitch_fold_octave, normalize_features=normalize_features,
+            pitch_fold_octave=pitch_fold_octave, pitch_contour_scalars=pitch_contour_scalars,
+            normalize_features=normalize_features,
         )
         # Validation is shared with the model config so the two can never disagree about what is allowed.
         feature_size = Wav2TokConfig(**settings).feature_size
@@ -248,8 +250,8 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         a key reference that moves with the clip's key (``pitch_reference``: the winsorised mean voiced pitch, or the
         circular mean of the pitch class placed in the octave of that mean), so transposing the whole clip leaves
         the features unchanged: a soft one-hot of that relative pitch over ``±pitch_context_semitones`` (or, with
-        ``pitch_fold_octave``, over the 12 pitch classes; ``bins_per_semitone`` per semitone), then relative
-        pitch / 12, its slope, voicing strength and normalised energy.
+        ``pitch_fold_octave``, over the 12 pitch classes; ``bins_per_semitone`` per semitone), then (with
+        ``pitch_contour_scalars``) relative pitch / 12 and its slope, then voicing strength and normalised energy.
         """
         bps = self.bins_per_semitone
         power = magnitude.pow(2)
@@ -291,9 +293,12 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
             centres = torch.arange(-self.pitch_context_semitones * bps, self.pitch_context_semitones * bps + 1) / bps
             distance = relative[..., None] - centres
         one_hot = torch.exp(-0.5 * (distance * 2) ** 2) * voiced[..., None]
-        slope = _deltas(relative[..., None] / 12, lengths, width=5)[..., 0] * voiced
         e_norm = _masked_standardize(energy[..., None], mask)[..., 0]
-        scalars = torch.stack([relative / 12, slope, strength * mask, e_norm], dim=-1)
+        scalars = [strength * mask, e_norm]
+        if self.pitch_contour_scalars:
+            slope = _deltas(relative[..., None] / 12, lengths, width=5)[..., 0] * voiced
+            scalars = [relative / 12, slope] + scalars
+        scalars = torch.stack(scalars, dim=-1)
         return torch.cat([one_hot, scalars], dim=-1)
 
 

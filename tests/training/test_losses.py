@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from wav2tok_hf.modeling_wav2tok import collapse_runs
 from wav2tok_hf.training.losses import (
     alignment_loss,
+    consistency_loss,
     ctc_loss,
     diversity_loss,
     dtw_alignment,
@@ -187,6 +188,27 @@ def test_smoothness_loss():
     assert smoothness_loss(flip, torch.tensor([6])).item() == pytest.approx(2.0, abs=1e-5)
     flip[0, 4:] = 0  # padded frames beyond length 4 are not counted
     assert smoothness_loss(flip, torch.tensor([4])).item() == pytest.approx(2.0, abs=1e-5)
+
+
+def test_consistency_loss_rewards_agreeing_aligned_tokens():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 5, 4, generator=g) * 3
+    aligned = torch.tensor([[0, 1, 2, 3, 4], [0, 0, 1, 2, -1]])
+    # Reference: per aligned frame, symmetric cross-entropy towards the partner's argmax token.
+    terms = []
+    for b in range(2):
+        for t in range(5):
+            a = int(aligned[b, t])
+            if a < 0:
+                continue
+            x, y = logits[b, t], logits[b, a]
+            terms.append(0.5 * (F.cross_entropy(x[None], y.argmax()[None]) + F.cross_entropy(y[None], x.argmax()[None])))
+    expected = torch.stack(terms).mean()
+    assert consistency_loss(logits, logits, aligned).item() == pytest.approx(expected.item(), rel=1e-5)
+    # Disagreeing partners cost more than agreeing ones; padding (-1 everywhere) gives a zero loss with a gradient.
+    assert consistency_loss(logits, logits, aligned) < consistency_loss(logits, -logits, aligned)
+    empty = consistency_loss(logits.requires_grad_(), logits, torch.full((2, 5), -1))
+    assert empty.item() == 0.0 and empty.requires_grad
 
 
 def test_dtw_alignment_identity_and_stretch():

@@ -81,6 +81,22 @@ def test_paper_ablations_run(tmp_path, ablation):
     assert ("custom_checkpoint_1.pkl" in files) == bool(training.get("ctc_blank"))  # the blank logit is saved
 
 
+@pytest.mark.parametrize("term, weights", [
+    ("loss/alignment", {"alignment_weight": 0.5}),
+    ("loss/consistency", {"consistency_weight": 0.5}),   # needs the pair alignment without the alignment term
+    ("loss/smoothness", {"smoothness_weight": 0.5}),
+])
+def test_extra_terms_are_computed_and_trained(tmp_path, term, weights):
+    from wav2tok_hf.training import PairCollator
+
+    trainer = build(str(tmp_path / "m"), max_steps=2, save_interval=2, **weights)
+    collator = PairCollator(trainer.feature_extractor, align=trainer._needs_alignment)
+    batch = next(iter(torch.utils.data.DataLoader(trainer.train_dataset, batch_size=2, collate_fn=collator)))
+    _, logs = trainer.compute_loss(trainer.model, batch, None)
+    assert logs[term] > 0 and {"loss/alignment", "loss/consistency", "loss/smoothness"} & set(logs) == {term}
+    assert trainer.train().steps == 2
+
+
 def _collator(trainer):
     from wav2tok_hf.training import PairCollator
 
@@ -230,6 +246,7 @@ def test_fewer_pairs_than_a_batch_is_refused_before_training(tmp_path):
     ("training", "max_steps", 0, "max_steps=0"),
     ("training", "batch_size", -4, "batch_size=-4"),
     ("training", "warmup_ratio", 1.5, "warmup_ratio"),
+    ("training", "consistency_weight", -1.0, "consistency_weight=-1.0; expected >= 0"),
     ("training", "mixed_precision", "fp8", "mixed_precision"),
     ("training", "kmeans_init", "random", "kmeans_init"),
     ("training", "learning_rate", "fast", "learning_rate='fast'; expected a number"),

@@ -58,6 +58,7 @@ class Wav2TokTrainingArguments:
     diversity_weight: float = 0.0
     smoothness_weight: float = 0.0
     alignment_weight: float = 0.0
+    consistency_weight: float = 0.0  # token agreement of DTW-aligned frames (needs the alignment of the pair views)
     alignment_frames: int = 32
     alignment_temperature: float = 0.1
     # bookkeeping
@@ -91,7 +92,8 @@ class Wav2TokTrainingArguments:
         for name in ("learning_rate", "adam_epsilon"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; expected > 0")
-        for name in ("weight_decay", "max_grad_norm", "diversity_weight", "smoothness_weight", "alignment_weight"):
+        for name in ("weight_decay", "max_grad_norm", "diversity_weight", "smoothness_weight", "alignment_weight",
+                     "consistency_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; expected >= 0")
         if not 0 <= self.warmup_ratio < 1:

@@ -144,6 +144,29 @@ def alignment_loss(
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
+def consistency_loss(logits: torch.Tensor, logits_prime: torch.Tensor, aligned: torch.Tensor) -> torch.Tensor:
+    """Token agreement between the DTW-aligned frames of the two views of each pair.
+
+    ``aligned[b, t]`` is the frame of view 2 aligned with frame ``t`` of view 1 (-1 on padding). Each aligned frame
+    is trained (cross-entropy over the codebook logits) towards the token its partner picks, in both directions, so
+    the two views of a pair are pushed towards the same frame tokens, which is what edit-distance retrieval compares.
+    The alignment term only asks partners to be closer than other frames; this one asks them to land in the same cell.
+
+    Example:
+        >>> logits = torch.tensor([[[4.0, 0.0], [0.0, 4.0]]])
+        >>> aligned = torch.tensor([[0, 1]])
+        >>> consistency_loss(logits, logits, aligned).item() < consistency_loss(logits, logits.flip(-1), aligned).item()
+        True
+    """
+    valid = aligned >= 0
+    if not valid.any():
+        return logits.sum() * 0
+    b, t = torch.nonzero(valid, as_tuple=True)
+    a = logits[b, t]
+    partner = logits_prime[b, aligned[b, t]]
+    return 0.5 * (F.cross_entropy(a, partner.argmax(-1)) + F.cross_entropy(partner, a.argmax(-1)))
+
+
 def _token_sums(z: torch.Tensor, tokens: torch.Tensor, k: int) -> torch.Tensor:
     one_hot = F.one_hot(tokens.clamp(min=0), k).to(z.dtype) * (tokens >= 0)[..., None]
     return one_hot.transpose(1, 2) @ z

@@ -22,7 +22,7 @@ from ..modeling_wav2tok import Wav2TokModel, collapse_runs
 from ..processing_wav2tok import Wav2TokProcessor
 from .arguments import Wav2TokTrainingArguments
 from .kmeans import codebook_usage, spherical_kmeans
-from .losses import alignment_loss, ctc_loss, diversity_loss, dtw_alignment, matching_loss, smoothness_loss
+from .losses import alignment_loss, consistency_loss, ctc_loss, diversity_loss, dtw_alignment, matching_loss, smoothness_loss
 
 logger = logging.getLogger(__name__)
 PAIR_KEYS = ("input_values", "input_values_prime")
@@ -131,7 +131,8 @@ class Wav2TokTrainer:
     * **E-step** (step 0 and every ``e_step_interval`` optimiser steps): eval mode, no grad, embed the frames of
       ``e_step_clips`` training clips, spherical K-means (K-means++ first, then warm-started from the codebook unless
       ``kmeans_init="new"``), install the centroids; usage (perplexity, dead codes re-seeded) is logged.
-    * **M-step**: ``L = L_m + alpha * L_ctc(X, T') + beta * L_ctc(X', T)`` (+ ``diversity_weight * L_div``), batched.
+    * **M-step**: ``L = L_m + alpha * L_ctc(X, T') + beta * L_ctc(X', T)`` (+ the weighted diversity, smoothness,
+      alignment and consistency terms of [`Wav2TokTrainingArguments`]), batched.
     * Validation MRR on ``eval_set`` selects the model written to ``output_dir``.
 
     Args:
@@ -209,6 +210,11 @@ class Wav2TokTrainer:
                 "e_step/inertia": result.inertia, "e_step/frames": float(len(x))}
 
     # ------------------------------------------------------------------ M-step
+    @property
+    def _needs_alignment(self) -> bool:
+        """The alignment and consistency terms need each pair's DTW frame alignment from the collator."""
+        return self.args.alignment_weight > 0 or self.args.consistency_weight > 0
+
     def compute_loss(self, model: Wav2TokModel, batch: dict[str, torch.Tensor], blank_logit) -> tuple[torch.Tensor, dict]:
         out = model(batch["input_features"], batch["attention_mask"], return_dict=True)
         half = out.logits.shape[0] // 2
@@ -242,6 +248,10 @@ class Wav2TokTrainer:
                                      args.alignment_temperature, args.alignment_frames)
             loss = loss + args.alignment_weight * l_align
             logs["loss/alignment"] = l_align.item()
+        if args.consistency_weight > 0:
+            l_cons = consistency_loss(out.logits[:half], out.logits[half:], batch["aligned"])
+            loss = loss + args.consistency_weight * l_cons
+            logs["loss/consistency"] = l_cons.item()
         logs["loss/total"] = loss.item()
         return loss, logs
 
@@ -337,7 +347,7 @@ class Wav2TokTrainer:
 
         sampler = EpochSampler(len(self.train_dataset), args.seed)
         loader = DataLoader(self.train_dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
-                            collate_fn=PairCollator(self.feature_extractor, align=args.alignment_weight > 0), num_workers=args.num_workers,
+                            collate_fn=PairCollator(self.feature_extractor, align=self._needs_alignment), num_workers=args.num_workers,
                             # its own generator: a DataLoader iterator otherwise draws from the global RNG, so a resumed
                             # run's dropout/alignment draws would be shifted by one
                             generator=torch.Generator().manual_seed(args.seed))
