@@ -1,0 +1,167 @@
+"""Audio decoding and normalisation behind one function, with clear errors.
+
+Every entry point of the library (feature extractor, pipeline, data recipes, benchmarks) turns user audio into a
+mono float32 numpy array at a known rate through :func:`load_audio`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+ACCEPTED_AUDIO = (
+    "a 1-D (mono) or 2-D (channels x samples or samples x channels) numpy array / torch tensor / list of floats, "
+    "a path to an audio file, a 🤗 Datasets audio value (a decoded AudioDecoder or a dict with 'array' and "
+    "'sampling_rate', or 'path' / 'bytes')"
+)
+
+
+def _decode_file(source: str | bytes) -> tuple[np.ndarray, int]:
+    """Decode a path or in-memory bytes with soundfile, falling back to torchcodec (needs FFmpeg) for other codecs."""
+    import soundfile as sf
+
+    name = source if isinstance(source, str) else "<bytes>"
+    if isinstance(source, str) and not os.path.isfile(source):
+        raise FileNotFoundError(f"Audio file not found: {source!r}")
+    try:
+        data, sr = sf.read(source if isinstance(source, str) else io.BytesIO(source), dtype="float32", always_2d=True)
+        return data.T, int(sr)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as sf_error:
+        try:
+            from torchcodec.decoders import AudioDecoder
+        except (ImportError, OSError, RuntimeError) as codec_error:
+            raise ValueError(
+                f"Could not decode {name}: soundfile failed ({sf_error}) and the torchcodec backend for other formats "
+                f"is unavailable ({type(codec_error).__name__}). Install FFmpeg (e.g. `apt-get install ffmpeg`) and "
+                "`torchcodec`, or pass WAV/FLAC/OGG audio."
+            ) from None
+        try:
+            samples = AudioDecoder(source).get_all_samples()
+        except Exception as codec_error:  # torchcodec raises plain RuntimeError/ValueError subclasses
+            raise ValueError(f"Could not decode {name}: not a readable audio file ({codec_error}).") from None
+        return samples.data.numpy().astype(np.float32), int(samples.sample_rate)
+
+
+def _from_audio_decoder(decoder: Any) -> tuple[np.ndarray, int]:
+    samples = decoder.get_all_samples()
+    return samples.data.numpy().astype(np.float32), int(samples.sample_rate)
+
+
+def _as_array(audio: Any) -> np.ndarray:
+    if hasattr(audio, "detach") and hasattr(audio, "cpu"):  # torch tensor, without importing torch here
+        audio = audio.detach().cpu().numpy()
+    if isinstance(audio, (list, tuple)):
+        if len(audio) and not np.isscalar(audio[0]) and not isinstance(audio[0], (list, tuple, np.ndarray)):
+            raise TypeError(f"Unsupported audio list element {type(audio[0]).__name__}; accepted: {ACCEPTED_AUDIO}")
+        audio = np.asarray(audio)
+    if not isinstance(audio, np.ndarray):
+        raise TypeError(f"Unsupported audio input of type {type(audio).__name__}; accepted: {ACCEPTED_AUDIO}")
+    return audio
+
+
+def to_mono_float32(audio: Any, name: str = "audio") -> np.ndarray:
+    """Convert an array-like to a finite mono float32 vector.
+
+    Integer PCM is scaled to [-1, 1]; 2-D input is averaged over its (shorter) channel axis.
+
+    Example:
+        >>> import numpy as np
+        >>> to_mono_float32(np.zeros((2, 8000), dtype=np.int16)).shape
+        (8000,)
+    """
+    array = _as_array(audio)
+    if array.dtype.kind in "iu":
+        info = np.iinfo(array.dtype)
+        array = array.astype(np.float32) / float(max(abs(info.min), info.max))
+    elif array.dtype.kind == "b" or array.dtype.kind not in "f":
+        raise TypeError(f"{name} has dtype {array.dtype}; accepted: float or integer PCM samples")
+    if array.ndim == 2:
+        channel_axis = 0 if array.shape[0] <= array.shape[1] else 1
+        if array.shape[channel_axis] > 16:
+            raise ValueError(
+                f"{name} has shape {array.shape}: a 2-D input must be (channels, samples) or (samples, channels) "
+                "with at most 16 channels"
+            )
+        array = array.mean(axis=channel_axis)
+    elif array.ndim != 1:
+        raise ValueError(f"{name} has {array.ndim} dimensions (shape {array.shape}); accepted: 1-D mono or 2-D multi-channel")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (0 samples); pass at least one frame of audio")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        bad = int((~np.isfinite(array)).sum())
+        raise ValueError(f"{name} contains {bad} NaN/inf samples; clean or drop them before tokenising")
+    return array
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited polyphase resampling (scipy) of a mono float32 vector."""
+    if orig_sr == target_sr:
+        return audio
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(int(target_sr), int(orig_sr)).limit_denominator(1000)
+    out = resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
+    expected = int(math.ceil(len(audio) * target_sr / orig_sr))
+    return out[:expected] if len(out) >= expected else np.pad(out, (0, expected - len(out)))
+
+
+def load_audio(
+    audio: Any,
+    sampling_rate: int | None = None,
+    target_sampling_rate: int | None = None,
+    name: str = "audio",
+) -> tuple[np.ndarray, int]:
+    """Decode any accepted audio input to ``(mono float32 array, rate)``, optionally resampled.
+
+    Args:
+        audio: a path, bytes, numpy array, torch tensor, list, a 🤗 Datasets ``AudioDecoder`` or an audio dict.
+        sampling_rate: the rate of a raw array input. Required for arrays/tensors/lists (files and Datasets
+            values carry their own rate).
+        target_sampling_rate: resample to this rate when given.
+
+    Example:
+        >>> import numpy as np
+        >>> wav, sr = load_audio(np.ones(16000, dtype=np.float32), sampling_rate=16000, target_sampling_rate=8000)
+        >>> wav.shape, sr
+        ((8000,), 8000)
+    """
+    rate = sampling_rate
+    if isinstance(audio, (str, os.PathLike)):
+        array, rate = _decode_file(os.fspath(audio))
+    elif isinstance(audio, (bytes, bytearray)):
+        array, rate = _decode_file(bytes(audio))
+    elif isinstance(audio, dict):
+        if audio.get("array") is not None:
+            array = audio["array"]
+            rate = audio.get("sampling_rate", sampling_rate)
+        elif audio.get("bytes") is not None:
+            array, rate = _decode_file(audio["bytes"])
+        elif audio.get("path") is not None:
+            array, rate = _decode_file(audio["path"])
+        else:
+            raise ValueError(f"{name} dict has none of 'array', 'bytes', 'path' (keys: {sorted(audio)}); accepted: {ACCEPTED_AUDIO}")
+    elif hasattr(audio, "get_all_samples"):
+        array, rate = _from_audio_decoder(audio)
+    else:
+        array = audio
+        if sampling_rate is None:
+            raise ValueError(
+                f"{name} is a raw array but no sampling_rate was given; pass sampling_rate=<Hz> so it can be "
+                "resampled to the model's rate"
+            )
+    if rate is None:
+        raise ValueError(f"{name} has no sampling rate; pass sampling_rate=<Hz>")
+    if not isinstance(rate, (int, np.integer)) and not (isinstance(rate, float) and rate.is_integer()) or rate <= 0:
+        raise ValueError(f"sampling_rate={rate!r} for {name}; expected a positive integer number of Hz")
+    mono = to_mono_float32(array, name=name)
+    rate = int(rate)
+    if target_sampling_rate is not None and rate != target_sampling_rate:
+        mono = resample(mono, rate, int(target_sampling_rate))
+        rate = int(target_sampling_rate)
+    return mono, rate

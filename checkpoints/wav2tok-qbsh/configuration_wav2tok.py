@@ -1,0 +1,153 @@
+"""Configuration of a wav2tok model: the single source of truth for features, encoder, codebook and training weights."""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+
+FEATURE_TYPES = ("log-mel", "mfcc", "cqt", "pitch")
+ENCODER_TYPES = ("bilstm", "transformer")
+SIMILARITY_TYPES = ("learned", "cosine")
+PITCH_REFERENCES = ("mean", "pitch-class")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@strict
+class Wav2TokConfig(PreTrainedConfig):
+    r"""Configuration for [`Wav2TokModel`].
+
+    Args:
+        feature_type (`str`, defaults to `"log-mel"`):
+            Frame features computed by [`Wav2TokFeatureExtractor`]. One of `"log-mel"`, `"mfcc"` (MFCC + Δ + ΔΔ),
+            `"cqt"` (semitone-spaced log-frequency spectrogram) or `"pitch"` (a key-normalised, transposition-invariant
+            front end: an autocorrelation pitch track taken relative to the clip's key reference, as a soft one-hot
+            over ±`pitch_context_semitones` (or over one octave of pitch classes) plus (optionally) relative pitch, its slope,
+            voicing and energy).
+        sampling_rate (`int`, defaults to 16000): rate the audio is resampled to before features are computed.
+        n_fft (`int`, defaults to 512): STFT window length in samples.
+        hop_length (`int`, defaults to 256): STFT hop in samples (frame rate = `sampling_rate / hop_length`).
+        n_mels (`int`, defaults to 64): mel bands (`log-mel`, `mfcc`).
+        n_mfcc (`int`, defaults to 13): cepstral coefficients before Δ and ΔΔ (`mfcc` gives `3 * n_mfcc` dims).
+        fmin (`float`, defaults to 60.0) / fmax (`float`, optional): frequency range of the filterbanks.
+        bins_per_semitone (`int`, defaults to 1): resolution of the `cqt` / `pitch` log-frequency axis.
+        n_semitones (`int`, defaults to 60): span of the `cqt` axis above `fmin` (`pitch`: the tracked pitch range).
+        pitch_context_semitones (`int`, defaults to 18): half-width of the key-normalised pitch window (`pitch`).
+        pitch_reference (`str`, defaults to `"mean"`): key reference of the `pitch` front end: `"mean"` (winsorised
+            mean of the voiced pitch) or `"pitch-class"` (circular mean of the pitch class, placed in the octave of the
+            mean; insensitive to octave jumps of singer or tracker).
+        pitch_fold_octave (`bool`, defaults to `False`): `pitch` one-hot over the 12 pitch classes relative to the
+            key (circular, octave-invariant) instead of over ±`pitch_context_semitones`.
+        pitch_contour_scalars (`bool`, defaults to `True`): `pitch` features include the relative pitch / 12 and its
+            slope per frame (4 scalars with voicing and energy); `False` keeps voicing and energy only (2 scalars).
+        normalize_features (`bool`, defaults to `True`): per-utterance mean/variance normalisation of each feature.
+        encoder_type (`str`, defaults to `"bilstm"`): `"bilstm"` or `"transformer"`.
+        hidden_size (`int`, defaults to 256): encoder output width (BiLSTM: two directions of `hidden_size // 2`).
+        num_layers (`int`, defaults to 2): encoder layers.
+        num_attention_heads (`int`, defaults to 4): heads of the Transformer option.
+        dropout (`float`, defaults to 0.25): encoder dropout.
+        embedding_dim (`int`, defaults to 64): size of the unit-norm frame embeddings compared with the codebook.
+        codebook_size (`int`, defaults to 25): number of tokens K.
+        temperature (`float`, defaults to 0.1): logits are `cos(z, e_k) / temperature`.
+        similarity (`str`, defaults to `"learned"`): prototype similarity of the matching loss (`"learned"`,
+            `"cosine"` for the paper's Cos ablation).
+        alpha (`float`) / beta (`float`), default 0.01: weights of the two CTC terms of the training loss.
+        chunk_length_s (`float`, defaults to 60.0): long inputs are encoded in chunks of this many seconds.
+
+    Example:
+
+    >>> from wav2tok_hf import Wav2TokConfig
+    >>> config = Wav2TokConfig(codebook_size=25, sampling_rate=8000, feature_type="log-mel")
+    >>> config.frame_rate
+    31.25
+    """
+
+    model_type = "wav2tok"
+
+    feature_type: str = "log-mel"
+    sampling_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 256
+    n_mels: int = 64
+    n_mfcc: int = 13
+    fmin: float | int = 60.0
+    fmax: float | int | None = None
+    bins_per_semitone: int = 1
+    n_semitones: int = 60
+    pitch_context_semitones: int = 18
+    pitch_reference: str = "mean"
+    pitch_fold_octave: bool = False
+    pitch_contour_scalars: bool = True
+    normalize_features: bool = True
+    encoder_type: str = "bilstm"
+    hidden_size: int = 256
+    num_layers: int = 2
+    num_attention_heads: int = 4
+    dropout: float | int = 0.25
+    embedding_dim: int = 64
+    codebook_size: int = 25
+    temperature: float | int = 0.1
+    similarity: str = "learned"
+    alpha: float | int = 0.01
+    beta: float | int = 0.01
+    chunk_length_s: float | int = 60.0
+
+    def __post_init__(self, **kwargs):
+        self.check_values()
+        super().__post_init__(**kwargs)
+
+    def check_values(self) -> None:
+        """Raise `ValueError` naming the first invalid field and what is accepted."""
+        _check(self.feature_type in FEATURE_TYPES, f"feature_type={self.feature_type!r}; accepted: {FEATURE_TYPES}")
+        _check(self.encoder_type in ENCODER_TYPES, f"encoder_type={self.encoder_type!r}; accepted: {ENCODER_TYPES}")
+        _check(self.pitch_reference in PITCH_REFERENCES,
+               f"pitch_reference={self.pitch_reference!r}; accepted: {PITCH_REFERENCES}")
+        _check(self.similarity in SIMILARITY_TYPES, f"similarity={self.similarity!r}; accepted: {SIMILARITY_TYPES}")
+        for name in ("sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "bins_per_semitone", "n_semitones",
+                     "pitch_context_semitones", "hidden_size", "num_layers", "num_attention_heads", "embedding_dim"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
+                   f"{name}={value!r}; expected a positive integer")
+        for name in ("fmin", "dropout", "temperature", "alpha", "beta", "chunk_length_s") + (("fmax",) if self.fmax is not None else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name}={value!r}; expected a number")
+        _check(isinstance(self.codebook_size, int) and self.codebook_size >= 2,
+               f"codebook_size={self.codebook_size!r}; expected an integer >= 2")
+        _check(self.hop_length <= self.n_fft, f"hop_length={self.hop_length} must not exceed n_fft={self.n_fft}")
+        nyquist = self.sampling_rate / 2
+        _check(0 <= self.fmin < nyquist, f"fmin={self.fmin!r}; expected 0 <= fmin < sampling_rate / 2 = {nyquist}")
+        _check(self.fmax is None or self.fmin < self.fmax <= nyquist,
+               f"fmax={self.fmax!r}; expected None or fmin < fmax <= sampling_rate / 2 = {nyquist}")
+        _check(0.0 <= self.dropout < 1.0, f"dropout={self.dropout!r}; expected 0 <= dropout < 1")
+        _check(self.temperature > 0, f"temperature={self.temperature!r}; expected > 0")
+        _check(self.alpha >= 0 and self.beta >= 0, f"alpha={self.alpha!r}, beta={self.beta!r}; expected >= 0")
+        _check(self.chunk_length_s > 0, f"chunk_length_s={self.chunk_length_s!r}; expected > 0")
+        if self.encoder_type == "bilstm":
+            _check(self.hidden_size % 2 == 0, f"hidden_size={self.hidden_size} must be even for a BiLSTM")
+        else:
+            _check(self.hidden_size % self.num_attention_heads == 0,
+                   f"hidden_size={self.hidden_size} must be divisible by num_attention_heads={self.num_attention_heads}")
+        _check(self.n_mfcc <= self.n_mels, f"n_mfcc={self.n_mfcc} must not exceed n_mels={self.n_mels}")
+
+    @property
+    def frame_rate(self) -> float:
+        """Feature frames per second."""
+        return self.sampling_rate / self.hop_length
+
+    @property
+    def feature_size(self) -> int:
+        """Width of one feature frame for the configured `feature_type`."""
+        if self.feature_type == "log-mel":
+            return self.n_mels
+        if self.feature_type == "mfcc":
+            return 3 * self.n_mfcc
+        if self.feature_type == "cqt":
+            return self.n_semitones * self.bins_per_semitone
+        scalars = 4 if self.pitch_contour_scalars else 2
+        if self.pitch_fold_octave:
+            return 12 * self.bins_per_semitone + scalars
+        return (2 * self.pitch_context_semitones + 1) * self.bins_per_semitone + scalars

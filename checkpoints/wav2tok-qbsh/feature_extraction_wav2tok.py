@@ -1,0 +1,312 @@
+"""Feature extractor for wav2tok: batched, vectorised frame features in torch with exact padding semantics.
+
+Each waveform is zero-padded by ``n_fft // 2`` on both sides *on its own* before batching, so a frame never sees
+another item's samples or the batch padding: a clip gives the same features alone or in any padded batch.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import BatchFeature, SequenceFeatureExtractor
+
+from .audio_utils import ACCEPTED_AUDIO, load_audio
+from .configuration_wav2tok import FEATURE_TYPES, Wav2TokConfig
+
+FEATURE_FIELDS = (
+    "feature_type", "sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "fmin", "fmax",
+    "bins_per_semitone", "n_semitones", "pitch_context_semitones", "pitch_reference",
+    "pitch_fold_octave", "pitch_contour_scalars", "normalize_features",
+)
+_EPS = 1e-6
+
+
+@lru_cache(maxsize=16)
+def _mel_matrix(sampling_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> torch.Tensor:
+    import librosa
+
+    return torch.from_numpy(librosa.filters.mel(sr=sampling_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)).float()
+
+
+@lru_cache(maxsize=16)
+def _dct_matrix(n_mels: int, n_mfcc: int) -> torch.Tensor:
+    from scipy.fft import dct
+
+    return torch.from_numpy(dct(np.eye(n_mels), type=2, norm="ortho", axis=0)[:n_mfcc]).float()
+
+
+@lru_cache(maxsize=16)
+def _log_frequency_matrix(sampling_rate: int, n_fft: int, fmin: float, n_bins: int, bins_per_semitone: int) -> torch.Tensor:
+    """Triangular filters centred on semitone-spaced frequencies (a CQT approximation from the STFT).
+
+    Each filter's half-width is the larger of its log-frequency bin width and the FFT bin spacing, so every filter
+    has support; rows sum to one. Bins above Nyquist are left empty.
+    """
+    fft_freqs = np.linspace(0, sampling_rate / 2, n_fft // 2 + 1)
+    centres = fmin * 2.0 ** (np.arange(n_bins) / (12 * bins_per_semitone))
+    width = np.maximum(centres * (2.0 ** (1 / (12 * bins_per_semitone)) - 1), fft_freqs[1])
+    weights = np.maximum(0.0, 1.0 - np.abs(fft_freqs[None, :] - centres[:, None]) / width[:, None])
+    weights[centres >= sampling_rate / 2] = 0.0
+    sums = weights.sum(axis=1, keepdims=True)
+    return torch.from_numpy(np.divide(weights, sums, out=np.zeros_like(weights), where=sums > 0)).float()
+
+
+def _fill_invalid_with_last(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Replace frames past each item's length by its last valid frame (x: B, T, F)."""
+    t = torch.arange(x.shape[1], device=x.device)
+    index = torch.minimum(t[None, :], (lengths - 1).clamp(min=0)[:, None])
+    return torch.gather(x, 1, index[..., None].expand(-1, -1, x.shape[2]))
+
+
+def _deltas(x: torch.Tensor, lengths: torch.Tensor, width: int = 9) -> torch.Tensor:
+    """librosa-style regression deltas along time with edge replication, exact under padding (x: B, T, F)."""
+    half = width // 2
+    x = _fill_invalid_with_last(x, lengths)
+    padded = torch.cat([x[:, :1].expand(-1, half, -1), x, x[:, -1:].expand(-1, half, -1)], dim=1)
+    taps = torch.arange(-half, half + 1, dtype=x.dtype, device=x.device)
+    windows = padded.unfold(1, width, 1)  # B, T, F, width
+    return (windows * taps).sum(-1) / (taps**2).sum()
+
+
+def pitch_class_key(semitones: torch.Tensor, voiced: torch.Tensor) -> torch.Tensor:
+    """Key reference of pitch tracks ``(batch, frames)`` in semitones with a voicing mask of the same shape: the
+    circular mean of the pitch class over steady voiced frames (within half a semitone of both neighbours: no glides
+    or tracker outliers; all voiced frames when none is steady), in semitones within ``[-6, 6]``. Octave errors and
+    octave jumps do not move it, and it moves exactly with a transposition (mod 12). Used by the ``pitch`` front end
+    (``pitch_reference="pitch-class"``) and by the ``pitch-contour-dtw`` baseline.
+
+    Example:
+        >>> pitch = torch.tensor([[62.0] * 10 + [50.0] * 10])  # D, an octave apart
+        >>> round(pitch_class_key(pitch, torch.ones_like(pitch, dtype=torch.bool)).item(), 3)
+        2.0
+    """
+    step = (semitones[:, 1:] - semitones[:, :-1]).abs() < 0.5
+    steady = voiced.clone()
+    steady[:, 1:] &= step
+    steady[:, :-1] &= step
+    weight = torch.where(steady.any(1, keepdim=True), steady, voiced).to(semitones.dtype)
+    angle = semitones * (2 * math.pi / 12)
+    return torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) * (12 / (2 * math.pi))
+
+
+def _masked_standardize(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask[..., None].to(x.dtype)
+    count = m.sum(1, keepdim=True).clamp(min=1)
+    mean = (x * m).sum(1, keepdim=True) / count
+    var = (((x - mean) * m) ** 2).sum(1, keepdim=True) / count
+    return (x - mean) / torch.sqrt(var + 1e-5) * m
+
+
+class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
+    r"""Turns raw audio into wav2tok frame features (``input_features``: batch x frames x feature_size) and a frame
+    ``attention_mask``.
+
+    Inputs may be numpy arrays, torch tensors, lists of floats, file paths, bytes, or the audio values 🤗 Datasets 5
+    yields (``AudioDecoder`` objects, ``{"array", "sampling_rate"}`` / ``{"path", "bytes"}`` dicts), one or a list.
+    Audio is converted to mono float32 and resampled to ``sampling_rate``. All settings mirror
+    [`Wav2TokConfig`]; build a matching extractor with [`~Wav2TokFeatureExtractor.from_model_config`].
+
+    Example:
+
+    >>> import numpy as np
+    >>> from wav2tok_hf import Wav2TokConfig, Wav2TokFeatureExtractor
+    >>> fe = Wav2TokFeatureExtractor.from_model_config(Wav2TokConfig(sampling_rate=8000, n_fft=256, hop_length=128))
+    >>> batch = fe([np.zeros(8000), np.ones(4000)], sampling_rate=8000)
+    >>> tuple(batch["input_features"].shape), batch["attention_mask"].sum(1).tolist()
+    ((2, 63, 64), [63, 32])
+    """
+
+    model_input_names = ["input_features", "attention_mask"]
+
+    def __init__(
+        self,
+        feature_type: str = "log-mel",
+        sampling_rate: int = 16000,
+        n_fft: int = 512,
+        hop_length: int = 256,
+        n_mels: int = 64,
+        n_mfcc: int = 13,
+        fmin: float = 60.0,
+        fmax: float | None = None,
+        bins_per_semitone: int = 1,
+        n_semitones: int = 60,
+        pitch_context_semitones: int = 18,
+        pitch_reference: str = "mean",
+        pitch_fold_octave: bool = False,
+        pitch_contour_scalars: bool = True,
+        normalize_features: bool = True,
+        padding_value: float = 0.0,
+        **kwargs,
+    ):
+        settings = dict(
+            feature_type=feature_type, sampling_rate=sampling_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+            n_mfcc=n_mfcc, fmin=fmin, fmax=fmax, bins_per_semitone=bins_per_semitone, n_semitones=n_semitones,
+            pitch_context_semitones=pitch_context_semitones, pitch_reference=pitch_reference,
+            pitch_fold_octave=pitch_fold_octave, pitch_contour_scalars=pitch_contour_scalars,
+            normalize_features=normalize_features,
+        )
+        # Validation is shared with the model config so the two can never disagree about what is allowed.
+        feature_size = Wav2TokConfig(**settings).feature_size
+        kwargs.pop("feature_size", None)
+        super().__init__(feature_size=feature_size, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
+        for name, value in settings.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def from_model_config(cls, config: Wav2TokConfig, **kwargs) -> Wav2TokFeatureExtractor:
+        """The feature extractor matching a model config (the config is the single source of truth)."""
+        return cls(**{name: getattr(config, name) for name in FEATURE_FIELDS}, **kwargs)
+
+    def settings_match(self, config: Wav2TokConfig) -> bool:
+        """Whether this extractor computes the features `config`'s model was built for."""
+        return all(getattr(self, name) == getattr(config, name) for name in FEATURE_FIELDS)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sampling_rate / self.hop_length
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames produced for a clip of `num_samples` samples (at the extractor's rate)."""
+        return 1 + num_samples // self.hop_length
+
+    # ------------------------------------------------------------------ input handling
+    def load(self, audio: Any, sampling_rate: int | None = None) -> list[np.ndarray]:
+        """Decode one input or a batch to a list of mono float32 arrays at the extractor's rate."""
+        items = audio if _is_batch(audio) else [audio]
+        if len(items) == 0:
+            raise ValueError(f"Received an empty batch; accepted: one input or a non-empty list of {ACCEPTED_AUDIO}")
+        return [
+            load_audio(item, sampling_rate=sampling_rate, target_sampling_rate=self.sampling_rate, name=f"audio[{i}]")[0]
+            for i, item in enumerate(items)
+        ]
+
+    def __call__(
+        self,
+        raw_speech: Any,
+        sampling_rate: int | None = None,
+        return_tensors: str | None = "pt",
+        return_attention_mask: bool = True,
+        **kwargs,
+    ) -> BatchFeature:
+        """Featurise one input or a batch. `sampling_rate` is required for raw arrays/tensors/lists."""
+        if kwargs:
+            raise TypeError(f"Unexpected arguments {sorted(kwargs)}; accepted: sampling_rate, return_tensors, return_attention_mask")
+        waves = self.load(raw_speech, sampling_rate=sampling_rate)
+        features, mask = self.featurize(waves)
+        data = {"input_features": features}
+        if return_attention_mask:
+            data["attention_mask"] = mask.long()
+        if return_tensors in (None, "np"):
+            data = {k: v.numpy() for k, v in data.items()}
+            return BatchFeature(data, tensor_type="np" if return_tensors == "np" else None)
+        if return_tensors != "pt":
+            raise ValueError(f"return_tensors={return_tensors!r}; accepted: 'pt', 'np' or None")
+        return BatchFeature(data)
+
+    # ------------------------------------------------------------------ the features
+    def featurize(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mono float32 arrays at ``self.sampling_rate`` -> (features B x T x F, bool frame mask B x T)."""
+        half = self.n_fft // 2
+        lengths = torch.tensor([self.num_frames(len(w)) for w in waves])
+        max_len = max(len(w) for w in waves) + 2 * half
+        batch = torch.zeros(len(waves), max_len)
+        for i, w in enumerate(waves):
+            batch[i, half : half + len(w)] = torch.from_numpy(w)
+        window = torch.hann_window(self.n_fft)
+        spec = torch.stft(batch, self.n_fft, self.hop_length, window=window, center=False, return_complex=True)
+        magnitude = spec.abs().transpose(1, 2)  # B, T, freq
+        mask = torch.arange(magnitude.shape[1])[None, :] < lengths[:, None]
+        if self.feature_type == "pitch":
+            features = self._pitch_features(magnitude, mask, lengths)
+        else:
+            features = self._spectral_features(magnitude, lengths)
+            if self.normalize_features:
+                features = _masked_standardize(features, mask)
+        return features * mask[..., None], mask
+
+    def _spectral_features(self, magnitude: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.feature_type == "cqt":
+            matrix = _log_frequency_matrix(self.sampling_rate, self.n_fft, float(self.fmin),
+                                           self.n_semitones * self.bins_per_semitone, self.bins_per_semitone)
+            return torch.log(magnitude @ matrix.T + _EPS)
+        mel = _mel_matrix(self.sampling_rate, self.n_fft, self.n_mels, float(self.fmin), self.fmax)
+        log_mel = torch.log(magnitude.pow(2) @ mel.T + _EPS)
+        if self.feature_type == "log-mel":
+            return log_mel
+        mfcc = log_mel @ _dct_matrix(self.n_mels, self.n_mfcc).T
+        delta = _deltas(mfcc, lengths)
+        return torch.cat([mfcc, delta, _deltas(delta, lengths)], dim=-1)
+
+    def _pitch_features(self, magnitude: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Transposition-invariant front end from a vectorised autocorrelation pitch tracker.
+
+        Per frame: the window-corrected autocorrelation (Boersma 1993) of the windowed signal, computed from the
+        STFT power, gives the pitch period (peak lag in the range ``fmin .. fmin * 2**(n_semitones / 12)`` Hz, a
+        small octave cost, parabolic refinement) and its strength (voicing). Pitch in semitones is taken relative to
+        a key reference that moves with the clip's key (``pitch_reference``: the winsorised mean voiced pitch, or the
+        circular mean of the pitch class placed in the octave of that mean), so transposing the whole clip leaves
+        the features unchanged: a soft one-hot of that relative pitch over ``±pitch_context_semitones`` (or, with
+        ``pitch_fold_octave``, over the 12 pitch classes; ``bins_per_semitone`` per semitone), then (with
+        ``pitch_contour_scalars``) relative pitch / 12 and its slope, then voicing strength and normalised energy.
+        """
+        bps = self.bins_per_semitone
+        power = magnitude.pow(2)
+        window = torch.hann_window(self.n_fft)
+        acf = torch.fft.irfft(power, n=self.n_fft)[..., : self.n_fft // 2]
+        window_acf = torch.fft.irfft(torch.fft.rfft(window).abs().pow(2), n=self.n_fft)[: self.n_fft // 2]
+        acf = acf / window_acf.clamp(min=1e-3 * window_acf[0]) / (acf[..., :1] / window_acf[0] + 1e-10)
+        fmax_pitch = min(self.fmin * 2.0 ** (self.n_semitones / 12), self.sampling_rate / 4)
+        lag_min = max(2, int(self.sampling_rate / fmax_pitch))
+        lag_max = min(self.n_fft // 2 - 2, int(math.ceil(self.sampling_rate / max(self.fmin, 1.0))))
+        lags = torch.arange(lag_min, lag_max + 1)
+        octave_cost = 0.02 * torch.log2(lags.float() / lag_min)
+        candidates = acf[..., lag_min : lag_max + 1]
+        best = (candidates - octave_cost).argmax(-1)
+        strength = candidates.gather(-1, best[..., None])[..., 0].clamp(0, 1)
+        # Parabolic refinement of the peak lag.
+        i = (best + lag_min).clamp(1, acf.shape[-1] - 2)
+        left, mid, right = (acf.gather(-1, (i + d)[..., None])[..., 0] for d in (-1, 0, 1))
+        shift = (0.5 * (left - right) / (left - 2 * mid + right).clamp(max=-1e-6)).clamp(-0.5, 0.5)
+        semitones = 12 * torch.log2(self.sampling_rate / (i.float() + shift) / 440.0) + 69  # MIDI pitch
+        energy = torch.log(power.mean(-1) + 1e-8)
+        loud = torch.nanquantile(energy.masked_fill(~mask, float("nan")), 0.95, dim=1, keepdim=True)
+        voiced = mask & (strength > 0.5) & (energy > loud - 9.0)  # periodic and within ~40 dB of the loud frames
+        # Key reference: a winsorised mean of the voiced pitch (interquartile clip), exactly equivariant under
+        # transposition and, unlike the median, not jumping between notes when two notes share the middle.
+        pitch = semitones.masked_fill(~voiced, float("nan"))
+        low, high = torch.nanquantile(pitch, 0.25, dim=1, keepdim=True), torch.nanquantile(pitch, 0.75, dim=1, keepdim=True)
+        clipped = torch.minimum(torch.maximum(semitones, low), high) * voiced
+        reference = (clipped.sum(1) / voiced.sum(1).clamp(min=1)).nan_to_num(69.0)
+        if self.pitch_reference == "pitch-class":
+            # The pitch-class key, placed in the octave nearest the mean; still exactly transposition-equivariant.
+            key = pitch_class_key(semitones, voiced)
+            reference = key + 12 * torch.round((reference - key) / 12)
+        relative = (semitones - reference[:, None]) * voiced
+        if self.pitch_fold_octave:
+            centres = torch.arange(12 * bps) / bps
+            distance = torch.remainder(relative[..., None] - centres + 6, 12) - 6
+        else:
+            centres = torch.arange(-self.pitch_context_semitones * bps, self.pitch_context_semitones * bps + 1) / bps
+            distance = relative[..., None] - centres
+        one_hot = torch.exp(-0.5 * (distance * 2) ** 2) * voiced[..., None]
+        e_norm = _masked_standardize(energy[..., None], mask)[..., 0]
+        scalars = [strength * mask, e_norm]
+        if self.pitch_contour_scalars:
+            slope = _deltas(relative[..., None] / 12, lengths, width=5)[..., 0] * voiced
+            scalars = [relative / 12, slope] + scalars
+        scalars = torch.stack(scalars, dim=-1)
+        return torch.cat([one_hot, scalars], dim=-1)
+
+
+def _is_batch(audio: Any) -> bool:
+    """A list/tuple of inputs (as opposed to one input given as a list of floats)."""
+    if isinstance(audio, (list, tuple)):
+        return len(audio) == 0 or not isinstance(audio[0], (int, float, np.number))
+    return False
+
+
+__all__ = ["Wav2TokFeatureExtractor", "FEATURE_TYPES"]
