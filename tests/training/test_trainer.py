@@ -87,11 +87,8 @@ def test_paper_ablations_run(tmp_path, ablation):
     ("loss/smoothness", {"smoothness_weight": 0.5}),
 ])
 def test_extra_terms_are_computed_and_trained(tmp_path, term, weights):
-    from wav2tok_hf.training import PairCollator
-
     trainer = build(str(tmp_path / "m"), max_steps=2, save_interval=2, **weights)
-    collator = PairCollator(trainer.feature_extractor, align=trainer._needs_alignment)
-    batch = next(iter(torch.utils.data.DataLoader(trainer.train_dataset, batch_size=2, collate_fn=collator)))
+    batch = next(iter(torch.utils.data.DataLoader(trainer.train_dataset, batch_size=2, collate_fn=_collator(trainer))))
     _, logs = trainer.compute_loss(trainer.model, batch, None)
     assert logs[term] > 0 and {"loss/alignment", "loss/consistency", "loss/smoothness"} & set(logs) == {term}
     assert trainer.train().steps == 2
@@ -100,7 +97,7 @@ def test_extra_terms_are_computed_and_trained(tmp_path, term, weights):
 def _collator(trainer):
     from wav2tok_hf.training import PairCollator
 
-    return PairCollator(trainer.feature_extractor)
+    return PairCollator(trainer.feature_extractor, align=trainer._needs_alignment)  # as the trainer builds it
 
 
 def test_gradient_accumulation_counts_optimiser_steps(tmp_path):
