@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-references-per-song", type=int,
                         help="keep the first N references of each song in the database (e.g. 1 piano take per "
                              "MASTmelody melody; default: all)")
+    parser.add_argument("--max-songs", type=int,
+                        help="keep a seeded subset of N songs (and their queries) in each protocol, e.g. to compare "
+                             "closed-set and unseen at the same database size (default: every song of the split)")
     parser.add_argument("--dtw", action="store_true", help="also DTW over each wav2tok model's frame embeddings")
     parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS), default=["unseen", "closed-set"])
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
@@ -170,10 +173,10 @@ def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], arg
 
     split, note = PROTOCOLS[protocol]
     name, audio = AUDIO[args.corpus]
-    extra = ({"max_references_per_label": args.max_references_per_song}
-             if args.max_references_per_song is not None else {})
     retrieval = retrieval_set_from_split(corpus[split], SAMPLING_RATE, max_queries=args.max_queries, seed=args.seed,
-                                         synthetic=True, name=f"{args.corpus}/{protocol}", **extra)
+                                         synthetic=True, name=f"{args.corpus}/{protocol}",
+                                         max_references_per_label=args.max_references_per_song,
+                                         max_labels=args.max_songs)
     sets = condition_sets(retrieval, seed=args.seed)
     logger.info("%s: %d queries vs %d items", protocol, len(retrieval.queries), len(retrieval.database))
     rows = run_benchmark(encoders, sets, details=True)

@@ -3,11 +3,12 @@
 # unseen Essen songs (V / TS / PS) with scripts/benchmark_qbsh.py --ablation-dir: a row for the model selected by
 # validation MRR (<name>) and one for the final model (<name>-last).
 #   bash scripts/run_ablations.sh [STEPS] [SEED] [CONFIG ...]
-# Defaults: 200 steps, seed 0, the paper's objective + its four Table 2 ablations + the qbsh levers.
+# Defaults: 200 steps, seed 0, the paper's objective + its four Table 2 ablations + the qbsh levers and the
+# ablations of the release's front-end choices (mean key, K=32, contour scalars).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-200}; SEED=${2:-0}; shift $(( $# > 2 ? 2 : $# ))
-CONFIGS=${*:-paper paper-nosim paper-cos paper-ctc paper-newinit qbsh qbsh-no-augmentation qbsh-no-alignment qbsh-no-diversity qbsh-logmel qbsh-paper-features}
+CONFIGS=${*:-paper paper-nosim paper-cos paper-ctc paper-newinit qbsh qbsh-no-augmentation qbsh-no-alignment qbsh-no-diversity qbsh-logmel qbsh-paper-features qbsh-mean-key qbsh-k32 qbsh-contour-scalars}
 OUT=runs/ablations-${STEPS}steps-seed${SEED}
 mkdir -p "$OUT"
 for name in $CONFIGS; do

@@ -32,6 +32,18 @@ def test_query_reference_split_and_reference_cap():
     assert capped.database[0].dtype == np.float32
 
 
+def test_label_subset_keeps_whole_labels_and_their_queries():
+    labels = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    ds = split(["reference", "query"] * 4, labels)
+    sub = retrieval_set_from_split(ds, 8000, max_labels=2, seed=3)
+    assert len(set(sub.database_labels)) == 2 and set(sub.query_labels) == set(sub.database_labels)
+    assert sub.database_labels == sorted(sub.database_labels)  # split order kept
+    assert retrieval_set_from_split(ds, 8000, max_labels=2, seed=3).database_labels == sub.database_labels
+    assert retrieval_set_from_split(ds, 8000, max_labels=10).database_labels == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="max_labels=1"):
+        retrieval_set_from_split(ds, 8000, max_labels=1)
+
+
 def test_clip_split_queries_come_from_other_speakers():
     ds = split(["clip"] * 6, ["a", "b", "a", "b", "a", "b"], speakers=["s1", "s1", "s2", "s2", "s3", "s3"])
     rs = retrieval_set_from_split(ds, 8000, seed=1)

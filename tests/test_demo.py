@@ -29,8 +29,13 @@ def test_demo_trains_saves_and_reports(tmp_path, capsys):
     report = json.loads((out_dir / "benchmark.json").read_text())
     assert report["synthetic"] is True and {r["model"] for r in report["rows"]} >= {"wav2tok", "logmel-dtw"}
     assert all(0 <= r[c] <= 1 for r in report["rows"] for c in ("V", "TS", "PS"))
+    # Both protocols, the closed-set one on as many (training) songs as the unseen one has (test) songs.
+    unseen, closed = report["protocols"]
+    assert (unseen["protocol"], closed["protocol"]) == ("unseen", "closed-set")
+    assert unseen["rows"] == report["rows"] and closed["num_classes"] == unseen["num_classes"] == 3
+    assert "TRAINING songs (closed-set" in printed
     card = (out_dir / "README.md").read_text()
-    assert "Synthetic" in card and "wav2tok" in card
+    assert "Synthetic" in card and "wav2tok" in card and "closed-set" in card
     model = AutoModel.from_pretrained(out_dir)
     assert model.config.codebook_size == 8
 

@@ -46,13 +46,17 @@ def retrieval_set_from_split(
     synthetic: bool = False,
     name: str = "retrieval",
     max_references_per_label: int | None = None,
+    max_labels: int | None = None,
 ) -> RetrievalSet:
     """Build a [`RetrievalSet`] from a corpus split (a `datasets.Dataset` with ``audio``, ``label``, ``kind``).
 
-    ``max_queries`` keeps a seeded random subset of the queries. ``max_references_per_label`` keeps the first N
-    database items of each label (e.g. one piano reference per melody, as in a QbSH song database); by default the
-    database is kept whole.
+    ``max_labels`` keeps a seeded random subset of the database's labels (songs, words) and only their queries, e.g.
+    to compare protocols at the same database size. ``max_queries`` keeps a seeded random subset of the queries.
+    ``max_references_per_label`` keeps the first N database items of each label (e.g. one piano reference per
+    melody, as in a QbSH song database); by default the database is kept whole.
     """
+    if max_labels is not None and (not isinstance(max_labels, int) or max_labels < 2):
+        raise ValueError(f"max_labels={max_labels!r}; expected an integer >= 2 (or None for every label)")
     missing = {"audio", "label", "kind"} - set(split.column_names)
     if missing:
         raise ValueError(f"split {name!r} lacks columns {sorted(missing)}; a retrieval split needs audio, label, kind")
@@ -70,6 +74,12 @@ def retrieval_set_from_split(
         db_rows = [i for i, s in enumerate(split["speaker"]) if s in db_speakers]
         db_labels = {labels[i] for i in db_rows}
         query_rows = [i for i, s in enumerate(split["speaker"]) if s not in db_speakers and labels[i] in db_labels]
+    if max_labels is not None:
+        db_label_set = sorted({labels[i] for i in db_rows})
+        if len(db_label_set) > max_labels:
+            chosen = set(np.random.default_rng(seed).choice(db_label_set, max_labels, replace=False).tolist())
+            db_rows = [i for i in db_rows if labels[i] in chosen]
+            query_rows = [i for i in query_rows if labels[i] in chosen]
     if max_references_per_label is not None:
         kept: Counter[str] = Counter()
         selected = []
