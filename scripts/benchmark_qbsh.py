@@ -19,9 +19,10 @@ Protocols (``--protocols``):
 
 * ``unseen`` (the main one): queries of the test split against the test split's references; no model or baseline
   was trained on these songs.
-* ``closed-set`` (the paper's MIR-QbSH protocol; EASIER): queries of the training split's songs against their
-  references. The models (and the vq-logmel K-means) were trained on these songs, and with labelled pairs on these
-  very renditions, so this measures memorisation as much as generalisation.
+* ``closed-set`` (the paper's MIR-QbSH protocol): queries of the training split's songs against their
+  references (``--max-songs N`` keeps N of them, e.g. as many as the test split has, for the same database
+  size). The models (and the vq-logmel K-means) were trained on these songs, and with labelled pairs on these very
+  renditions, so this measures memorisation as much as generalisation.
 
 Hub CTC baselines (``wav2vec2-o``, ``wav2vec2-multi``, ``--hub-model-id ID`` for any Wav2Vec2ForCTC) that cannot be
 loaded (no network, no local cache) are listed as "skipped: <reason>", never given numbers. When the Hub is
@@ -77,7 +78,7 @@ AUDIO = {
 }
 PROTOCOLS = {
     "unseen": ("test", "unseen songs: test-split queries vs test-split references; no model was trained on these songs"),
-    "closed-set": ("train", "closed-set (the paper's protocol, EASIER): other renditions of the TRAINING songs vs "
+    "closed-set": ("train", "closed-set (the paper's protocol): other renditions of the TRAINING songs vs "
                             "their references; the models were trained on these songs (and these renditions)"),
 }
 

@@ -52,7 +52,7 @@ def fit_baselines(names: tuple[str, ...], train_split: Any, sampling_rate: int, 
 
 PROTOCOL_SPLITS = {
     "unseen": ("test", "unseen songs"),
-    "closed-set": ("train", "closed-set: other renditions of TRAINING songs, the paper's protocol, EASIER"),
+    "closed-set": ("train", "closed-set: other renditions of TRAINING songs, the paper's protocol"),
 }
 
 
