@@ -103,7 +103,7 @@ def test_qbsh_essen(tmp_module, model_8k, essen_dir):
     assert set(skipped) == {"wav2vec2-o", f"hub-ctc:{tmp_module / 'no-such-checkpoint'}"}
     assert "cannot load" in skipped["wav2vec2-o"]
     markdown = (out / "qbsh_essen.md").read_text()
-    assert "SYNTHETIC" in markdown and "closed-set" in markdown and "EASIER" in markdown
+    assert "SYNTHETIC" in markdown and "closed-set (the paper's protocol)" in markdown and "TRAINING songs" in markdown
     assert "wav2vec2-o: skipped: " in markdown
     for name in ("qbsh_essen_unseen_mrr.png", "qbsh_essen_unseen_ranks.png", "qbsh_essen_closed-set_mrr.png",
                  "qbsh_essen_closed-set_ranks.png", "qbsh_essen_tokens_tiny8k.png"):
@@ -115,6 +115,12 @@ def test_qbsh_essen(tmp_module, model_8k, essen_dir):
     again = json.loads((out2 / "qbsh_essen.json").read_text())
     assert [again["rows"][0][c] for c in ("V", "TS", "PS")] == [report["rows"][0][c] for c in ("V", "TS", "PS")]
     assert again["rows"][0]["ranks"] == report["rows"][0]["ranks"]
+    # --max-songs: a seeded subset of the split's songs (3 training songs here), with only their queries
+    out3 = tmp_module / "qbsh3"
+    main(["--model", model_8k, "--corpus-dir", essen_dir, "--output-dir", str(out3), "--no-plots",
+          "--protocols", "closed-set", "--baselines", "--max-songs", "2"])
+    closed = json.loads((out3 / "qbsh_essen.json").read_text())
+    assert closed["protocol"] == "closed-set" and closed["num_classes"] == 2 and closed["num_queries"] == 4
 
 
 def test_qbsh_ablation(tmp_module, model_8k, essen_dir):
