@@ -76,10 +76,10 @@ AUDIO = {
     "mastmelody": ("MASTmelody", "RE-SYNTHESISED audio: real singers' pitch and timing (MASTmelody f0 tracks), "
                                  "synthetic timbre"),
 }
-PROTOCOLS = {
-    "unseen": ("test", "unseen songs: test-split queries vs test-split references; no model was trained on these songs"),
-    "closed-set": ("train", "closed-set (the paper's protocol): other renditions of the TRAINING songs vs "
-                            "their references; the models were trained on these songs (and these renditions)"),
+PROTOCOL_NOTES = {
+    "unseen": "unseen songs: test-split queries vs test-split references; no model was trained on these songs",
+    "closed-set": "closed-set (the paper's protocol): other renditions of the TRAINING songs vs their references; the "
+                  "models were trained on these songs (and these renditions)",
 }
 
 
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep a seeded subset of N songs (and their queries) in each protocol, e.g. to compare "
                              "closed-set and unseen at the same database size (default: every song of the split)")
     parser.add_argument("--dtw", action="store_true", help="also DTW over each wav2tok model's frame embeddings")
-    parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS), default=["unseen", "closed-set"])
+    parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOL_NOTES), default=["unseen", "closed-set"])
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     _common.add_common_arguments(parser)
@@ -170,9 +170,9 @@ def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model
 
 
 def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], args: argparse.Namespace) -> dict:
-    from wav2tok_hf.benchmark import chance_mrr, condition_sets, retrieval_set_from_split, run_benchmark
+    from wav2tok_hf.benchmark import PROTOCOL_SPLITS, condition_sets, retrieval_set_from_split, run_benchmark
 
-    split, note = PROTOCOLS[protocol]
+    split = PROTOCOL_SPLITS[protocol]
     name, audio = AUDIO[args.corpus]
     retrieval = retrieval_set_from_split(corpus[split], SAMPLING_RATE, max_queries=args.max_queries, seed=args.seed,
                                          synthetic=True, name=f"{args.corpus}/{protocol}",
@@ -182,9 +182,7 @@ def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], arg
     logger.info("%s: %d queries vs %d items", protocol, len(retrieval.queries), len(retrieval.database))
     rows = run_benchmark(encoders, sets, details=True)
     return {"corpus": args.corpus, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
-            "protocol_note": note, "split": split, "num_queries": len(retrieval.queries),
-            "num_database": len(retrieval.database), "num_classes": len(set(retrieval.database_labels)),
-            "chance_mrr": chance_mrr(retrieval.query_labels, retrieval.database_labels), "rows": rows,
+            "protocol_note": PROTOCOL_NOTES[protocol], "split": split, **retrieval.sizes(), "rows": rows,
             "skipped": list(skipped), "_retrieval": retrieval}
 
 

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if model.config.sampling_rate != SAMPLING_RATE:
         logger.warning("model rate %d Hz; the 16 kHz audio is resampled for it", model.config.sampling_rate)
 
-    from wav2tok_hf.benchmark import (chance_mrr, condition_sets, hub_baseline_encoders, model_encoder,
+    from wav2tok_hf.benchmark import (condition_sets, hub_baseline_encoders, model_encoder,
                                       retrieval_set_from_split, run_benchmark)
     from wav2tok_hf.demo import fit_baselines
 
@@ -130,16 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
     encoders = pin_threads(with_normalized_ed(encoders + hub_encoders), args.threads)
     rows = run_benchmark(encoders, sets, details=True)
-    num_classes = len(set(retrieval.database_labels))
     report = {"corpus": "speech-commands", "synthetic": False, "audio": AUDIO, "protocol": "unseen-speakers",
               "protocol_note": "test-split speakers (never trained on); half of them form the database, the other "
                                "half query it with the same words",
-              "num_queries": len(retrieval.queries), "num_database": len(retrieval.database), "num_classes": num_classes,
-              "chance_mrr": chance_mrr(retrieval.query_labels, retrieval.database_labels), "rows": rows,
+              **retrieval.sizes(), "rows": rows,
               "skipped": skipped, "warnings": warnings, "seed": args.seed, "corpus_build": build,
               "corpus_from_cache": cached, "models": {name: model_dir}}
     title = (f"Spoken-word retrieval, {AUDIO}; unseen speakers: {report['num_queries']} queries vs "
-             f"{report['num_database']} clips of {num_classes} words; chance MRR {report['chance_mrr']:.3f}")
+             f"{report['num_database']} clips of {report['num_classes']} words; chance MRR {report['chance_mrr']:.3f}")
     from wav2tok_hf.benchmark import format_table
 
     markdown = [f"# Speech Commands word retrieval ({AUDIO})", ""]

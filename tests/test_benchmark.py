@@ -38,6 +38,7 @@ def test_label_subset_keeps_whole_labels_and_their_queries():
     sub = retrieval_set_from_split(ds, 8000, max_labels=2, seed=3)
     assert len(set(sub.database_labels)) == 2 and set(sub.query_labels) == set(sub.database_labels)
     assert sub.database_labels == sorted(sub.database_labels)  # split order kept
+    assert sub.sizes() == {"num_queries": 2, "num_database": 2, "num_classes": 2, "chance_mrr": 0.75}
     assert retrieval_set_from_split(ds, 8000, max_labels=2, seed=3).database_labels == sub.database_labels
     assert retrieval_set_from_split(ds, 8000, max_labels=10).database_labels == ["a", "b", "c", "d"]
     with pytest.raises(ValueError, match="max_labels=1"):

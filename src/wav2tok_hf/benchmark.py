@@ -37,6 +37,18 @@ class RetrievalSet:
         if len(self.queries) != len(self.query_labels) or len(self.database) != len(self.database_labels):
             raise ValueError("each query and database item needs exactly one label")
 
+    def sizes(self) -> dict[str, Any]:
+        """``num_queries``, ``num_database``, ``num_classes`` (database labels) and ``chance_mrr``, as the benchmark
+        reports record them."""
+        return {"num_queries": len(self.queries), "num_database": len(self.database),
+                "num_classes": len(set(self.database_labels)),
+                "chance_mrr": chance_mrr(self.query_labels, self.database_labels)}
+
+
+PROTOCOL_SPLITS = {"unseen": "test", "closed-set": "train"}
+"""The corpus split each QbSH protocol searches: unseen songs (never trained on), or the training songs (the paper's
+closed-set protocol)."""
+
 
 def retrieval_set_from_split(
     split: Any,

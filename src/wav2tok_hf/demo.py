@@ -9,9 +9,9 @@ import time
 from typing import Any
 
 from .benchmark import (
+    PROTOCOL_SPLITS,
     Encoder,
     baseline_encoder,
-    chance_mrr,
     condition_sets,
     format_table,
     model_encoder,
@@ -50,9 +50,9 @@ def fit_baselines(names: tuple[str, ...], train_split: Any, sampling_rate: int, 
     return encoders
 
 
-PROTOCOL_SPLITS = {
-    "unseen": ("test", "unseen songs"),
-    "closed-set": ("train", "closed-set: other renditions of TRAINING songs, the paper's protocol"),
+PROTOCOL_NOTES = {
+    "unseen": "unseen songs",
+    "closed-set": "closed-set: other renditions of TRAINING songs, the paper's protocol",
 }
 
 
@@ -65,23 +65,21 @@ def evaluate_protocols(model: Any, corpus: Any, protocols: tuple[str, ...] = ("u
     training songs of the same size as the test split's (so that the two differ only in whether the songs were
     trained on). The baselines are fitted once, on training clips.
     """
-    unknown = sorted(set(protocols) - set(PROTOCOL_SPLITS))
+    unknown = sorted(set(protocols) - set(PROTOCOL_NOTES))
     if unknown:
-        raise ValueError(f"protocols {unknown}; accepted: {sorted(PROTOCOL_SPLITS)}")
+        raise ValueError(f"protocols {unknown}; accepted: {sorted(PROTOCOL_NOTES)}")
     sr = model.config.sampling_rate
     encoders = with_normalized_ed([model_encoder(model, "wav2tok")] + fit_baselines(baselines, corpus["train"], sr, seed=seed))
     pin_threads(encoders, threads=1)
     num_songs = len(set(corpus["test"]["label"]))
     blocks = []
     for protocol in protocols:
-        split, note = PROTOCOL_SPLITS[protocol]
-        retrieval = retrieval_set_from_split(corpus[split], sr, max_queries=max_queries, seed=seed, synthetic=synthetic,
-                                             name=f"{name} ({note})", max_labels=num_songs)
+        retrieval = retrieval_set_from_split(corpus[PROTOCOL_SPLITS[protocol]], sr, max_queries=max_queries, seed=seed,
+                                             synthetic=synthetic, name=f"{name} ({PROTOCOL_NOTES[protocol]})",
+                                             max_labels=num_songs)
         rows = run_benchmark(encoders, condition_sets(retrieval, seed=seed))
-        blocks.append({"corpus": retrieval.name, "protocol": protocol, "synthetic": synthetic,
-                       "num_queries": len(retrieval.queries), "num_database": len(retrieval.database),
-                       "num_classes": len(set(retrieval.database_labels)),
-                       "chance_mrr": chance_mrr(retrieval.query_labels, retrieval.database_labels), "rows": rows})
+        blocks.append({"corpus": retrieval.name, "protocol": protocol, "synthetic": synthetic, **retrieval.sizes(),
+                       "rows": rows})
     return blocks
 
 
