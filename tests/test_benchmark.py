@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from datasets import Audio, Dataset
 
 from wav2tok_test_utils import tiny_config, tone
@@ -12,6 +13,7 @@ from wav2tok_hf.benchmark import (
     model_encoder,
     retrieval_set_from_split,
     run_benchmark,
+    with_ranking_variants,
 )
 
 
@@ -68,3 +70,20 @@ def test_conditions_and_benchmark_rows():
     assert rows[0]["model"] == "wav2tok" and 0 < rows[0]["V"] <= 1 and rows[0]["search_s"] >= 0
     table = format_table(rows, conditions=("V",), title="toy")
     assert "| wav2tok | levenshtein |" in table and "identity-length" in table
+
+
+def test_ranking_variants_give_every_token_encoder_the_same_rankings():
+    torch.manual_seed(0)
+    model = Wav2TokModel(tiny_config()).eval()
+    exact = Encoder("identity-length", lambda ws, sr: [[len(w) % 7, len(w) % 5] for w in ws], "levenshtein", 7)
+    frames = Encoder("frames", lambda ws, sr: [np.ones((2, 3), np.float32) for _ in ws], "dtw")
+    variants = with_ranking_variants([model_encoder(model), exact, frames])
+    assert [(e.name, e.distance) for e in variants] == [
+        ("wav2tok", "levenshtein"), ("wav2tok", "normalized_levenshtein"),
+        ("wav2tok", "normalized_weighted_levenshtein"),  # a codebook: substitution costs of its codewords
+        ("identity-length", "levenshtein"), ("identity-length", "normalized_levenshtein"), ("frames", "dtw")]
+    np.testing.assert_array_equal(variants[2].substitution_costs, model.substitution_costs())
+    waves = [tone(1.0, freq=f, seed=i) for i, f in enumerate((200, 300, 400))]
+    rs = RetrievalSet(waves, ["a", "b", "c"], waves, ["a", "b", "c"], 8000, synthetic=True, name="toy")
+    row = run_benchmark(variants[2:3], {"V": rs})[0]
+    assert row["distance"] == "normalized_weighted_levenshtein" and row["V"] == 1.0  # every query is in the database

@@ -47,6 +47,7 @@ def test_auto_config_for_model_and_round_trip(tmp_path):
         (dict(hop_length=1024, n_fft=512), "must not exceed n_fft"),
         (dict(sampling_rate=8000, fmin=5000), "fmin=5000"),
         (dict(temperature=0), "temperature=0"),
+        (dict(substitution_temperature=-0.1), "substitution_temperature=-0.1"),
         (dict(dropout=1.5), "dropout=1.5"),
         (dict(hidden_size=33), "must be even"),
         (dict(similarity="dot"), "similarity"),

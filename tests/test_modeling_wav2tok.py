@@ -10,7 +10,7 @@ from transformers import AutoModel
 
 from wav2tok_test_utils import tiny_config, tone
 from wav2tok_hf import Wav2TokModel, Wav2TokModelOutput, collapse_runs
-from wav2tok_hf.modeling_wav2tok import reverse_padded
+from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs, reverse_padded
 
 ENCODERS = [dict(encoder_type="bilstm"), dict(encoder_type="transformer", num_attention_heads=2, hidden_size=16)]
 
@@ -27,6 +27,20 @@ def clips():
 def test_collapse_runs():
     assert collapse_runs([1, 1, 3, 7, 7]) == ([1, 3, 7], [2, 1, 2])
     assert collapse_runs([]) == ([], [])
+
+
+def test_codebook_substitution_costs():
+    codewords = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 2.0], [-3.0, 0.0]])
+    costs = codebook_substitution_costs(codewords, temperature=0.4)
+    assert costs.dtype == np.float32 and costs.shape == (4, 4)
+    np.testing.assert_allclose(np.diag(costs), 0.0)
+    np.testing.assert_allclose(costs, costs.T)
+    assert costs[0, 1] == pytest.approx(0.5)  # cos 0.8: (1 - 0.8) / 0.4; scale of a codeword does not matter
+    assert costs[0, 2] == pytest.approx(2.0) and costs[0, 3] == pytest.approx(2.0)  # capped at delete + insert
+    with pytest.raises(ValueError, match="temperature"):
+        codebook_substitution_costs(codewords, temperature=0)
+    with pytest.raises(ValueError, match="finite"):
+        codebook_substitution_costs(np.array([[np.nan, 1.0]]), temperature=0.4)
 
 
 def test_reverse_padded_reverses_within_length():

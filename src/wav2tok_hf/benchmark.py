@@ -116,8 +116,10 @@ def evaluate_encoder(
     retrieval: RetrievalSet,
     distance: str = "levenshtein",
     vocab_size: int | None = None,
+    substitution_costs: Any = None,
 ) -> dict[str, Any]:
-    """Encode a retrieval set with ``encode(waves, sampling_rate)`` and score it.
+    """Encode a retrieval set with ``encode(waves, sampling_rate)`` and score it (the weighted edit distances need
+    ``substitution_costs``).
 
     Returns MRR, top-k, search seconds per query and inference (encoding) seconds per query.
     """
@@ -130,7 +132,7 @@ def evaluate_encoder(
     query_seqs = [np.asarray(s) for s in query_seqs]
     db_seqs = [np.asarray(s) for s in db_seqs]
     result = evaluate_retrieval(query_seqs, retrieval.query_labels, db_seqs, retrieval.database_labels,
-                                distance=distance, vocab_size=vocab_size)
+                                distance=distance, vocab_size=vocab_size, substitution_costs=substitution_costs)
     result["infer_s_per_query"] = infer_s
     result["mean_query_length"] = float(np.mean([len(s) for s in query_seqs]))
     return result
@@ -170,6 +172,7 @@ class Encoder:
     distance: str = "levenshtein"
     vocab_size: int | None = None
     metric: str = "cosine"
+    substitution_costs: Any = None  # (vocab_size, vocab_size) costs of the weighted edit distances
 
 
 def model_encoder(model: Any, name: str = "wav2tok", distance: str = "levenshtein") -> Encoder:
@@ -177,26 +180,31 @@ def model_encoder(model: Any, name: str = "wav2tok", distance: str = "levenshtei
     if distance in ("dtw", "subsequence_dtw"):
         return Encoder(name, lambda w, sr: model.embed(w, sampling_rate=sr, batch_size=32), distance)
     return Encoder(name, lambda w, sr: model.encode(w, sampling_rate=sr, batch_size=32), distance,
-                   model.config.codebook_size)
+                   model.config.codebook_size, substitution_costs=model.substitution_costs())
 
 
-def with_normalized_ed(encoders: list[Encoder]) -> list[Encoder]:
-    """Each plain-edit-distance encoder followed by its twin ranked by length-normalised edit distance (so token
-    models and token baselines are compared under both rankings)."""
+def with_ranking_variants(encoders: list[Encoder]) -> list[Encoder]:
+    """Each plain-edit-distance encoder followed by its twins ranked by length-normalised edit distance and, for
+    token models with a codebook (``substitution_costs``), by the normalised codebook-weighted edit distance, so
+    token models and token baselines are compared under the same rankings."""
     out = []
     for encoder in encoders:
         out.append(encoder)
         if encoder.distance == "levenshtein":
             out.append(dataclasses.replace(encoder, distance="normalized_levenshtein"))
+            if encoder.substitution_costs is not None:
+                out.append(dataclasses.replace(encoder, distance="normalized_weighted_levenshtein"))
     return out
 
 
 def baseline_encoder(baseline: Any, name: str | None = None) -> Encoder:
-    """An [`Encoder`] for a registered retrieval baseline (see `wav2tok_hf.retrieval.create_baseline`)."""
+    """An [`Encoder`] for a registered retrieval baseline (see `wav2tok_hf.retrieval.create_baseline`), fitted if it
+    learns."""
     vocab = getattr(baseline, "vocabulary", None)
     size = getattr(vocab, "size", None) if baseline.distance not in ("dtw", "subsequence_dtw") else None
+    costs = baseline.substitution_costs() if hasattr(baseline, "substitution_costs") else None
     return Encoder(name or type(baseline).__name__, lambda w, sr: baseline.encode(list(w), sampling_rate=sr),
-                   baseline.distance, size, getattr(baseline, "metric", "cosine"))
+                   baseline.distance, size, getattr(baseline, "metric", "cosine"), costs)
 
 
 def apply_threads(threads: int) -> None:
@@ -235,7 +243,8 @@ def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet], detail
             query_seqs = encoder.encode(retrieval.queries, retrieval.sampling_rate)
             infer = (time.perf_counter() - start) / len(retrieval.queries)
             result = evaluate_retrieval(query_seqs, retrieval.query_labels, db_seqs, retrieval.database_labels,
-                                        distance=encoder.distance, vocab_size=encoder.vocab_size, metric=encoder.metric)
+                                        distance=encoder.distance, vocab_size=encoder.vocab_size, metric=encoder.metric,
+                                        substitution_costs=encoder.substitution_costs)
             row[condition] = result["mrr"]
             row[f"{condition}_top1"] = result["top1"]
             if details:

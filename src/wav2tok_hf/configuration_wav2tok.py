@@ -56,6 +56,9 @@ class Wav2TokConfig(PreTrainedConfig):
             `"cosine"` for the paper's Cos ablation).
         alpha (`float`) / beta (`float`), default 0.01: weights of the two CTC terms of the training loss.
         chunk_length_s (`float`, defaults to 60.0): long inputs are encoded in chunks of this many seconds.
+        substitution_temperature (`float`, defaults to 0.4): scale of the token substitution costs used by the
+            weighted edit distance: substituting token `a` by `b` costs `min(2, (1 - cos(e_a, e_b)) /
+            substitution_temperature)` (see [`Wav2TokModel.substitution_costs`]); insertions and deletions cost 1.
 
     Example:
 
@@ -94,6 +97,7 @@ class Wav2TokConfig(PreTrainedConfig):
     alpha: float | int = 0.01
     beta: float | int = 0.01
     chunk_length_s: float | int = 60.0
+    substitution_temperature: float | int = 0.4
 
     def __post_init__(self, **kwargs):
         self.check_values()
@@ -111,7 +115,7 @@ class Wav2TokConfig(PreTrainedConfig):
             value = getattr(self, name)
             _check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
                    f"{name}={value!r}; expected a positive integer")
-        for name in ("fmin", "dropout", "temperature", "alpha", "beta", "chunk_length_s") + (("fmax",) if self.fmax is not None else ()):
+        for name in ("fmin", "dropout", "temperature", "alpha", "beta", "chunk_length_s", "substitution_temperature") + (("fmax",) if self.fmax is not None else ()):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name}={value!r}; expected a number")
@@ -124,6 +128,8 @@ class Wav2TokConfig(PreTrainedConfig):
                f"fmax={self.fmax!r}; expected None or fmin < fmax <= sampling_rate / 2 = {nyquist}")
         _check(0.0 <= self.dropout < 1.0, f"dropout={self.dropout!r}; expected 0 <= dropout < 1")
         _check(self.temperature > 0, f"temperature={self.temperature!r}; expected > 0")
+        _check(self.substitution_temperature > 0,
+               f"substitution_temperature={self.substitution_temperature!r}; expected > 0")
         _check(self.alpha >= 0 and self.beta >= 0, f"alpha={self.alpha!r}, beta={self.beta!r}; expected >= 0")
         _check(self.chunk_length_s > 0, f"chunk_length_s={self.chunk_length_s!r}; expected > 0")
         if self.encoder_type == "bilstm":

@@ -18,7 +18,7 @@ from .benchmark import (
     pin_threads,
     retrieval_set_from_split,
     run_benchmark,
-    with_normalized_ed,
+    with_ranking_variants,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def evaluate_protocols(model: Any, corpus: Any, protocols: tuple[str, ...] = ("u
     if unknown:
         raise ValueError(f"protocols {unknown}; accepted: {sorted(PROTOCOL_NOTES)}")
     sr = model.config.sampling_rate
-    encoders = with_normalized_ed([model_encoder(model, "wav2tok")] + fit_baselines(baselines, corpus["train"], sr, seed=seed))
+    encoders = with_ranking_variants([model_encoder(model, "wav2tok")] + fit_baselines(baselines, corpus["train"], sr, seed=seed))
     pin_threads(encoders, threads=1)
     num_songs = len(set(corpus["test"]["label"]))
     blocks = []

@@ -52,6 +52,28 @@ def collapse_runs(tokens: torch.Tensor | np.ndarray | list[int]) -> tuple[list[i
     return seq[starts].tolist(), runs.tolist()
 
 
+def codebook_substitution_costs(codewords: np.ndarray, temperature: float) -> np.ndarray:
+    """Substitution costs of the weighted edit distance from a codebook: ``min(2, (1 - cos(c_a, c_b)) /
+    temperature)``, so confusing two near codewords costs little and two unrelated ones as much as a deletion plus
+    an insertion. Returns a float32 ``(K, K)`` matrix with a zero diagonal.
+
+    Example:
+        >>> import numpy as np
+        >>> import numpy as np
+        >>> codebook_substitution_costs(np.array([[1, 0], [0.8, 0.6], [-1, 0]]), temperature=0.4).round(2).tolist()
+        [[0.0, 0.5, 2.0], [0.5, 0.0, 2.0], [2.0, 2.0, 0.0]]
+    """
+    codewords = np.asarray(codewords, dtype=np.float64)
+    if codewords.ndim != 2 or len(codewords) < 1 or not np.isfinite(codewords).all():
+        raise ValueError(f"codewords must be a finite (K, dim) array, got shape {codewords.shape}")
+    if not (isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature > 0):
+        raise ValueError(f"temperature={temperature!r}; expected a positive number")
+    unit = codewords / np.maximum(np.linalg.norm(codewords, axis=1, keepdims=True), 1e-12)
+    costs = np.minimum(2.0, np.maximum(0.0, 1.0 - unit @ unit.T) / temperature)
+    np.fill_diagonal(costs, 0.0)
+    return costs.astype(np.float32)
+
+
 class Wav2TokBiLSTM(nn.Module):
     """Stacked BiLSTM that is exact on padded batches.
 
@@ -178,6 +200,19 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
         if not torch.isfinite(codewords).all():
             raise ValueError("codebook contains NaN/inf values")
         self.codebook.copy_(F.normalize(codewords.to(self.codebook.device), dim=-1))
+
+    def substitution_costs(self) -> np.ndarray:
+        """``(K, K)`` token substitution costs for the weighted edit distance: ``min(2, (1 - cos(e_a, e_b)) /
+        config.substitution_temperature)`` between codewords, so two tokens whose codewords are near are cheap to
+        confuse; insertions and deletions cost 1. ``Wav2TokIndex.from_encoder(model)`` stores them with the index.
+
+        Example:
+            >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+            >>> costs = Wav2TokModel(Wav2TokConfig(codebook_size=8, hidden_size=16, embedding_dim=8)).substitution_costs()
+            >>> costs.shape, float(costs.diagonal().max()), float(costs.max()) <= 2.0
+            ((8, 8), 0.0, True)
+        """
+        return codebook_substitution_costs(self.codebook.detach().cpu().numpy(), self.config.substitution_temperature)
 
     # ------------------------------------------------------------------ forward
     def embed_features(self, input_features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -133,6 +133,8 @@ def test_vq_logmel_ed_fit_encode_and_vocabulary():
     index = Wav2TokIndex.from_encoder(vq)
     index.add_audio(vq, train, sampling_rate=SR, labels=["a", "b", "c"])
     assert index.search_audio(vq, train[2], sampling_rate=SR).labels[0] == "c"
+    assert index.substitution_costs.shape == (6, 6) and index.substitution_costs.max() <= 2.0  # from the centroids
+    assert index.search_audio(vq, train[2], sampling_rate=SR, distance="normalized_weighted_levenshtein").labels[0] == "c"
     with pytest.raises(ValueError, match="vocabulary"):
         index.search_audio(other, train[0], sampling_rate=SR)
 
@@ -205,6 +207,13 @@ def test_wav2tok_model_as_encoder():
     tokens.add_audio(model, clips, sampling_rate=SR, ids=["a", "b", "c"])
     result = tokens.search_audio(model, clips[1], sampling_rate=SR, distance="subsequence_levenshtein")
     assert result.ids[0] == "b" and result.scores[0] == 0 and result.end_s[0] > result.start_s[0]
+    # the index carries the model's codeword substitution costs for the weighted edit distance
+    np.testing.assert_array_equal(tokens.substitution_costs, model.substitution_costs())
+    codebook = torch.nn.functional.normalize(model.codebook, dim=-1)
+    want = torch.clamp((1 - codebook @ codebook.T) / model.config.substitution_temperature, max=2.0)
+    np.testing.assert_allclose(tokens.substitution_costs, want.fill_diagonal_(0).numpy(), atol=1e-5)
+    weighted = tokens.search_audio(model, clips[1], sampling_rate=SR, distance="normalized_weighted_levenshtein")
+    assert weighted.ids[0] == "b" and weighted.scores[0] == 0
     frames = Wav2TokIndex.from_encoder(model, kind="frames")
     assert (frames.vocabulary.size, frames.frame_rate) == (16, model.config.frame_rate)
     frames.add_audio(model, clips, sampling_rate=SR)

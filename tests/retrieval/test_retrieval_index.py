@@ -94,12 +94,48 @@ def test_frames_dtw_and_subsequence_dtw():
     assert sub.start_s[0] == pytest.approx(2 / 50) and sub.end_s[0] == pytest.approx(4 / 50)
 
 
+def test_weighted_search_matches_reference(token_index, weighted_levenshtein_reference):
+    _, seqs = token_index
+    costs = np.random.default_rng(3).uniform(0.2, 2.0, (8, 8))
+    np.fill_diagonal(costs, 0.0)
+    index = Wav2TokIndex(vocab_size=8, vocab_name="test-tokens", substitution_costs=costs)
+    index.add(seqs)
+    f32 = costs.astype(np.float32)  # the index keeps float32 costs
+    for query in seqs[:3]:
+        want = np.array([weighted_levenshtein_reference(query, s, f32) for s in seqs])
+        raw = index.search(query, distance="weighted_levenshtein")
+        np.testing.assert_allclose(raw.scores, np.sort(want), rtol=1e-6)
+        normalized = index.search(query, distance="normalized_weighted_levenshtein")
+        lengths = np.maximum(len(query), [len(s) for s in seqs])
+        assert normalized.indices[0] == raw.indices[0] == seqs.index(query)
+        np.testing.assert_allclose(np.sort(normalized.scores), np.sort(want / lengths), rtol=1e-6)
+
+
+def test_weighted_distance_needs_valid_substitution_costs(token_index):
+    index, _ = token_index
+    with pytest.raises(ValueError, match="needs the index's substitution_costs"):
+        index.search([1, 2], distance="weighted_levenshtein")
+    with pytest.raises(ValueError, match=r"\(8, 8\) matrix"):
+        Wav2TokIndex(vocab_size=8, substitution_costs=np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="zero on the diagonal"):
+        Wav2TokIndex(vocab_size=2, substitution_costs=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="non-negative"):
+        Wav2TokIndex(vocab_size=2, substitution_costs=[[0, -1], [1, 0]])
+    with pytest.raises(ValueError, match="tokens index"):
+        Wav2TokIndex(frame_dim=2, substitution_costs=np.zeros((2, 2)))
+
+
 @pytest.mark.parametrize("kind", ["tokens", "euclidean", "cosine"])
 def test_save_load_round_trip_identical(tmp_path, kind, token_index):
     if kind == "tokens":
-        index, seqs = token_index
+        plain, seqs = token_index
+        costs = np.random.default_rng(4).uniform(0.1, 2.0, (8, 8)).astype(np.float32)
+        np.fill_diagonal(costs, 0.0)
+        index = Wav2TokIndex(plain.vocabulary, substitution_costs=costs)
+        index.add(seqs, ids=plain.ids, labels=plain.labels)
         index.add([[1, 2]], ids=["timed"], labels=["t"], durations=[[0.25, 0.5]])
-        queries, distances = seqs[:4], ["levenshtein", "normalized_levenshtein", "subsequence_levenshtein"]
+        queries, distances = seqs[:4], ["levenshtein", "normalized_levenshtein", "subsequence_levenshtein",
+                                        "normalized_weighted_levenshtein"]
     else:
         index, items = frames_index(kind)
         queries, distances = [x[:3] for x in items[:4]], ["dtw", "subsequence_dtw"]
@@ -107,6 +143,8 @@ def test_save_load_round_trip_identical(tmp_path, kind, token_index):
     loaded = Wav2TokIndex.load(tmp_path / "idx")
     assert loaded.vocabulary == index.vocabulary and loaded.ids == index.ids and loaded.labels == index.labels
     assert (loaded.metric, loaded.frame_rate) == (index.metric, index.frame_rate)
+    if kind == "tokens":
+        np.testing.assert_array_equal(loaded.substitution_costs, index.substitution_costs)
     for distance in distances:
         for a, b in zip(index.search(queries, distance=distance), loaded.search(queries, distance=distance)):
             assert a.to_list() == b.to_list()

@@ -6,6 +6,7 @@ import librosa
 import numpy as np
 import pytest
 
+from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs
 from wav2tok_hf.retrieval import kernels
 
 
@@ -29,6 +30,23 @@ def test_levenshtein_cdist_matches_reference(levenshtein_reference):
 def test_tokens_beyond_latin1_and_zero_are_distinct_characters():
     assert kernels.levenshtein_cdist([kernels.tokens_to_str([0, 300, 70000])],
                                      [kernels.tokens_to_str([0, 301, 70000])]).tolist() == [[1]]
+
+
+def test_weighted_levenshtein_matches_reference_and_unit_costs_give_plain_ed(weighted_levenshtein_reference,
+                                                                             levenshtein_reference):
+    rng = np.random.default_rng(2)
+    targets = [rng.integers(0, 6, rng.integers(1, 12)) for _ in range(30)]
+    data, offsets = flat(targets)
+    costs = codebook_substitution_costs(rng.standard_normal((6, 3)), temperature=0.5)
+    for _ in range(5):
+        query = rng.integers(0, 6, rng.integers(1, 9)).astype(np.int32)
+        got = kernels.weighted_levenshtein(query, data, offsets, costs)
+        want = [weighted_levenshtein_reference(query.tolist(), t.tolist(), costs) for t in targets]
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        unit = kernels.weighted_levenshtein(query, data, offsets, np.ones((6, 6), np.float32) - np.eye(6))
+        assert unit.tolist() == [levenshtein_reference(query.tolist(), t.tolist()) for t in targets]
+        cheaper = kernels.weighted_levenshtein(query, data, offsets, np.minimum(costs, 1.0))
+        assert (cheaper <= unit).all() and (cheaper < unit).any()  # cheaper substitutions lower some distances
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ import torch
 
 from ..audio_utils import load_audio
 from ..feature_extraction_wav2tok import pitch_class_key
-from ..modeling_wav2tok import collapse_runs
+from ..modeling_wav2tok import codebook_substitution_costs, collapse_runs
 from .index import Vocabulary
 
 _REGISTRY: dict[str, Callable[..., RetrievalBaseline]] = {}
@@ -214,11 +214,12 @@ class VQLogMelEDBaseline(_LogMelMixin, RetrievalBaseline):
 
     def __init__(self, n_clusters: int = 64, sampling_rate: int = 16000, n_fft: int = 512, hop_length: int = 256,
                  n_mels: int = 64, fmin: float = 60.0, fmax: float | None = None, max_fit_frames: int = 100_000,
-                 seed: int = 0):
+                 seed: int = 0, substitution_temperature: float = 0.4):
         if n_clusters < 2:
             raise ValueError(f"n_clusters={n_clusters}; expected >= 2")
         self._init_logmel(sampling_rate, n_fft, hop_length, n_mels, fmin, fmax)
         self.n_clusters, self.max_fit_frames, self.seed = int(n_clusters), int(max_fit_frames), seed
+        self.substitution_temperature = substitution_temperature
         self.centroids: np.ndarray | None = None
 
     def fit(self, train_audio: list, sampling_rate: int | None = None) -> VQLogMelEDBaseline:
@@ -241,6 +242,12 @@ class VQLogMelEDBaseline(_LogMelMixin, RetrievalBaseline):
         if self.centroids is None:
             raise RuntimeError(f"{self.name} has no codebook yet; call .fit(train_audio, sampling_rate) first")
         return self.centroids
+
+    def substitution_costs(self) -> np.ndarray:
+        """``(K, K)`` substitution costs of the weighted edit distance between the K-means centroids, defined as for
+        wav2tok codewords (``min(2, (1 - cos) / substitution_temperature)``), so both token models are compared
+        under the same weighted ranking."""
+        return codebook_substitution_costs(self._require_fit(), self.substitution_temperature)
 
     @property
     def vocabulary(self) -> Vocabulary:

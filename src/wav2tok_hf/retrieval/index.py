@@ -15,7 +15,8 @@ import numpy as np
 from . import kernels
 
 TOKEN_DISTANCES = ("levenshtein", "normalized_levenshtein", "subsequence_levenshtein",
-                   "normalized_subsequence_levenshtein")
+                   "normalized_subsequence_levenshtein", "weighted_levenshtein", "normalized_weighted_levenshtein")
+WEIGHTED_DISTANCES = ("weighted_levenshtein", "normalized_weighted_levenshtein")
 FRAME_DISTANCES = ("dtw", "subsequence_dtw")
 SUBSEQUENCE_DISTANCES = ("subsequence_levenshtein", "normalized_subsequence_levenshtein", "subsequence_dtw")
 REPRESENTATIONS = ("tokens", "frames")
@@ -204,7 +205,10 @@ class Wav2TokIndex:
 
     * tokens: ``"levenshtein"`` (ED), ``"normalized_levenshtein"`` (ED / max length),
       ``"subsequence_levenshtein"`` (semi-global ED: the query may start and end anywhere in the item; the
-      result carries the matched segment) and ``"normalized_subsequence_levenshtein"`` (the same / query length).
+      result carries the matched segment), ``"normalized_subsequence_levenshtein"`` (the same / query length),
+      ``"weighted_levenshtein"`` (ED whose substitution costs come from the index's ``substitution_costs``, e.g.
+      the codeword distances of a wav2tok model: see ``Wav2TokModel.substitution_costs``) and
+      ``"normalized_weighted_levenshtein"`` (the same / max length).
     * frames: ``"dtw"`` (cost / (query + item frames)) and ``"subsequence_dtw"`` (cost / query frames), with a
       ``"cosine"`` (frames stored unit-norm) or ``"euclidean"`` frame metric.
 
@@ -214,6 +218,8 @@ class Wav2TokIndex:
         vocabulary: a :class:`Vocabulary`, or build one from ``vocab_size`` / ``frame_dim`` and ``vocab_name``.
         metric: frame metric of a frames index.
         frame_rate: frames per second of a frames index (gives segment times of subsequence DTW).
+        substitution_costs: ``(size, size)`` substitution costs of a tokens index for the weighted distances
+            (non-negative, zero diagonal; :meth:`from_encoder` takes them from the encoder).
 
     Example:
         >>> index = Wav2TokIndex(vocab_size=10, vocab_name="demo")
@@ -223,6 +229,12 @@ class Wav2TokIndex:
         (['a', 'c', 'b'], [1, 1, 3])
         >>> index.search([2, 3], distance="subsequence_levenshtein").to_list()[0]
         {'id': 'a', 'label': 'x', 'score': 0.0, 'start': 1, 'end': 3}
+        >>> costs = np.ones((10, 10)) - np.eye(10)
+        >>> costs[3, 4] = costs[4, 3] = 0.25  # tokens 3 and 4 are near
+        >>> weighted = Wav2TokIndex(vocab_size=10, vocab_name="demo", substitution_costs=costs)
+        >>> weighted.add([[1, 2, 4], [1, 2, 5]], ids=["near", "far"])
+        >>> weighted.search([1, 2, 3], distance="weighted_levenshtein").scores.tolist()
+        [0.25, 1.0]
     """
 
     def __init__(
@@ -234,6 +246,7 @@ class Wav2TokIndex:
         vocab_name: str = "tokens",
         metric: str = "cosine",
         frame_rate: float | None = None,
+        substitution_costs: Any = None,
     ):
         if vocabulary is None:
             if (vocab_size is None) == (frame_dim is None):
@@ -249,6 +262,7 @@ class Wav2TokIndex:
         self.vocabulary = vocabulary
         self.metric = metric
         self.frame_rate = None if frame_rate is None else float(frame_rate)
+        self.substitution_costs = None if substitution_costs is None else self._check_costs(substitution_costs)
         self._sequences: list[np.ndarray] = []
         self._bounds: list[np.ndarray | None] = []  # token boundary times (len + 1), from durations
         self._ids = np.empty(0, dtype=object)
@@ -271,7 +285,9 @@ class Wav2TokIndex:
         """
         vocabulary = vocabulary_of(encoder, kind)
         metric = metric or getattr(encoder, "metric", None) or "cosine"
-        return cls(vocabulary, metric=metric, frame_rate=_encoder_frame_rate(encoder))
+        costs = getattr(encoder, "substitution_costs", None)
+        costs = costs() if callable(costs) and vocabulary.kind == "tokens" else None
+        return cls(vocabulary, metric=metric, frame_rate=_encoder_frame_rate(encoder), substitution_costs=costs)
 
     @property
     def kind(self) -> str:
@@ -303,6 +319,19 @@ class Wav2TokIndex:
                 raise KeyError(f"no item with id {item!r}")
             item = int(hits[0])
         return self._sequences[item]
+
+    def _check_costs(self, costs: Any) -> np.ndarray:
+        size = self.vocabulary.size
+        if self.kind != "tokens":
+            raise ValueError("substitution_costs apply to a tokens index; a frames index compares frames by DTW")
+        array = np.asarray(costs.detach().cpu() if hasattr(costs, "detach") else costs, dtype=np.float64)
+        if array.shape != (size, size):
+            raise ValueError(f"substitution_costs must be a ({size}, {size}) matrix over the vocabulary's token ids, "
+                             f"got shape {array.shape}")
+        if not np.isfinite(array).all() or (array < 0).any() or (np.diag(array) != 0).any():
+            raise ValueError("substitution_costs must be finite, non-negative and zero on the diagonal "
+                             "(a token substituted by itself costs nothing)")
+        return array.astype(np.float32)
 
     def _check_vocabulary(self, vocabulary: Vocabulary | None, what: str) -> None:
         if vocabulary is not None and vocabulary != self.vocabulary:
@@ -482,6 +511,17 @@ class Wav2TokIndex:
             matrix = kernels.levenshtein_cdist([kernels.tokens_to_str(q) for q in arrays], self._strings(),
                                                normalized=distance == "normalized_levenshtein")
             results = [self._ranked(distance, row, top_k=top_k) for row in matrix]
+        elif distance in WEIGHTED_DISTANCES:
+            if self.substitution_costs is None:
+                raise ValueError(f"distance={distance!r} needs the index's substitution_costs; build the index with "
+                                 "Wav2TokIndex.from_encoder(model) or pass substitution_costs=")
+            flat, offsets = self._flat()
+            results = []
+            for q in arrays:
+                scores = kernels.weighted_levenshtein(q, flat, offsets, self.substitution_costs)
+                if distance.startswith("normalized"):
+                    scores = scores / np.maximum(len(q), np.diff(offsets))
+                results.append(self._ranked(distance, scores, top_k=top_k))
         elif self.kind == "tokens":
             flat, offsets = self._flat()
             results = []
@@ -516,7 +556,7 @@ class Wav2TokIndex:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike) -> None:
-        """Save to ``directory``: ``index.json`` (vocabulary, ids, labels, tokens, durations) and, for a frames
+        """Save to ``directory``: ``index.json`` (vocabulary, substitution costs, ids, labels, tokens, durations) and, for a frames
         index, ``frames-<sha256>.safetensors``. Every file is written atomically; a failed save leaves a
         previously saved index in ``directory`` loadable and unchanged."""
         from safetensors.numpy import save as safetensors_bytes
@@ -529,6 +569,7 @@ class Wav2TokIndex:
             "vocabulary": asdict(self.vocabulary),
             "metric": self.metric,
             "frame_rate": self.frame_rate,
+            "substitution_costs": None if self.substitution_costs is None else self.substitution_costs.tolist(),
             "ids": self.ids,
             "labels": self.labels,
         }
@@ -572,7 +613,8 @@ class Wav2TokIndex:
         if payload.get("format_version") != FORMAT_VERSION:
             raise corrupted(f"format_version {payload.get('format_version')!r}, this library reads {FORMAT_VERSION}")
         try:
-            index = cls(Vocabulary(**payload["vocabulary"]), metric=payload["metric"], frame_rate=payload["frame_rate"])
+            index = cls(Vocabulary(**payload["vocabulary"]), metric=payload["metric"], frame_rate=payload["frame_rate"],
+                        substitution_costs=payload.get("substitution_costs"))
             ids, labels = payload["ids"], payload["labels"]
             if index.kind == "tokens":
                 sequences, durations = payload["tokens"], payload["durations"]

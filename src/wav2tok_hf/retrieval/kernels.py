@@ -11,6 +11,9 @@ A database of many sequences is stored "flat": one concatenated array plus ``off
 Conventions (shared by every kernel):
 
 * ``levenshtein``: unit-cost insert / delete / substitute.
+* ``weighted_levenshtein``: unit-cost insert / delete, substitution of token ``a`` by ``b`` at ``costs[a, b]``
+  (e.g. ``Wav2TokModel.substitution_costs()``: near codewords are cheap to confuse); the costs should lie in
+  ``[0, 2]`` (2 = a deletion plus an insertion).
 * ``semiglobal_levenshtein``: the query must be matched completely, the target segment ``target[start:end]``
   is free to start and end anywhere (no cost for skipping target tokens before ``start`` or after ``end``).
   Among equal costs the earliest ``end`` wins, and for that end the alignment preferring substitution/match, then
@@ -60,6 +63,50 @@ def levenshtein_cdist(
     scorer = Levenshtein.normalized_distance if normalized else Levenshtein.distance
     dtype = np.float32 if normalized else np.int32
     return process.cdist(queries, targets, scorer=scorer, dtype=dtype, workers=workers)
+
+
+@numba.njit(cache=True, nogil=True)
+def _weighted_one(query, target, costs):
+    n = target.shape[0]
+    prev = np.empty(n + 1, np.float64)
+    cur = np.empty(n + 1, np.float64)
+    for j in range(n + 1):
+        prev[j] = j
+    for i in range(1, query.shape[0] + 1):
+        qi = query[i - 1]
+        cur[0] = i
+        for j in range(1, n + 1):
+            best = prev[j - 1] + costs[qi, target[j - 1]]
+            if prev[j] + 1.0 < best:
+                best = prev[j] + 1.0
+            if cur[j - 1] + 1.0 < best:
+                best = cur[j - 1] + 1.0
+            cur[j] = best
+        prev, cur = cur, prev
+    return prev[n]
+
+
+@numba.njit(cache=True, parallel=True)
+def _weighted_batch(query, flat, offsets, costs, out):
+    for k in numba.prange(offsets.shape[0] - 1):
+        out[k] = _weighted_one(query, flat[offsets[k]:offsets[k + 1]], costs)
+
+
+def weighted_levenshtein(query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    """ED of ``query`` against each target of a flat database, with unit insert / delete and the substitution
+    ``costs[a, b]`` (a ``(K, K)`` matrix over the token ids).
+
+    Example:
+        >>> import numpy as np
+        >>> costs = np.array([[0, 0.5, 2], [0.5, 0, 2], [2, 2, 0]], np.float32)
+        >>> flat = np.array([0, 1, 0, 2], np.int32)
+        >>> weighted_levenshtein(np.array([0, 0], np.int32), flat, np.array([0, 2, 4]), costs).tolist()
+        [0.5, 2.0]
+    """
+    out = np.empty(len(offsets) - 1, np.float64)
+    _weighted_batch(np.ascontiguousarray(query, np.int32), np.ascontiguousarray(flat, np.int32),
+                    np.ascontiguousarray(offsets, np.int64), np.ascontiguousarray(costs, np.float32), out)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)

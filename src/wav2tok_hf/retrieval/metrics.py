@@ -140,11 +140,13 @@ def evaluate_retrieval(
     level: str = "item",
     ties: str = "mean",
     top_ks: Sequence[int] = (1, 5, 10),
+    substitution_costs: Any = None,
 ) -> dict[str, Any]:
     """Build an index from ``db_seqs`` and return :func:`evaluate_index` metrics for the queries.
 
-    Token distances need integer sequences (``vocab_size`` defaults to the largest id + 1); DTW distances need
-    ``(frames, dim)`` arrays compared with ``metric``.
+    Token distances need integer sequences (``vocab_size`` defaults to the largest id + 1; the weighted ones also
+    ``substitution_costs``, a ``(vocab_size, vocab_size)`` matrix); DTW distances need ``(frames, dim)`` arrays
+    compared with ``metric``.
 
     Example:
         >>> out = evaluate_retrieval([[1, 2, 3], [7, 8]], ["a", "b"], [[1, 2, 3, 4], [7, 8, 9]], ["a", "b"])
@@ -154,7 +156,7 @@ def evaluate_retrieval(
     if distance in TOKEN_DISTANCES:
         if vocab_size is None:
             vocab_size = 1 + max(int(np.max(s)) for s in [*db_seqs, *query_seqs] if len(s))
-        index = Wav2TokIndex(vocab_size=vocab_size, vocab_name="evaluate_retrieval")
+        index = Wav2TokIndex(vocab_size=vocab_size, vocab_name="evaluate_retrieval", substitution_costs=substitution_costs)
     elif distance in FRAME_DISTANCES:
         index = Wav2TokIndex(frame_dim=int(np.asarray(db_seqs[0]).shape[-1]), vocab_name="evaluate_retrieval",
                              metric=metric)

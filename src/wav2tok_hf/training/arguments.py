@@ -102,7 +102,8 @@ class Wav2TokTrainingArguments:
             raise ValueError("training.adam_beta1 / adam_beta2 must lie in (0, 1)")
         choices = {"mixed_precision": MIXED_PRECISION, "kmeans_init": ("warm", "new"),
                    "ctc_normalize": ("frame", "none"), "report_to": ("tensorboard", "none"),
-                   "eval_distance": ("levenshtein", "normalized_levenshtein")}
+                   "eval_distance": ("levenshtein", "normalized_levenshtein",
+                                     "normalized_weighted_levenshtein")}
         for name, accepted in choices.items():
             if getattr(self, name) not in accepted:
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; accepted: {accepted}")

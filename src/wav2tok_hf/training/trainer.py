@@ -269,9 +269,10 @@ class Wav2TokTrainer:
             self._eval_sets = condition_sets(self.eval_set, seed=self.args.seed,
                                              conditions=tuple(self.args.eval_conditions))
         metrics: dict[str, float] = {}
+        costs = model.substitution_costs() if "weighted" in self.args.eval_distance else None
         for condition, retrieval in self._eval_sets.items():
             result = evaluate_encoder(encode, retrieval, distance=self.args.eval_distance,
-                                      vocab_size=model.config.codebook_size)
+                                      vocab_size=model.config.codebook_size, substitution_costs=costs)
             metrics[f"eval/mrr_{condition}"] = result["mrr"]
             metrics[f"eval/top1_{condition}"] = result["top1"]
             metrics.setdefault("eval/query_tokens", result["mean_query_length"])
