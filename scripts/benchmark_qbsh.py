@@ -63,7 +63,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
-from wav2tok_hf.benchmark import apply_threads, pin_threads, with_normalized_ed  # noqa: E402
+from wav2tok_hf.benchmark import apply_threads, pin_threads, with_ranking_variants  # noqa: E402
 import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_qbsh")
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             encoders.append(model_encoder(model, name))
             if args.dtw:
                 encoders.append(model_encoder(model, name, distance="dtw"))
-        encoders = with_normalized_ed(encoders + baseline_encoders + hub_encoders)
+        encoders = with_ranking_variants(encoders + baseline_encoders + hub_encoders)
         pin_threads(encoders, args.threads)
         blocks = [run_protocol(p, corpus, encoders, skipped, args) for p in args.protocols]
         main_block = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 encoders.append(model_encoder(model, os.path.basename(os.path.normpath(path)), distance="dtw"))
         if args.baselines:
             encoders += baseline_encoders + hub_encoders
-        encoders = with_normalized_ed(encoders)
+        encoders = with_ranking_variants(encoders)
         pin_threads(encoders, args.threads)
         block = run_protocol("unseen", corpus, encoders, skipped if args.baselines else [], args)
         for row in block["rows"]:

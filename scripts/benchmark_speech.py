@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
-from wav2tok_hf.benchmark import apply_threads, pin_threads, with_normalized_ed  # noqa: E402
+from wav2tok_hf.benchmark import apply_threads, pin_threads, with_key_search, with_ranking_variants  # noqa: E402
 import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_speech")
@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hub-model-id", action="append", default=[], metavar="ID",
                         help="extra Wav2Vec2ForCTC checkpoint (Hub id or folder) as a greedy-CTC ED baseline")
     parser.add_argument("--dtw", action="store_true", help="also DTW over the wav2tok frame embeddings")
+    parser.add_argument("--key-search", nargs="+", type=float, metavar="SEMITONES",
+                        help="also rank every encoder with a key search: each query at these pitch shifts "
+                             "(e.g. -4 -2 0 2 4), each database item by its best distance")
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
     parser.add_argument("--no-plots", action="store_true")
     _common.add_common_arguments(parser)
@@ -128,13 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     hub_encoders, skipped = hub_baseline_encoders(hub, args.hub_model_id)
     for s in skipped:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
-    encoders = pin_threads(with_normalized_ed(encoders + hub_encoders), args.threads)
+    encoders = with_ranking_variants(encoders + hub_encoders)
+    if args.key_search:
+        encoders = with_key_search(encoders, tuple(args.key_search))
+    encoders = pin_threads(encoders, args.threads)
     rows = run_benchmark(encoders, sets, details=True)
     report = {"corpus": "speech-commands", "synthetic": False, "audio": AUDIO, "protocol": "unseen-speakers",
               "protocol_note": "test-split speakers (never trained on); half of them form the database, the other "
                                "half query it with the same words",
               **retrieval.sizes(), "rows": rows,
               "skipped": skipped, "warnings": warnings, "seed": args.seed, "corpus_build": build,
+              "key_search_semitones": args.key_search,
               "corpus_from_cache": cached, "models": {name: model_dir}}
     title = (f"Spoken-word retrieval, {AUDIO}; unseen speakers: {report['num_queries']} queries vs "
              f"{report['num_database']} clips of {report['num_classes']} words; chance MRR {report['chance_mrr']:.3f}")

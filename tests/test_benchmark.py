@@ -13,6 +13,7 @@ from wav2tok_hf.benchmark import (
     model_encoder,
     retrieval_set_from_split,
     run_benchmark,
+    with_key_search,
     with_ranking_variants,
 )
 
@@ -87,3 +88,17 @@ def test_ranking_variants_give_every_token_encoder_the_same_rankings():
     rs = RetrievalSet(waves, ["a", "b", "c"], waves, ["a", "b", "c"], 8000, synthetic=True, name="toy")
     row = run_benchmark(variants[2:3], {"V": rs})[0]
     assert row["distance"] == "normalized_weighted_levenshtein" and row["V"] == 1.0  # every query is in the database
+
+
+def test_key_search_twin_ranks_pitch_shifted_queries_by_their_best_version():
+    from wav2tok_hf.data import pitch_shift
+
+    waves = [tone(1.0, freq=f, seed=i) for i, f in enumerate((200, 300, 400))]
+    shifted = [pitch_shift(w, 8000, 4) for w in waves]
+    rs = RetrievalSet(shifted, ["a", "b", "c"], waves, ["a", "b", "c"], 8000, synthetic=True, name="toy")
+    # a toy encoder that sees pitch directly: the dominant FFT bin of the clip
+    peak = Encoder("peak", lambda ws, sr: [[int(np.argmax(np.abs(np.fft.rfft(w)))) // 8] for w in ws], "levenshtein", 1000)
+    plain, keyed = with_key_search([peak], (-4, 0, 4))
+    assert keyed.name == "peak + key search (-4, +0, +4 st)" and keyed.query_pitch_shifts == (-4, 0, 4)
+    rows = run_benchmark([plain, keyed], {"PS": rs})
+    assert rows[1]["PS"] == 1.0 and rows[0]["PS"] < 1.0  # shifting back by -4 recovers every query

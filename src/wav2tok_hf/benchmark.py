@@ -173,6 +173,18 @@ class Encoder:
     vocab_size: int | None = None
     metric: str = "cosine"
     substitution_costs: Any = None  # (vocab_size, vocab_size) costs of the weighted edit distances
+    query_pitch_shifts: tuple[float, ...] = ()  # key search: each query at these shifts (semitones), best distance
+
+
+def with_key_search(encoders: list[Encoder], semitones: tuple[float, ...]) -> list[Encoder]:
+    """Each encoder followed by its key-search twin: every query encoded at each of ``semitones`` and each database
+    item scored by its best distance over those versions (``len(semitones)`` times the query cost)."""
+    out = []
+    for encoder in encoders:
+        shifts = ", ".join(f"{k:+g}" for k in semitones)
+        out += [encoder, dataclasses.replace(encoder, name=f"{encoder.name} + key search ({shifts} st)",
+                                             query_pitch_shifts=tuple(semitones))]
+    return out
 
 
 def model_encoder(model: Any, name: str = "wav2tok", distance: str = "levenshtein") -> Encoder:
@@ -240,11 +252,21 @@ def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet], detail
         db_seqs = encoder.encode(first.database, first.sampling_rate)
         for condition, retrieval in sets.items():
             start = time.perf_counter()
-            query_seqs = encoder.encode(retrieval.queries, retrieval.sampling_rate)
+            if encoder.query_pitch_shifts:
+                from .data.augment import pitch_shift_versions
+
+                versions = [pitch_shift_versions(q, encoder.query_pitch_shifts, retrieval.sampling_rate)[0]
+                            for q in retrieval.queries]
+                flat = encoder.encode([v for vs in versions for v in vs], retrieval.sampling_rate)
+                n = len(encoder.query_pitch_shifts)
+                query_seqs = [flat[k * n:(k + 1) * n] for k in range(len(versions))]
+            else:
+                query_seqs = encoder.encode(retrieval.queries, retrieval.sampling_rate)
             infer = (time.perf_counter() - start) / len(retrieval.queries)
             result = evaluate_retrieval(query_seqs, retrieval.query_labels, db_seqs, retrieval.database_labels,
                                         distance=encoder.distance, vocab_size=encoder.vocab_size, metric=encoder.metric,
-                                        substitution_costs=encoder.substitution_costs)
+                                        substitution_costs=encoder.substitution_costs,
+                                        query_versions=bool(encoder.query_pitch_shifts))
             row[condition] = result["mrr"]
             row[f"{condition}_top1"] = result["top1"]
             if details:

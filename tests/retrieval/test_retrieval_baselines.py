@@ -214,6 +214,16 @@ def test_wav2tok_model_as_encoder():
     np.testing.assert_allclose(tokens.substitution_costs, want.fill_diagonal_(0).numpy(), atol=1e-5)
     weighted = tokens.search_audio(model, clips[1], sampling_rate=SR, distance="normalized_weighted_levenshtein")
     assert weighted.ids[0] == "b" and weighted.scores[0] == 0
+    # key search: a query transposed by 3 semitones, searched at -3 / 0 / +3, scores its un-shifted version
+    from wav2tok_hf.data import pitch_shift
+
+    shifted = pitch_shift(clips[1], SR, 3)
+    keyed = tokens.search_audio(model, [shifted], sampling_rate=SR, pitch_shifts=(-3, 0, 3))[0]
+    versions = [model.encode(pitch_shift(shifted, SR, k) if k else shifted, sampling_rate=SR) for k in (-3, 0, 3)]
+    np.testing.assert_allclose(keyed.scores, tokens.search_versions(versions).scores)
+    assert keyed.scores[0] <= tokens.search_audio(model, shifted, sampling_rate=SR).scores[0]
+    with pytest.raises(ValueError, match="list of pitch shifts"):
+        tokens.search_audio(model, shifted, sampling_rate=SR, pitch_shifts=3)
     frames = Wav2TokIndex.from_encoder(model, kind="frames")
     assert (frames.vocabulary.size, frames.frame_rate) == (16, model.config.frame_rate)
     frames.add_audio(model, clips, sampling_rate=SR)

@@ -111,6 +111,23 @@ def test_weighted_search_matches_reference(token_index, weighted_levenshtein_ref
         np.testing.assert_allclose(np.sort(normalized.scores), np.sort(want / lengths), rtol=1e-6)
 
 
+def test_search_versions_scores_each_item_by_its_best_version(token_index):
+    index, seqs = token_index
+    versions = [seqs[5][:-1], seqs[9], [7, 7, 7]]
+    combined = index.search_versions(versions, distance="normalized_levenshtein", top_k=10)
+    separate = index.search(versions, distance="normalized_levenshtein")
+    best = np.min([[dict(zip(r.indices.tolist(), r.scores.tolist()))[i] for i in range(len(index))]
+                   for r in separate], axis=0)
+    np.testing.assert_allclose(combined.scores, np.sort(best)[:10])
+    assert combined.ids[0] == "item9" and combined.scores[0] == 0 and len(combined) == 10
+    k = next(i for i, seq in enumerate(seqs) if len(seq) >= 10)
+    segment = index.search_versions([[7, 7, 7, 7, 7, 7], seqs[k][2:8]], distance="subsequence_levenshtein")
+    assert segment.ids[0] == f"item{k}" and segment.scores[0] == 0
+    assert (segment.starts[0], segment.ends[0]) == (2, 8)  # the segment of the winning version
+    with pytest.raises(ValueError, match="looks like one sequence"):
+        index.search_versions([1, 2, 3])
+
+
 def test_weighted_distance_needs_valid_substitution_costs(token_index):
     index, _ = token_index
     with pytest.raises(ValueError, match="needs the index's substitution_costs"):

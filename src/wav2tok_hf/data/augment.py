@@ -11,6 +11,7 @@ busy cores ran 15x slower than numpy; see ``scripts/bench_data.py``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +110,25 @@ def time_stretch(wave: np.ndarray, sampling_rate: int, rate: float) -> np.ndarra
 def pitch_shift(wave: np.ndarray, sampling_rate: int, semitones: float) -> np.ndarray:
     """Transpose by ``semitones`` keeping the duration."""
     return stretch_and_shift(wave, sampling_rate, semitones=semitones)
+
+
+def pitch_shift_versions(audio: Any, semitones: Sequence[float], sampling_rate: int | None = None) -> tuple[list[np.ndarray], int]:
+    """One clip at each of ``semitones`` (0 = the clip itself), for a key search over query versions.
+
+    Returns ``(waves, sampling_rate)``.
+
+    Example:
+        >>> import numpy as np
+        >>> waves, rate = pitch_shift_versions(np.zeros(8000, dtype=np.float32), (-2, 0, 2), 8000)
+        >>> len(waves), rate, waves[1].shape
+        (3, 8000, (8000,))
+    """
+    wave, rate_hz = load_audio(audio, sampling_rate=sampling_rate)
+    if isinstance(semitones, (str, bytes)) or not isinstance(semitones, Sequence) or not len(semitones):
+        raise ValueError(f"semitones={semitones!r}; expected a non-empty list of pitch shifts, e.g. (-4, -2, 0, 2, 4)")
+    if not all(isinstance(k, (int, float)) and not isinstance(k, bool) and np.isfinite(k) for k in semitones):
+        raise ValueError(f"semitones={semitones!r}; every shift must be a finite number of semitones")
+    return [wave if k == 0 else pitch_shift(wave, rate_hz, k) for k in semitones], rate_hz
 
 
 def add_noise(

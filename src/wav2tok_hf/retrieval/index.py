@@ -539,6 +539,42 @@ class Wav2TokIndex:
                                             top_k=top_k))
         return results[0] if single else results
 
+    def search_versions(
+        self,
+        versions: Sequence,
+        distance: str | None = None,
+        top_k: int | None = None,
+        vocabulary: Vocabulary | None = None,
+    ) -> SearchResult:
+        """Rank the index for one query given as several versions (e.g. its tokens at several pitch shifts: a key
+        search): each item scores its best (lowest) distance over the versions; subsequence segments come from the
+        version that scored it.
+
+        Example:
+            >>> index = Wav2TokIndex(vocab_size=10, vocab_name="demo")
+            >>> index.add([[1, 2, 3], [5, 6, 7]], ids=["a", "b"])
+            >>> index.search_versions([[6, 7, 8], [5, 6, 7]]).to_list()[0]
+            {'id': 'b', 'label': 'b', 'score': 0.0}
+        """
+        if self.kind == "tokens" and _is_single_token_query(versions):
+            raise ValueError("versions looks like one sequence; pass a list of versions of the query (e.g. [tokens])")
+        results = self.search(list(versions), distance=distance, vocabulary=vocabulary)
+        scores = np.full((len(results), len(self)), np.inf)
+        for row, result in zip(scores, results):
+            row[result.indices] = result.scores
+        best = scores.argmin(0)
+        items = np.arange(len(self))
+
+        def per_item(name):
+            if getattr(results[0], name) is None:
+                return None
+            table = np.zeros((len(results), len(self)), dtype=np.int64)
+            for row, result in zip(table, results):
+                row[result.indices] = getattr(result, name)
+            return table[best, items]
+
+        return self._ranked(results[0].distance, scores[best, items], per_item("starts"), per_item("ends"), top_k)
+
     def search_audio(
         self,
         encoder: Any,
@@ -546,13 +582,29 @@ class Wav2TokIndex:
         sampling_rate: int | None = None,
         distance: str | None = None,
         top_k: int | None = None,
+        pitch_shifts: Sequence[float] | None = None,
     ) -> SearchResult | list[SearchResult]:
-        """Encode one clip or a list of clips with ``encoder`` and :meth:`search` with them."""
+        """Encode one clip or a list of clips with ``encoder`` and :meth:`search` with them.
+
+        ``pitch_shifts`` (semitones, e.g. ``(-4, -2, 0, 2, 4)``) searches each clip at every one of these shifts
+        and keeps each item's best distance (:meth:`search_versions`): a key search for queries sung or spoken
+        higher or lower than the database, at ``len(pitch_shifts)`` times the encoding and search cost.
+        """
         single = not isinstance(audio, list)
-        sequences, _ = _encode_with(encoder, [audio] if single else audio, sampling_rate, self.kind)
-        if single:
-            sequences = sequences[0]
-        return self.search(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary_of(encoder, self.kind))
+        clips = [audio] if single else audio
+        vocabulary = vocabulary_of(encoder, self.kind)
+        if pitch_shifts is None:
+            sequences, _ = _encode_with(encoder, clips, sampling_rate, self.kind)
+            results = self.search(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary)
+            return results[0] if single else results
+        from ..data.augment import pitch_shift_versions
+
+        results = []
+        for clip in clips:
+            versions, rate = pitch_shift_versions(clip, pitch_shifts, sampling_rate)
+            sequences, _ = _encode_with(encoder, versions, rate, self.kind)
+            results.append(self.search_versions(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary))
+        return results[0] if single else results
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike) -> None:

@@ -92,10 +92,13 @@ def evaluate_index(
     ties: str = "mean",
     top_ks: Sequence[int] = (1, 5, 10),
     vocabulary: Vocabulary | None = None,
+    query_versions: bool = False,
 ) -> dict[str, Any]:
     """Query-by-example metrics of ``queries`` against a filled :class:`Wav2TokIndex`.
 
     Args:
+        query_versions: each query is a list of versions (e.g. its tokens at several pitch shifts), ranked by
+            :meth:`Wav2TokIndex.search_versions` (each item's best distance over the versions).
         level: ``"item"`` ranks database items (the paper's MRR: rank of the first item of the correct class);
             ``"class"`` ranks classes by their best item.
         ties: see :func:`rank_of_first_relevant`.
@@ -116,7 +119,8 @@ def evaluate_index(
     ranks, elapsed = [], 0.0
     for k, (query, label) in enumerate(zip(queries, query_labels)):
         start = time.perf_counter()
-        result = index.search([query], distance=distance, vocabulary=vocabulary)[0]
+        result = (index.search_versions(query, distance=distance, vocabulary=vocabulary) if query_versions
+                  else index.search([query], distance=distance, vocabulary=vocabulary)[0])
         elapsed += time.perf_counter() - start
         if level == "class":
             result = result.by_class()
@@ -141,12 +145,13 @@ def evaluate_retrieval(
     ties: str = "mean",
     top_ks: Sequence[int] = (1, 5, 10),
     substitution_costs: Any = None,
+    query_versions: bool = False,
 ) -> dict[str, Any]:
     """Build an index from ``db_seqs`` and return :func:`evaluate_index` metrics for the queries.
 
     Token distances need integer sequences (``vocab_size`` defaults to the largest id + 1; the weighted ones also
     ``substitution_costs``, a ``(vocab_size, vocab_size)`` matrix); DTW distances need ``(frames, dim)`` arrays
-    compared with ``metric``.
+    compared with ``metric``. With ``query_versions``, each query is a list of versions (see :func:`evaluate_index`).
 
     Example:
         >>> out = evaluate_retrieval([[1, 2, 3], [7, 8]], ["a", "b"], [[1, 2, 3, 4], [7, 8, 9]], ["a", "b"])
@@ -155,7 +160,8 @@ def evaluate_retrieval(
     """
     if distance in TOKEN_DISTANCES:
         if vocab_size is None:
-            vocab_size = 1 + max(int(np.max(s)) for s in [*db_seqs, *query_seqs] if len(s))
+            flat_queries = [v for q in query_seqs for v in q] if query_versions else list(query_seqs)
+            vocab_size = 1 + max(int(np.max(s)) for s in [*db_seqs, *flat_queries] if len(s))
         index = Wav2TokIndex(vocab_size=vocab_size, vocab_name="evaluate_retrieval", substitution_costs=substitution_costs)
     elif distance in FRAME_DISTANCES:
         index = Wav2TokIndex(frame_dim=int(np.asarray(db_seqs[0]).shape[-1]), vocab_name="evaluate_retrieval",
@@ -163,7 +169,8 @@ def evaluate_retrieval(
     else:
         raise ValueError(f"distance={distance!r}; accepted: {TOKEN_DISTANCES + FRAME_DISTANCES}")
     index.add(list(db_seqs), ids=[f"db{i}" for i in range(len(db_seqs))], labels=db_labels)
-    return evaluate_index(index, query_seqs, query_labels, distance=distance, level=level, ties=ties, top_ks=top_ks)
+    return evaluate_index(index, query_seqs, query_labels, distance=distance, level=level, ties=ties, top_ks=top_ks,
+                          query_versions=query_versions)
 
 
 # ---------------------------------------------------------------------- spoken term detection
