@@ -1,0 +1,91 @@
+"""Validation MRR of trained models under the codebook-weighted edit distance, for several substitution temperatures.
+
+    python scripts/tune_substitution_temperature.py --model checkpoints/wav2tok-qbsh \
+        --corpus-dir data_cache/essen-1000-50-100 [--references-per-label 1] [--temperatures 0.3 0.4 0.5 0.6 0.8]
+
+Each model is scored on its corpus's *validation* split (never test) with V / TS / PS queries, as the trainer
+selects models: plain length-normalised ED first, then ``normalized_weighted_levenshtein`` at each temperature
+(``Wav2TokConfig.substitution_temperature``). Prints a markdown table and writes it with a JSON next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _common  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", required=True, metavar="DIR", help="a saved model (repeatable)")
+    parser.add_argument("--corpus-dir", action="append", required=True,
+                        help="the saved corpus of each --model, in the same order (one for all when given once)")
+    parser.add_argument("--references-per-label", type=int,
+                        help="database items kept per label (as the models' data.eval_references_per_label)")
+    parser.add_argument("--temperatures", nargs="+", type=float, default=[0.3, 0.4, 0.5, 0.6, 0.8])
+    _common.add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    _common.setup_logging(args.verbose)
+    if any(t <= 0 for t in args.temperatures):
+        parser.error(f"--temperatures must be positive, got {args.temperatures}")
+    n = len(args.model)
+    corpus_dirs = args.corpus_dir * n if len(args.corpus_dir) == 1 else args.corpus_dir
+    if len(corpus_dirs) != n:
+        parser.error("give --corpus-dir once, or once per --model")
+
+    import numpy as np
+
+    from wav2tok_hf.benchmark import apply_threads, condition_sets, evaluate_encoder, retrieval_set_from_split
+    from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs
+
+    apply_threads(args.threads)
+    models = _common.load_models(parser, args.model)
+    start = time.perf_counter()
+    rows = []
+    for (name, model, _), corpus_dir in zip(models, corpus_dirs):
+        loaded = _common.load_cached_corpus(parser, corpus_dir)
+        if not loaded:
+            parser.error(f"--corpus-dir {corpus_dir!r} does not exist; build it with `wav2tok data` or a benchmark")
+        sr = model.config.sampling_rate
+        validation = retrieval_set_from_split(loaded[0]["validation"], sr, max_queries=args.max_queries, seed=args.seed,
+                                              max_references_per_label=args.references_per_label)
+        sets = condition_sets(validation, seed=args.seed)
+        cache = {}  # each list of waves (a condition's queries, the database) is encoded once, ranked many times
+
+        def encode(waves, rate, _model=model, _cache=cache):
+            if id(waves) not in _cache:
+                _cache[id(waves)] = (waves, _model.encode(waves, sampling_rate=rate, batch_size=32))
+            return _cache[id(waves)][1]
+
+        variants = [("normalized_levenshtein", None)] + [
+            ("normalized_weighted_levenshtein", t) for t in args.temperatures]
+        for distance, temperature in variants:
+            costs = (None if temperature is None else
+                     codebook_substitution_costs(model.codebook.detach().cpu().numpy(), temperature))
+            mrr = {c: evaluate_encoder(encode, s, distance=distance, vocab_size=model.config.codebook_size,
+                                       substitution_costs=costs)["mrr"] for c, s in sets.items()}
+            rows.append({"model": name, "corpus_dir": corpus_dir, "distance": distance, "temperature": temperature,
+                         **mrr, "mean": float(np.mean(list(mrr.values()))), **validation.sizes()})
+    lines = ["**Validation split (never test): MRR by ranking distance and substitution temperature**", "",
+             "| model | distance | temperature | MRR V | MRR TS | MRR PS | mean |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['distance']} | {r['temperature'] if r['temperature'] is not None else '—'} | "
+                     f"{r['V']:.3f} | {r['TS']:.3f} | {r['PS']:.3f} | {r['mean']:.3f} |")
+    table = "\n".join(lines)
+    print(table)
+    os.makedirs(args.output_dir, exist_ok=True)
+    _common.write_text(os.path.join(args.output_dir, "substitution_temperature.md"), table + "\n")
+    _common.write_json(os.path.join(args.output_dir, "substitution_temperature.json"),
+                       {"rows": rows, "seed": args.seed, "seconds": time.perf_counter() - start})
+    print(f"\nwritten to {args.output_dir} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
