@@ -59,7 +59,6 @@ def codebook_substitution_costs(codewords: np.ndarray, temperature: float) -> np
 
     Example:
         >>> import numpy as np
-        >>> import numpy as np
         >>> codebook_substitution_costs(np.array([[1, 0], [0.8, 0.6], [-1, 0]]), temperature=0.4).round(2).tolist()
         [[0.0, 0.5, 2.0], [0.5, 0.0, 2.0], [2.0, 2.0, 0.0]]
     """
@@ -208,7 +207,8 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
 
         Example:
             >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
-            >>> costs = Wav2TokModel(Wav2TokConfig(codebook_size=8, hidden_size=16, embedding_dim=8)).substitution_costs()
+            >>> model = Wav2TokModel(Wav2TokConfig(codebook_size=8, hidden_size=16, embedding_dim=8))
+            >>> costs = model.substitution_costs()
             >>> costs.shape, float(costs.diagonal().max()), float(costs.max()) <= 2.0
             ((8, 8), 0.0, True)
         """

@@ -112,7 +112,8 @@ def pitch_shift(wave: np.ndarray, sampling_rate: int, semitones: float) -> np.nd
     return stretch_and_shift(wave, sampling_rate, semitones=semitones)
 
 
-def pitch_shift_versions(audio: Any, semitones: Sequence[float], sampling_rate: int | None = None) -> tuple[list[np.ndarray], int]:
+def pitch_shift_versions(audio: Any, semitones: Sequence[float],
+                         sampling_rate: int | None = None) -> tuple[list[np.ndarray], int]:
     """One clip at each of ``semitones`` (0 = the clip itself), for a key search over query versions.
 
     Returns ``(waves, sampling_rate)``.

@@ -608,9 +608,9 @@ class Wav2TokIndex:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike) -> None:
-        """Save to ``directory``: ``index.json`` (vocabulary, substitution costs, ids, labels, tokens, durations) and, for a frames
-        index, ``frames-<sha256>.safetensors``. Every file is written atomically; a failed save leaves a
-        previously saved index in ``directory`` loadable and unchanged."""
+        """Save to ``directory``: ``index.json`` (vocabulary, substitution costs, ids, labels, tokens, durations)
+        and, for a frames index, ``frames-<sha256>.safetensors``. Every file is written atomically; a failed save
+        leaves a previously saved index in ``directory`` loadable and unchanged."""
         from safetensors.numpy import save as safetensors_bytes
 
         directory = os.fspath(directory)
