@@ -96,8 +96,10 @@ def test_qbsh_essen(tmp_module, model_8k, essen_dir):
     for block in report["protocols"]:
         _check_block(block, synthetic=True)
         assert [(r["model"], r["distance"]) for r in block["rows"]] == [
-            ("wav2tok[tiny8k]", "levenshtein"), ("wav2tok[tiny8k]", "normalized_levenshtein"), ("wav2tok[tiny8k]", "dtw"),
+            ("wav2tok[tiny8k]", "levenshtein"), ("wav2tok[tiny8k]", "normalized_levenshtein"),
+            ("wav2tok[tiny8k]", "normalized_weighted_levenshtein"), ("wav2tok[tiny8k]", "dtw"),
             ("vq-logmel-ed", "levenshtein"), ("vq-logmel-ed", "normalized_levenshtein"),
+            ("vq-logmel-ed", "normalized_weighted_levenshtein"),
             ("pitch-notes-ed", "levenshtein"), ("pitch-notes-ed", "normalized_levenshtein")]
     skipped = {s["model"]: s["reason"] for s in report["skipped"]}
     assert set(skipped) == {"wav2vec2-o", f"hub-ctc:{tmp_module / 'no-such-checkpoint'}"}
@@ -136,7 +138,8 @@ def test_qbsh_ablation(tmp_module, model_8k, essen_dir):
     _check_block(report, synthetic=True)
     assert report["num_queries"] == 3
     assert [(r["config"], r["distance"]) for r in report["rows"]] == [
-        ("cos", "levenshtein"), ("cos", "normalized_levenshtein"), ("nosim", "levenshtein"), ("nosim", "normalized_levenshtein")]
+        ("cos", "levenshtein"), ("cos", "normalized_levenshtein"), ("cos", "normalized_weighted_levenshtein"),
+        ("nosim", "levenshtein"), ("nosim", "normalized_levenshtein"), ("nosim", "normalized_weighted_levenshtein")]
     assert "| cos | levenshtein |" in (out / "ablation_essen.md").read_text()
 
 
@@ -162,13 +165,17 @@ def test_speech(tmp_module, model_16k):
     out = tmp_module / "speech"
     assert _script("benchmark_speech").main([
         "--model", model_16k, "--source", str(SPEECH), "--max-clips", "300", "--include-unknown", "no",
-        "--max-queries", "6",
+        "--max-queries", "6", "--key-search", "-2", "0", "2",
         "--output-dir", str(out), "--baselines", "logmel-dtw", "vq-logmel-ed", "wav2vec2-o", "wav2vec2-multi"]) == 0
     report = json.loads((out / "speech_commands.json").read_text())
     _check_block(report, synthetic=False)
-    assert [(r["model"], r["distance"]) for r in report["rows"]] == [
-        ("wav2tok[tiny16k]", "levenshtein"), ("wav2tok[tiny16k]", "normalized_levenshtein"), ("logmel-dtw", "dtw"),
-        ("vq-logmel-ed", "levenshtein"), ("vq-logmel-ed", "normalized_levenshtein")]
+    plain = [("wav2tok[tiny16k]", "levenshtein"), ("wav2tok[tiny16k]", "normalized_levenshtein"),
+             ("wav2tok[tiny16k]", "normalized_weighted_levenshtein"), ("logmel-dtw", "dtw"),
+             ("vq-logmel-ed", "levenshtein"), ("vq-logmel-ed", "normalized_levenshtein"),
+             ("vq-logmel-ed", "normalized_weighted_levenshtein")]
+    keyed = [(f"{model} + key search (-2, +0, +2 st)", distance) for model, distance in plain]
+    assert [(r["model"], r["distance"]) for r in report["rows"]] == [row for pair in zip(plain, keyed) for row in pair]
+    assert report["key_search_semitones"] == [-2.0, 0.0, 2.0]
     assert {s["model"] for s in report["skipped"]} == {"wav2vec2-o", "wav2vec2-multi"}
     assert "REAL speech" in (out / "speech_commands.md").read_text()
     for name in ("speech_commands_mrr.png", "speech_commands_ranks.png", "speech_commands_tokens.png"):
