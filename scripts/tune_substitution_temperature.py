@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from wav2tok_hf.benchmark import apply_threads, condition_sets, evaluate_encoder, retrieval_set_from_split
+    from wav2tok_hf.benchmark import apply_threads, condition_sets, retrieval_set_from_split
     from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs
+    from wav2tok_hf.retrieval import evaluate_retrieval
 
     apply_threads(args.threads)
     models = _common.load_models(parser, args.model)
@@ -56,20 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         validation = retrieval_set_from_split(loaded[0]["validation"], sr, max_queries=args.max_queries, seed=args.seed,
                                               max_references_per_label=args.references_per_label)
         sets = condition_sets(validation, seed=args.seed)
-        cache = {}  # each list of waves (a condition's queries, the database) is encoded once, ranked many times
-
-        def encode(waves, rate, _model=model, _cache=cache):
-            if id(waves) not in _cache:
-                _cache[id(waves)] = (waves, _model.encode(waves, sampling_rate=rate, batch_size=32))
-            return _cache[id(waves)][1]
-
+        # encoded once, ranked under every distance
+        database = model.encode(validation.database, sampling_rate=sr, batch_size=32)
+        queries = {c: model.encode(s.queries, sampling_rate=sr, batch_size=32) for c, s in sets.items()}
         variants = [("normalized_levenshtein", None)] + [
             ("normalized_weighted_levenshtein", t) for t in args.temperatures]
         for distance, temperature in variants:
             costs = (None if temperature is None else
                      codebook_substitution_costs(model.codebook.detach().cpu().numpy(), temperature))
-            mrr = {c: evaluate_encoder(encode, s, distance=distance, vocab_size=model.config.codebook_size,
-                                       substitution_costs=costs)["mrr"] for c, s in sets.items()}
+            mrr = {c: evaluate_retrieval(queries[c], s.query_labels, database, validation.database_labels,
+                                         distance=distance, vocab_size=model.config.codebook_size,
+                                         substitution_costs=costs)["mrr"] for c, s in sets.items()}
             rows.append({"model": name, "corpus_dir": corpus_dir, "distance": distance, "temperature": temperature,
                          **mrr, "mean": float(np.mean(list(mrr.values()))), **validation.sizes()})
     lines = ["**Validation split (never test): MRR by ranking distance and substitution temperature**", "",

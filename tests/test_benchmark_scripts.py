@@ -204,3 +204,19 @@ def test_std(tmp_module, model_16k):
     markdown = (out / "std.md").read_text()
     assert "CONSTRUCTED from REAL speech" in markdown and "| wav2vec2-o | skipped |" in markdown
     assert (out / "std_sweep.png").stat().st_size > 1000
+
+
+def test_tune_substitution_temperature(tmp_module, model_8k, essen_dir):
+    out = tmp_module / "tune"
+    assert _script("tune_substitution_temperature").main([
+        "--model", model_8k, "--corpus-dir", essen_dir, "--temperatures", "0.4", "0.8", "--output-dir", str(out)]) == 0
+    report = json.loads((out / "substitution_temperature.json").read_text())
+    assert [(r["distance"], r["temperature"]) for r in report["rows"]] == [
+        ("normalized_levenshtein", None), ("normalized_weighted_levenshtein", 0.4),
+        ("normalized_weighted_levenshtein", 0.8)]
+    for row in report["rows"]:
+        assert 0 < row["mean"] <= 1 and row["mean"] == pytest.approx((row["V"] + row["TS"] + row["PS"]) / 3)
+    assert "Validation split (never test)" in (out / "substitution_temperature.md").read_text()
+    with pytest.raises(SystemExit):
+        _script("tune_substitution_temperature").main(["--model", model_8k, "--corpus-dir", essen_dir,
+                                                        "--temperatures", "0", "--output-dir", str(out)])

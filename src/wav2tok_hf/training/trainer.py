@@ -20,6 +20,7 @@ from ..benchmark import RetrievalSet, condition_sets, evaluate_encoder
 from ..feature_extraction_wav2tok import Wav2TokFeatureExtractor
 from ..modeling_wav2tok import Wav2TokModel, collapse_runs
 from ..processing_wav2tok import Wav2TokProcessor
+from ..retrieval.index import WEIGHTED_DISTANCES
 from .arguments import Wav2TokTrainingArguments
 from .kmeans import codebook_usage, spherical_kmeans
 from .losses import alignment_loss, consistency_loss, ctc_loss, diversity_loss, dtw_alignment, matching_loss, smoothness_loss
@@ -269,7 +270,7 @@ class Wav2TokTrainer:
             self._eval_sets = condition_sets(self.eval_set, seed=self.args.seed,
                                              conditions=tuple(self.args.eval_conditions))
         metrics: dict[str, float] = {}
-        costs = model.substitution_costs() if "weighted" in self.args.eval_distance else None
+        costs = model.substitution_costs() if self.args.eval_distance in WEIGHTED_DISTANCES else None
         for condition, retrieval in self._eval_sets.items():
             result = evaluate_encoder(encode, retrieval, distance=self.args.eval_distance,
                                       vocab_size=model.config.codebook_size, substitution_costs=costs)
