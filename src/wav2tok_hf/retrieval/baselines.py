@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ..audio_utils import load_audio
+from ..configuration_wav2tok import Wav2TokConfig
 from ..feature_extraction_wav2tok import pitch_class_key
 from ..modeling_wav2tok import codebook_substitution_costs, collapse_runs
 from .index import Vocabulary
@@ -214,7 +215,8 @@ class VQLogMelEDBaseline(_LogMelMixin, RetrievalBaseline):
 
     def __init__(self, n_clusters: int = 64, sampling_rate: int = 16000, n_fft: int = 512, hop_length: int = 256,
                  n_mels: int = 64, fmin: float = 60.0, fmax: float | None = None, max_fit_frames: int = 100_000,
-                 seed: int = 0, substitution_temperature: float = 0.4):
+                 seed: int = 0,
+                 substitution_temperature: float = Wav2TokConfig.substitution_temperature):
         if n_clusters < 2:
             raise ValueError(f"n_clusters={n_clusters}; expected >= 2")
         self._init_logmel(sampling_rate, n_fft, hop_length, n_mels, fmin, fmax)
