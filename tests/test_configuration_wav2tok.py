@@ -21,6 +21,11 @@ def test_feature_size(feature_type, expected):
     assert Wav2TokConfig(feature_type=feature_type).feature_size == expected
 
 
+def test_encoder_input_size():
+    assert Wav2TokConfig(feature_type="cqt").encoder_input_size == 60
+    assert Wav2TokConfig(feature_type="cqt", frequency_conv_channels=16).encoder_input_size == 32
+
+
 def test_folded_pitch_feature_size():
     config = Wav2TokConfig(feature_type="pitch", pitch_fold_octave=True, bins_per_semitone=2)
     assert config.feature_size == 24 + 4
@@ -52,6 +57,9 @@ def test_auto_config_for_model_and_round_trip(tmp_path):
         (dict(hidden_size=33), "must be even"),
         (dict(similarity="dot"), "similarity"),
         (dict(pitch_reference="median"), "pitch_reference='median'; accepted"),
+        (dict(feature_type="mfcc", frequency_conv_channels=8), "needs a frequency axis: feature_type='mfcc'"),
+        (dict(feature_type="cqt", n_semitones=6, frequency_conv_channels=8, frequency_conv_layers=4), "too few"),
+        (dict(frequency_conv_channels=-1), "frequency_conv_channels=-1"),
     ],
 )
 def test_invalid_values_are_rejected(bad, match):

@@ -10,9 +10,11 @@ from transformers import AutoModel
 
 from wav2tok_test_utils import tiny_config, tone
 from wav2tok_hf import Wav2TokModel, Wav2TokModelOutput, collapse_runs
-from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs, reverse_padded
+from wav2tok_hf.modeling_wav2tok import Wav2TokFrequencyConv, codebook_substitution_costs, reverse_padded
 
-ENCODERS = [dict(encoder_type="bilstm"), dict(encoder_type="transformer", num_attention_heads=2, hidden_size=16)]
+FREQUENCY_CONV = dict(feature_type="cqt", n_semitones=24, fmin=100.0, frequency_conv_channels=4, frequency_conv_layers=2)
+ENCODERS = [dict(encoder_type="bilstm"), dict(encoder_type="transformer", num_attention_heads=2, hidden_size=16),
+            FREQUENCY_CONV]
 
 
 def make_model(**overrides) -> Wav2TokModel:
@@ -79,6 +81,43 @@ def test_batched_equals_one_by_one_and_padding_invariance(encoder):
     torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-5)
 
 
+def test_frequency_conv_output_is_invariant_to_shifts_along_frequency():
+    torch.manual_seed(0)
+    conv = Wav2TokFrequencyConv(channels=4, num_layers=3, kernel=5).eval()
+    frames = torch.zeros(2, 30, 128)
+    frames[:, :, 52:76] = torch.randn(2, 30, 24)  # content farther from the edges than the receptive field
+    lengths = torch.tensor([30, 17])
+    out = conv(frames, lengths)
+    assert out.shape == (2, 30, 8)
+    assert (out[1, 17:] == 0).all()  # frames past the length stay zero
+    for shift in (-8, -4, 4, 12):  # multiples of 2 ** (num_layers - 1): exact
+        torch.testing.assert_close(conv(torch.roll(frames, shift, dims=2), lengths), out)
+    moved = conv(torch.roll(frames, 1, dims=2), lengths)  # other shifts: close, not equal
+    assert 0 < (moved - out).abs().max() < out.abs().max()
+
+
+def test_frequency_conv_model_reads_pitch_shifted_audio_nearly_alike():
+    from wav2tok_hf.data.augment import pitch_shift
+
+    model = make_model(**FREQUENCY_CONV)
+    fe = model.feature_extractor
+    wave, shifted = tone(1.0, freq=200), pitch_shift(tone(1.0, freq=200), 8000, 4)
+
+    def features(audio):
+        return fe(audio, sampling_rate=8000)["input_features"]
+
+    def encoder_input(audio):
+        batch = fe(audio, sampling_rate=8000)
+        with torch.no_grad():
+            return model.frequency_conv(batch["input_features"], batch["attention_mask"].sum(1))
+
+    def change(a, b):
+        return float((a - b).norm() / a.norm())
+
+    # a 4-semitone shift moves the encoder's input much less than it moves the log-frequency frames themselves
+    assert change(encoder_input(wave), encoder_input(shifted)) < 0.5 * change(features(wave), features(shifted))
+
+
 def test_encode_durations_and_bounds():
     model = make_model()
     ids, durations = model.encode(tone(1.0), sampling_rate=8000, return_durations=True)
@@ -89,8 +128,9 @@ def test_encode_durations_and_bounds():
     assert batch_ids == [ids] and batch_durations == [durations]
 
 
-def test_save_load_round_trip_is_bit_identical(tmp_path):
-    model = make_model()
+@pytest.mark.parametrize("overrides", [{}, FREQUENCY_CONV], ids=["bilstm", "frequency-conv"])
+def test_save_load_round_trip_is_bit_identical(tmp_path, overrides):
+    model = make_model(**overrides)
     model.set_codebook(torch.randn(12, 8))
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))

@@ -9,6 +9,7 @@ FEATURE_TYPES = ("log-mel", "mfcc", "cqt", "pitch")
 ENCODER_TYPES = ("bilstm", "transformer")
 SIMILARITY_TYPES = ("learned", "cosine")
 PITCH_REFERENCES = ("mean", "pitch-class")
+FREQUENCY_FEATURE_TYPES = ("cqt", "log-mel")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -44,6 +45,14 @@ class Wav2TokConfig(PreTrainedConfig):
         pitch_contour_scalars (`bool`, defaults to `True`): `pitch` features include the relative pitch / 12 and its
             slope per frame (4 scalars with voicing and energy); `False` keeps voicing and energy only (2 scalars).
         normalize_features (`bool`, defaults to `True`): per-utterance mean/variance normalisation of each feature.
+        frequency_conv_channels (`int`, defaults to 0): with a positive value, the frames of a `cqt` or `log-mel`
+            front end go through `frequency_conv_layers` 2-D convolutions over (frequency, time) with this many
+            channels (max-pooled by 2 along frequency between layers), then are pooled (max and mean) over the whole
+            frequency axis before the encoder: a shift of the spectrum along log-frequency (a transposition, or the
+            formant scaling of a pitch-shifted or another speaker's voice) moves the feature maps and leaves the
+            pooled frames almost unchanged. 0 feeds the frames to the encoder directly.
+        frequency_conv_layers (`int`, defaults to 3) / frequency_conv_kernel (`int`, defaults to 5): depth of that
+            stack and the frequency extent (bins) of each kernel; the time extent is 3 frames.
         encoder_type (`str`, defaults to `"bilstm"`): `"bilstm"` or `"transformer"`.
         hidden_size (`int`, defaults to 256): encoder output width (BiLSTM: two directions of `hidden_size // 2`).
         num_layers (`int`, defaults to 2): encoder layers.
@@ -85,6 +94,9 @@ class Wav2TokConfig(PreTrainedConfig):
     pitch_fold_octave: bool = False
     pitch_contour_scalars: bool = True
     normalize_features: bool = True
+    frequency_conv_channels: int = 0
+    frequency_conv_layers: int = 3
+    frequency_conv_kernel: int = 5
     encoder_type: str = "bilstm"
     hidden_size: int = 256
     num_layers: int = 2
@@ -111,7 +123,8 @@ class Wav2TokConfig(PreTrainedConfig):
                f"pitch_reference={self.pitch_reference!r}; accepted: {PITCH_REFERENCES}")
         _check(self.similarity in SIMILARITY_TYPES, f"similarity={self.similarity!r}; accepted: {SIMILARITY_TYPES}")
         for name in ("sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "bins_per_semitone", "n_semitones",
-                     "pitch_context_semitones", "hidden_size", "num_layers", "num_attention_heads", "embedding_dim"):
+                     "pitch_context_semitones", "frequency_conv_layers", "frequency_conv_kernel", "hidden_size",
+                     "num_layers", "num_attention_heads", "embedding_dim"):
             value = getattr(self, name)
             _check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
                    f"{name}={value!r}; expected a positive integer")
@@ -138,11 +151,27 @@ class Wav2TokConfig(PreTrainedConfig):
             _check(self.hidden_size % self.num_attention_heads == 0,
                    f"hidden_size={self.hidden_size} must be divisible by num_attention_heads={self.num_attention_heads}")
         _check(self.n_mfcc <= self.n_mels, f"n_mfcc={self.n_mfcc} must not exceed n_mels={self.n_mels}")
+        channels = self.frequency_conv_channels
+        _check(isinstance(channels, int) and not isinstance(channels, bool) and channels >= 0,
+               f"frequency_conv_channels={channels!r}; expected an integer >= 0 (0: no frequency convolutions)")
+        if channels:
+            _check(self.feature_type in FREQUENCY_FEATURE_TYPES,
+                   f"frequency_conv_channels needs a frequency axis: feature_type={self.feature_type!r}; accepted: "
+                   f"{FREQUENCY_FEATURE_TYPES}")
+            bins = self.feature_size // 2 ** (self.frequency_conv_layers - 1)
+            _check(bins >= 1, f"{self.feature_size} frequency bins are too few for frequency_conv_layers="
+                              f"{self.frequency_conv_layers} (each layer but the last halves them)")
 
     @property
     def frame_rate(self) -> float:
         """Feature frames per second."""
         return self.sampling_rate / self.hop_length
+
+    @property
+    def encoder_input_size(self) -> int:
+        """Width of the frames the encoder reads: `feature_size`, or `2 * frequency_conv_channels` (max and mean over
+        frequency) with the frequency convolutions."""
+        return 2 * self.frequency_conv_channels if self.frequency_conv_channels else self.feature_size
 
     @property
     def feature_size(self) -> int:

@@ -255,7 +255,9 @@ def _model_details(config: Any, num_parameters: int) -> str:
     rows = [
         ("Architecture", f"wav2tok, {config.encoder_type} encoder, {config.num_layers} layers, hidden size "
                          f"{config.hidden_size}"),
-        ("Input features", f"{config.feature_type} ({config.feature_size} per frame)"),
+        ("Input features", f"{config.feature_type} ({config.feature_size} per frame)" + (
+            f", {config.frequency_conv_layers} convolutions of {config.frequency_conv_channels} channels over "
+            f"(frequency, time) pooled over frequency" if config.frequency_conv_channels else "")),
         ("Sampling rate", f"{config.sampling_rate} Hz"),
         ("Frame rate", f"{config.frame_rate:g} frames/s (hop {config.hop_length}, window {config.n_fft})"),
         ("Codebook", f"{config.codebook_size} tokens, {config.embedding_dim}-dimensional unit-norm codewords"),

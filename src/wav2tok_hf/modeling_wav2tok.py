@@ -73,6 +73,33 @@ def codebook_substitution_costs(codewords: np.ndarray, temperature: float) -> np
     return costs.astype(np.float32)
 
 
+class Wav2TokFrequencyConv(nn.Module):
+    """2-D convolutions over (frequency, time), pooled over the whole frequency axis.
+
+    Frames ``(B, T, F)`` -> ``num_layers`` convolutions (kernel ``kernel x 3``, ReLU; max-pooled by 2 along frequency
+    between layers) -> max and mean over frequency -> ``(B, T, 2 * channels)``. A spectrum shifted along a
+    log-frequency axis by a multiple of ``2 ** (num_layers - 1)`` bins (away from the edges) gives the same output, and
+    other shifts nearly so. Frames past each length are zeroed after every layer, so padding never reaches a valid
+    frame (batched == unbatched).
+    """
+
+    def __init__(self, channels: int, num_layers: int, kernel: int):
+        super().__init__()
+        sizes = [1] + [channels] * num_layers
+        self.convs = nn.ModuleList(
+            nn.Conv2d(a, b, (kernel, 3), padding=(kernel // 2, 1)) for a, b in zip(sizes, sizes[1:])
+        )
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None])[:, None, None, :]
+        h = x.transpose(1, 2)[:, None] * mask  # B, 1, F, T
+        for i, conv in enumerate(self.convs):
+            if i > 0:
+                h = F.max_pool2d(h, kernel_size=(2, 1))
+            h = F.relu(conv(h)) * mask
+        return torch.cat([h.amax(2), h.mean(2)], dim=1).transpose(1, 2)
+
+
 class Wav2TokBiLSTM(nn.Module):
     """Stacked BiLSTM that is exact on padded batches.
 
@@ -150,6 +177,9 @@ class Wav2TokPreTrainedModel(PreTrainedModel):
             nn.init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
         elif isinstance(module, nn.LSTM):
             for name, param in module.named_parameters():
                 if "weight" in name:
@@ -161,9 +191,9 @@ class Wav2TokPreTrainedModel(PreTrainedModel):
 class Wav2TokModel(Wav2TokPreTrainedModel):
     r"""wav2tok: learned discrete audio tokens for retrieval (Banerjee & Arora, ICLR 2023).
 
-    Features -> encoder (BiLSTM or Transformer) -> linear -> unit-norm embeddings `z_t` -> logits
-    `cos(z_t, e_k) / temperature` against the codebook `E` (a buffer set by K-means in training, saved with the
-    weights) -> per-frame argmax -> runs collapsed into a token string.
+    Features -> (optional frequency convolutions, pooled over frequency) -> encoder (BiLSTM or Transformer) ->
+    linear -> unit-norm embeddings `z_t` -> logits `cos(z_t, e_k) / temperature` against the codebook `E` (a buffer
+    set by K-means in training, saved with the weights) -> per-frame argmax -> runs collapsed into a token string.
 
     Example:
 
@@ -177,10 +207,14 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
 
     def __init__(self, config: Wav2TokConfig):
         super().__init__(config)
+        self.frequency_conv = (
+            Wav2TokFrequencyConv(config.frequency_conv_channels, config.frequency_conv_layers, config.frequency_conv_kernel)
+            if config.frequency_conv_channels else None
+        )
         if config.encoder_type == "bilstm":
-            self.encoder = Wav2TokBiLSTM(config.feature_size, config.hidden_size, config.num_layers, config.dropout)
+            self.encoder = Wav2TokBiLSTM(config.encoder_input_size, config.hidden_size, config.num_layers, config.dropout)
         else:
-            self.encoder = Wav2TokTransformer(config.feature_size, config.hidden_size, config.num_layers,
+            self.encoder = Wav2TokTransformer(config.encoder_input_size, config.hidden_size, config.num_layers,
                                               config.num_attention_heads, config.dropout)
         self.projection = nn.Linear(config.hidden_size, config.embedding_dim)
         # Learned prototype similarity of the matching loss: s(p, e) = w . |p - e| + b (used in training only).
@@ -217,6 +251,8 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
     # ------------------------------------------------------------------ forward
     def embed_features(self, input_features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Unit-norm frame embeddings (B, T, D) from features (B, T, F); padded frames are zero."""
+        if self.frequency_conv is not None:
+            input_features = self.frequency_conv(input_features, lengths)
         hidden = self.encoder(input_features, lengths)
         z = F.normalize(self.projection(hidden), dim=-1)
         mask = torch.arange(z.shape[1], device=z.device)[None, :] < lengths[:, None]

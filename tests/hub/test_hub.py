@@ -30,6 +30,7 @@ from wav2tok_hf.hub import (
     benchmark_markdown,
     default_template,
     main,
+    model_card_fields,
     push_model,
     read_benchmark,
     render_model_card,
@@ -392,6 +393,14 @@ def test_read_benchmark_rejects_files_without_rows(tmp_path, bad):
     path.write_text(bad if isinstance(bad, str) else json.dumps(bad))
     with pytest.raises(ValueError, match="bench.json"):
         read_benchmark(path)
+
+
+def test_card_details_name_the_frequency_convolutions():
+    plain = Wav2TokModel(Wav2TokConfig(feature_type="cqt", hidden_size=16, embedding_dim=8))
+    conv = Wav2TokModel(Wav2TokConfig(feature_type="cqt", hidden_size=16, embedding_dim=8, frequency_conv_channels=4))
+    assert "convolutions" not in model_card_fields(plain, "me/plain")["model_details"]
+    assert ("cqt (60 per frame), 3 convolutions of 4 channels over (frequency, time) pooled over frequency"
+            in model_card_fields(conv, "me/conv")["model_details"])
 
 
 def test_packaged_template_needs_the_training_fields():
