@@ -76,6 +76,7 @@ AUDIO = {
     "mastmelody": ("MASTmelody", "RE-SYNTHESISED audio: real singers' pitch and timing (MASTmelody f0 tracks), "
                                  "synthetic timbre"),
 }
+RERANK_FRAMES = ("embeddings", "pitch-contour-dtw")
 PROTOCOL_NOTES = {
     "unseen": "unseen songs: test-split queries vs test-split references; no model was trained on these songs",
     "closed-set": "closed-set (the paper's protocol): other renditions of the TRAINING songs vs their references; the "
@@ -112,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep a seeded subset of N songs (and their queries) in each protocol, e.g. to compare "
                              "closed-set and unseen at the same database size (default: every song of the split)")
     parser.add_argument("--dtw", action="store_true", help="also DTW over each wav2tok model's frame embeddings")
+    parser.add_argument("--rerank", type=int, default=0, metavar="N",
+                        help="also tokens-then-re-rank rows (the product path, Wav2TokIndex's re-rank stage): each "
+                             "model's normalised weighted edit distance ranking, its best N items re-scored by DTW "
+                             "over frames (default 0: no such rows)")
+    parser.add_argument("--rerank-frames", nargs="+", choices=RERANK_FRAMES, default=["embeddings"],
+                        help="frames the re-rank DTW compares: the model's own frame 'embeddings' and/or the "
+                             "'pitch-contour-dtw' baseline's contour (default: embeddings)")
     parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOL_NOTES), default=["unseen", "closed-set"])
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -169,7 +177,66 @@ def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model
     return corpus, build, False
 
 
-def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], args: argparse.Namespace) -> dict:
+def rerank_rows(models: list, sets: dict, shortlist: int, frame_sources: list[str]) -> list[dict]:
+    """Tokens-then-re-rank rows (the product path), in ``run_benchmark``'s row format: for every model, a
+    ``Wav2TokIndex`` of the database's tokens with frames stored for its re-rank stage; each query is ranked by the
+    normalised weighted edit distance and its best ``shortlist`` items are re-scored by DTW over frames (the model's
+    own embeddings, or the ``pitch-contour-dtw`` baseline's contour). ``search_s`` is the index search (tokens and
+    re-rank DTW) per query; ``infer_s`` encodes the query's tokens and frames. Their own rows: never mixed with the
+    tokens-only rows."""
+    from wav2tok_hf.benchmark import baseline_encoder
+    from wav2tok_hf.retrieval import create_baseline
+    from wav2tok_hf.retrieval.index import Wav2TokIndex
+    from wav2tok_hf.retrieval.metrics import mean_reciprocal_rank, top_k_accuracy
+
+    distance = "normalized_weighted_levenshtein"
+    first = next(iter(sets.values()))
+    ids = [str(i) for i in range(len(first.database))]
+    rows = []
+    for name, model, _ in models:
+        for source in frame_sources:
+            frame_encoder = model if source == "embeddings" else create_baseline(source)
+            embed = (lambda w, sr: model.embed(w, sampling_rate=sr, batch_size=32)) if source == "embeddings" else \
+                baseline_encoder(frame_encoder).encode
+            index = Wav2TokIndex.from_encoder(model)
+            index.add_audio(model, list(first.database), sampling_rate=first.sampling_rate, ids=ids,
+                            labels=list(first.database_labels), store_frames=True, frame_encoder=frame_encoder)
+            label = "model embeddings" if source == "embeddings" else source
+            row = {"model": f"{name} + re-rank top {shortlist} by DTW ({label})",
+                   "distance": f"{distance} -> dtw", "rerank": shortlist, "rerank_frames": source}
+            for condition, retrieval in sets.items():
+                start = time.perf_counter()
+                tokens = model.encode(retrieval.queries, sampling_rate=retrieval.sampling_rate, batch_size=32)
+                frames = embed(retrieval.queries, retrieval.sampling_rate)
+                infer = (time.perf_counter() - start) / len(retrieval.queries)
+                start = time.perf_counter()
+                results = index.search(tokens, distance=distance, rerank=shortlist, query_frames=frames)
+                search = (time.perf_counter() - start) / len(retrieval.queries)
+                ranks = [_rank_after_rerank(result, label) for result, label in zip(results, retrieval.query_labels)]
+                row[condition] = mean_reciprocal_rank(ranks)
+                row[f"{condition}_top1"] = top_k_accuracy(ranks, 1)
+                row[f"{condition}_top5"] = top_k_accuracy(ranks, 5)
+                row.setdefault("ranks", {})[condition] = [float(r) for r in ranks]
+                if condition == "V":
+                    row["search_s"], row["infer_s"] = search, infer
+            rows.append(row)
+    return rows
+
+
+def _rank_after_rerank(result, label: str) -> float:
+    """Rank of the first item of ``label``: the re-ranked items in DTW order, then the rest by token distance with
+    ties at their mean rank (as the tokens-only rows)."""
+    import numpy as np
+
+    from wav2tok_hf.retrieval.metrics import rank_of_first_relevant
+
+    position = np.arange(len(result))
+    order = np.where(position < result.reranked, position - result.reranked, result.token_scores)
+    return rank_of_first_relevant(order, [lab == label for lab in result.labels])
+
+
+def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], args: argparse.Namespace,
+                 models: list = ()) -> dict:
     from wav2tok_hf.benchmark import PROTOCOL_SPLITS, condition_sets, retrieval_set_from_split, run_benchmark
 
     split = PROTOCOL_SPLITS[protocol]
@@ -181,6 +248,8 @@ def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], arg
     sets = condition_sets(retrieval, seed=args.seed)
     logger.info("%s: %d queries vs %d items", protocol, len(retrieval.queries), len(retrieval.database))
     rows = run_benchmark(encoders, sets, details=True)
+    if args.rerank and models:
+        rows += rerank_rows(list(models), sets, args.rerank, args.rerank_frames)
     return {"corpus": args.corpus, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
             "protocol_note": PROTOCOL_NOTES[protocol], "split": split, **retrieval.sizes(), "rows": rows,
             "skipped": list(skipped), "_retrieval": retrieval}
@@ -246,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     apply_threads(args.threads)
     _common.check_positive(parser, args.max_queries, "--max-queries")
     _common.check_positive(parser, args.max_references_per_song, "--max-references-per-song")
+    if args.rerank < 0:
+        parser.error(f"--rerank {args.rerank}: expected the number of items to re-rank (>= 1), or 0 for none")
     _common.check_source(parser, args.source)
     if not args.model and not args.ablation_dir:
         parser.error("pass at least one --model DIR or an --ablation-dir DIR")
@@ -281,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                 encoders.append(model_encoder(model, name, distance="dtw"))
         encoders = with_ranking_variants(encoders + baseline_encoders + hub_encoders)
         pin_threads(encoders, args.threads)
-        blocks = [run_protocol(p, corpus, encoders, skipped, args) for p in args.protocols]
+        blocks = [run_protocol(p, corpus, encoders, skipped, args, models) for p in args.protocols]
         main_block = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
         report = {**_public(main_block), **common, "models": {n: p for n, _, p in models},
                   "protocols": [_public(b) for b in blocks]}

@@ -16,7 +16,7 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
 fi
 
 # (Re)install when the package is missing, or installed from another checkout than this one.
-installed=$("$PYTHON" -c "import os, wav2tok_hf, pytest_timeout; print(os.path.realpath(os.path.dirname(wav2tok_hf.__file__)))" 2>/dev/null || true)
+installed=$("$PYTHON" -c "import os, wav2tok_hf, pytest_timeout, playwright; print(os.path.realpath(os.path.dirname(wav2tok_hf.__file__)))" 2>/dev/null || true)
 if [ "$installed" != "$(realpath src/wav2tok_hf)" ] || [ "${WAV2TOK_REINSTALL:-0}" = 1 ]; then
   echo "[install] pip install -e .[dev] (torch pinned to 2.13.0: a looser spec pulls the CUDA build)"
   "$PYTHON" -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[dev]"

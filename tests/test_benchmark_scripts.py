@@ -87,6 +87,7 @@ def test_qbsh_essen(tmp_module, model_8k, essen_dir):
     out = tmp_module / "qbsh"
     main = _script("benchmark_qbsh").main
     assert main(["--model", model_8k, "--corpus-dir", essen_dir, "--output-dir", str(out), "--dtw", "--seed", "0",
+                 "--rerank", "1000", "--rerank-frames", "embeddings", "pitch-contour-dtw",
                  "--baselines", "vq-logmel-ed", "pitch-notes-ed", "wav2vec2-o",
                  "--hub-model-id", str(tmp_module / "no-such-checkpoint")]) == 0
     report = json.loads((out / "qbsh_essen.json").read_text())
@@ -100,7 +101,13 @@ def test_qbsh_essen(tmp_module, model_8k, essen_dir):
             ("wav2tok[tiny8k]", "normalized_weighted_levenshtein"), ("wav2tok[tiny8k]", "dtw"),
             ("vq-logmel-ed", "levenshtein"), ("vq-logmel-ed", "normalized_levenshtein"),
             ("vq-logmel-ed", "normalized_weighted_levenshtein"),
-            ("pitch-notes-ed", "levenshtein"), ("pitch-notes-ed", "normalized_levenshtein")]
+            ("pitch-notes-ed", "levenshtein"), ("pitch-notes-ed", "normalized_levenshtein"),
+            ("wav2tok[tiny8k] + re-rank top 1000 by DTW (model embeddings)", "normalized_weighted_levenshtein -> dtw"),
+            ("wav2tok[tiny8k] + re-rank top 1000 by DTW (pitch-contour-dtw)", "normalized_weighted_levenshtein -> dtw")]
+        # a shortlist covering the whole database re-ranks everything: the DTW over embeddings row's ranks
+        rows = {r["model"]: r for r in block["rows"] if r["distance"] == "normalized_weighted_levenshtein -> dtw"}
+        dtw = next(r for r in block["rows"] if r["distance"] == "dtw")
+        assert rows["wav2tok[tiny8k] + re-rank top 1000 by DTW (model embeddings)"]["ranks"] == dtw["ranks"]
     skipped = {s["model"]: s["reason"] for s in report["skipped"]}
     assert set(skipped) == {"wav2vec2-o", f"hub-ctc:{tmp_module / 'no-such-checkpoint'}"}
     assert "cannot load" in skipped["wav2vec2-o"]
@@ -113,10 +120,14 @@ def test_qbsh_essen(tmp_module, model_8k, essen_dir):
     # deterministic under --seed (everything but the timings)
     out2 = tmp_module / "qbsh2"
     main(["--model", model_8k, "--corpus-dir", essen_dir, "--output-dir", str(out2), "--no-plots",
-          "--protocols", "unseen", "--baselines"])
+          "--protocols", "unseen", "--baselines", "--rerank", "1"])
     again = json.loads((out2 / "qbsh_essen.json").read_text())
     assert [again["rows"][0][c] for c in ("V", "TS", "PS")] == [report["rows"][0][c] for c in ("V", "TS", "PS")]
     assert again["rows"][0]["ranks"] == report["rows"][0]["ranks"]
+    # a shortlist of one: the token ranking with its first item fixed, the re-rank row next to (not instead of) it
+    tokens, reranked = again["rows"][2], again["rows"][-1]
+    assert tokens["distance"] == "normalized_weighted_levenshtein" and reranked["rerank"] == 1
+    assert all((a == 1) == (b == 1) for a, b in zip(tokens["ranks"]["V"], reranked["ranks"]["V"]))
     # --max-songs: a seeded subset of the split's songs (3 training songs here), with only their queries
     out3 = tmp_module / "qbsh3"
     main(["--model", model_8k, "--corpus-dir", essen_dir, "--output-dir", str(out3), "--no-plots",
@@ -165,7 +176,7 @@ def test_speech(tmp_module, model_16k):
     out = tmp_module / "speech"
     assert _script("benchmark_speech").main([
         "--model", model_16k, "--source", str(SPEECH), "--max-clips", "300", "--include-unknown", "no",
-        "--max-queries", "6", "--key-search", "-2", "0", "2",
+        "--max-queries", "6", "--key-search", "-2", "0", "2", "--conditions", "V", "TS", "PS",
         "--output-dir", str(out), "--baselines", "logmel-dtw", "vq-logmel-ed", "wav2vec2-o", "wav2vec2-multi"]) == 0
     report = json.loads((out / "speech_commands.json").read_text())
     _check_block(report, synthetic=False)
@@ -187,7 +198,7 @@ def test_std(tmp_module, model_16k):
     out = tmp_module / "std"
     assert _script("benchmark_std").main([
         "--model", model_16k, "--source", str(SPEECH), "--max-clips", "400", "--num-utterances", "3", "4", "4",
-        "--max-queries", "6", "--output-dir", str(out)]) == 0
+        "--max-queries", "6", "--output-dir", str(out), "--baselines", "logmel-dtw", "wav2vec2-o", "wav2vec2-multi"]) == 0
     report = json.loads((out / "std.json").read_text())
     assert report["synthetic"] is False and report["constructed"] is True
     assert report["num_queries"] == 6 and report["num_utterances"] == 4
@@ -220,3 +231,24 @@ def test_tune_substitution_temperature(tmp_module, model_8k, essen_dir):
     with pytest.raises(SystemExit):
         _script("tune_substitution_temperature").main(["--model", model_8k, "--corpus-dir", essen_dir,
                                                         "--temperatures", "0", "--output-dir", str(out)])
+
+
+def test_tune_token_runs_and_bench_rerank(tmp_module, model_8k, essen_dir):
+    out = tmp_module / "runs"
+    assert _script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--runs", "0", "2",
+                                            "--temperatures", "0.1", "--output-dir", str(out)]) == 0
+    report = json.loads((out / "token_runs.json").read_text())
+    assert report["split"] == "validation"
+    names = [(r["model"].split()[-1], r["distance"]) for r in report["rows"]]
+    assert names[0] == ("embeddings", "dtw") and ("N=2", "normalized_levenshtein") in names
+    assert ("tau=0.1", "normalized_weighted_levenshtein") in names
+    for row in report["rows"]:
+        assert 0 < row["mean"] <= 1 and row["mean"] == pytest.approx((row["V"] + row["TS"] + row["PS"]) / 3)
+    with pytest.raises(SystemExit):
+        _script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--runs", "-1"])
+    speed = tmp_module / "speed"
+    assert _script("bench_rerank").main(["--model", model_8k, "--corpus-dir", essen_dir, "--rerank", "1",
+                                         "--repeats", "1", "--output-dir", str(speed)]) == 0
+    timing = json.loads((speed / "bench_rerank.json").read_text())["search_s_per_query"]
+    assert set(timing) == {"tokens only", "tokens + re-rank top 1 (embedding DTW)", "pitch-contour DTW, every item"}
+    assert all(t > 0 for t in timing.values())

@@ -34,6 +34,9 @@ def test_demo_trains_saves_and_reports(tmp_path, capsys):
     assert (unseen["protocol"], closed["protocol"]) == ("unseen", "closed-set")
     assert unseen["rows"] == report["rows"] and closed["num_classes"] == unseen["num_classes"] == 3
     assert "TRAINING songs (closed-set" in printed
+    # where the time went: every step, each encoder of each protocol
+    assert "time:" in printed and "corpus and training" in printed and "benchmark unseen: logmel-dtw" in printed
+    assert {"corpus and training", "fit baselines", "benchmark closed-set: wav2tok"} <= set(report["timings_s"])
     card = (out_dir / "README.md").read_text()
     assert "Synthetic" in card and "wav2tok" in card and "closed-set" in card
     model = AutoModel.from_pretrained(out_dir)

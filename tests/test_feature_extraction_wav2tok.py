@@ -16,7 +16,7 @@ def extractor(**overrides):
 @pytest.mark.parametrize("feature_type", FEATURE_TYPES)
 def test_shapes_mask_and_dtype(feature_type):
     fe = extractor(feature_type=feature_type)
-    batch = fe([tone(1.0), tone(0.5, freq=330)], sampling_rate=8000)
+    batch = fe([tone(1.0), tone(0.5, freq=330)], sampling_rate=8000, return_tensors="pt")
     feats, mask = batch["input_features"], batch["attention_mask"]
     assert feats.dtype == torch.float32 and feats.shape == (2, fe.num_frames(8000), fe.feature_size)
     assert mask.sum(1).tolist() == [fe.num_frames(8000), fe.num_frames(4000)]
@@ -28,15 +28,15 @@ def test_shapes_mask_and_dtype(feature_type):
 def test_padding_never_changes_features(feature_type):
     fe = extractor(feature_type=feature_type)
     short, long = tone(0.6, freq=300, seed=1), tone(1.7, freq=200, seed=2)
-    alone = fe(short, sampling_rate=8000)["input_features"][0]
-    batched = fe([long, short], sampling_rate=8000)["input_features"][1, : alone.shape[0]]
+    alone = fe(short, sampling_rate=8000, return_tensors="pt")["input_features"][0]
+    batched = fe([long, short], sampling_rate=8000, return_tensors="pt")["input_features"][1, : alone.shape[0]]
     torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
 
 
 def test_resampling_to_the_model_rate():
     fe = extractor()
     at_16k = tone(1.0, sr=16000)  # 1 s at 16 kHz becomes 8000 samples at the model's 8 kHz
-    out = fe(at_16k, sampling_rate=16000)
+    out = fe(at_16k, sampling_rate=16000, return_tensors="pt")
     assert out["attention_mask"].sum().item() == fe.num_frames(8000)
 
 
@@ -47,13 +47,13 @@ def test_pitch_features_are_transposition_invariant():
     def render(shift):
         return np.concatenate([tone(0.3, freq=f * 2 ** (shift / 12), seed=3) for f in melody])
 
-    base, up = fe([render(0), render(4)], sampling_rate=8000)["input_features"]
+    base, up = fe([render(0), render(4)], sampling_rate=8000, return_tensors="pt")["input_features"]
     relative = slice(fe.feature_size - 4, fe.feature_size - 3)
     torch.testing.assert_close(base[:, relative], up[:, relative], atol=0.1, rtol=0)
     assert torch.corrcoef(torch.stack([base[:, :-4].flatten(), up[:, :-4].flatten()]))[0, 1] > 0.8
     # log-mel features, by contrast, move with the key.
     mel = extractor(feature_type="log-mel")
-    a, b = mel([render(0), render(4)], sampling_rate=8000)["input_features"]
+    a, b = mel([render(0), render(4)], sampling_rate=8000, return_tensors="pt")["input_features"]
     assert (a - b).abs().mean() > 0.3
 
 
@@ -70,7 +70,7 @@ def test_pitch_class_reference_ignores_octave_jumps():
                        pitch_fold_octave=True)
     assert folded.feature_size == 12 + 4
     def agreement(fe):  # median cosine similarity of the frames' pitch-class vectors in the two renditions
-        same, jumped = fe([render(False), render(True)], sampling_rate=8000)["input_features"]
+        same, jumped = fe([render(False), render(True)], sampling_rate=8000, return_tensors="pt")["input_features"]
         return torch.nn.functional.cosine_similarity(same[:, :12], jumped[:, :12], dim=1).median().item()
 
     assert agreement(folded) > 0.9
@@ -87,7 +87,7 @@ def test_pitch_key_references_are_exactly_transposition_equivariant(reference, f
     def render(shift):
         return np.concatenate([tone(0.3, freq=f * 2 ** (shift / 12), seed=5) for f in melody])
 
-    base, up = fe([render(0), render(3)], sampling_rate=8000)["input_features"]
+    base, up = fe([render(0), render(3)], sampling_rate=8000, return_tensors="pt")["input_features"]
     pitch_dims = slice(0, fe.feature_size - 2)  # one-hot, relative pitch, slope (not voicing/energy)
     assert (base[:, pitch_dims] - up[:, pitch_dims]).abs().median() < 0.02
 
@@ -97,7 +97,7 @@ def test_pitch_without_contour_scalars_drops_exactly_relative_pitch_and_slope():
     lean = extractor(feature_type="pitch", n_fft=512, fmin=65.0, pitch_reference="pitch-class", pitch_fold_octave=True,
                      pitch_contour_scalars=False)
     wave = np.concatenate([tone(0.3, freq=f, seed=6) for f in (220.0, 262.0, 330.0)])
-    a, b = (fe(wave, sampling_rate=8000)["input_features"][0] for fe in (full, lean))
+    a, b = (fe(wave, sampling_rate=8000, return_tensors="pt")["input_features"][0] for fe in (full, lean))
     assert lean.feature_size == b.shape[-1] == 14 and full.feature_size == 16
     kept = list(range(12)) + [14, 15]  # the pitch classes, voicing strength, energy
     torch.testing.assert_close(a[:, kept], b)
@@ -118,7 +118,10 @@ def test_bad_arguments():
         fe([], sampling_rate=8000)
     with pytest.raises(ValueError, match="return_tensors='tf'"):
         fe(tone(0.1), sampling_rate=8000, return_tensors="tf")
-    with pytest.raises(TypeError, match="Unexpected arguments"):
+    # padding="max_length" is accepted now (transformers' convention) but needs max_length; unknown names still fail.
+    with pytest.raises(ValueError, match="need max_length"):
         fe(tone(0.1), sampling_rate=8000, padding="max_length")
+    with pytest.raises(TypeError, match="Unexpected arguments"):
+        fe(tone(0.1), sampling_rate=8000, paddding="max_length")
     with pytest.raises(ValueError, match="feature_type"):
         Wav2TokFeatureExtractor(feature_type="spectrogram")

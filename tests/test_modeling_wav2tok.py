@@ -55,7 +55,7 @@ def test_reverse_padded_reverses_within_length():
 def test_forward_returns_typed_output(encoder):
     model = make_model(**encoder)
     fe = model.feature_extractor
-    batch = fe(clips(), sampling_rate=8000)
+    batch = fe(clips(), sampling_rate=8000, return_tensors="pt")
     out = model(**batch)
     assert isinstance(out, Wav2TokModelOutput)
     b, t = batch["attention_mask"].shape
@@ -76,8 +76,8 @@ def test_batched_equals_one_by_one_and_padding_invariance(encoder):
     assert batched == [model.encode(a, sampling_rate=8000) for a in audio]
     # padding: embeddings of a clip alone vs. padded next to a longer one
     fe = model.feature_extractor
-    alone = model(**fe(audio[1], sampling_rate=8000)).embeddings[0]
-    padded = model(**fe([audio[2], audio[1]], sampling_rate=8000)).embeddings[1, : alone.shape[0]]
+    alone = model(**fe(audio[1], sampling_rate=8000, return_tensors="pt")).embeddings[0]
+    padded = model(**fe([audio[2], audio[1]], sampling_rate=8000, return_tensors="pt")).embeddings[1, : alone.shape[0]]
     torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-5)
 
 
@@ -104,10 +104,10 @@ def test_frequency_conv_model_reads_pitch_shifted_audio_nearly_alike():
     wave, shifted = tone(1.0, freq=200), pitch_shift(tone(1.0, freq=200), 8000, 4)
 
     def features(audio):
-        return fe(audio, sampling_rate=8000)["input_features"]
+        return fe(audio, sampling_rate=8000, return_tensors="pt")["input_features"]
 
     def encoder_input(audio):
-        batch = fe(audio, sampling_rate=8000)
+        batch = fe(audio, sampling_rate=8000, return_tensors="pt")
         with torch.no_grad():
             return model.frequency_conv(batch["input_features"], batch["attention_mask"].sum(1))
 
@@ -126,6 +126,21 @@ def test_encode_durations_and_bounds():
     assert sum(durations) == pytest.approx(model.feature_extractor.num_frames(8000) / model.config.frame_rate)
     batch_ids, batch_durations = model.encode([tone(1.0)], sampling_rate=8000, return_durations=True)
     assert batch_ids == [ids] and batch_durations == [durations]
+
+
+def test_max_token_run_keeps_durations_in_the_token_string():
+    collapsed = make_model()
+    capped = make_model(max_token_run=2)
+    frames = collapsed.frame_outputs(tone(2.0), sampling_rate=8000)[0][0]
+    ids, durations = capped.encode(tone(2.0), sampling_rate=8000, return_durations=True)
+    runs = collapse_runs(frames)[1]
+    assert len(ids) == sum(-(-r // 2) for r in runs) > len(collapsed.encode(tone(2.0), sampling_rate=8000))
+    assert sum(durations) == pytest.approx(len(frames) / capped.config.frame_rate)
+    assert max(durations) <= 2 / capped.config.frame_rate + 1e-9
+    # the same tokens in the same order, each run repeated
+    assert collapse_runs(ids)[0] == collapsed.encode(tone(2.0), sampling_rate=8000)
+    with pytest.raises(ValueError, match="max_token_run"):
+        make_model(max_token_run=-1)
 
 
 @pytest.mark.parametrize("overrides", [{}, FREQUENCY_CONV], ids=["bilstm", "frequency-conv"])

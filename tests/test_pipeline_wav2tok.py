@@ -33,6 +33,11 @@ def test_pipeline_on_path_array_and_batch(model_dir, tmp_path):
     # a dict with its own rate is resampled
     resampled = tok({"array": tone(1.0, sr=16000, freq=300), "sampling_rate": 16000})
     assert len(resampled["token_ids"]) > 0
+    # with max_token_run the pipeline splits long runs as the model's encode does
+    tok.model.config.max_token_run = 2
+    capped = tok(wave)
+    assert capped["token_ids"] == tok.model.encode(wave, sampling_rate=8000)
+    assert len(capped["token_ids"]) >= len(from_array["token_ids"]) and max(capped["durations_s"]) <= 2 / 62.5 + 1e-9
 
 
 def test_pipeline_on_a_datasets_audio_column(model_dir, tmp_path):

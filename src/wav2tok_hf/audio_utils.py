@@ -21,11 +21,20 @@ ACCEPTED_AUDIO = (
 )
 
 
+# Float samples beyond this are not audio in [-1, 1] (nor int16/int32 PCM stored as floats); far beyond it the
+# power spectrum overflows float32 and every frame gets the same token.
+MAX_ABS_SAMPLE = 1e6
+# Rates outside this range are mistakes (sampling_rate=True is 1 Hz), not audio: refuse them before resampling.
+MIN_SAMPLING_RATE, MAX_SAMPLING_RATE = 1000, 1_000_000
+
+
 def _decode_file(source: str | bytes) -> tuple[np.ndarray, int]:
     """Decode a path or in-memory bytes with soundfile, falling back to torchcodec (needs FFmpeg) for other codecs."""
     import soundfile as sf
 
     name = source if isinstance(source, str) else "<bytes>"
+    if isinstance(source, str) and os.path.isdir(source):
+        raise ValueError(f"Audio path {source!r} is a directory; accepted: the path of an audio file")
     if isinstance(source, str) and not os.path.isfile(source):
         raise FileNotFoundError(f"Audio file not found: {source!r}")
     try:
@@ -52,15 +61,15 @@ def _from_audio_decoder(decoder: Any) -> tuple[np.ndarray, int]:
     return samples.data.numpy().astype(np.float32), int(samples.sample_rate)
 
 
-def _as_array(audio: Any) -> np.ndarray:
+def _as_array(audio: Any, name: str = "audio") -> np.ndarray:
     if hasattr(audio, "detach") and hasattr(audio, "cpu"):  # torch tensor, without importing torch here
         audio = audio.detach().cpu().numpy()
     if isinstance(audio, (list, tuple)):
         if len(audio) and not np.isscalar(audio[0]) and not isinstance(audio[0], (list, tuple, np.ndarray)):
-            raise TypeError(f"Unsupported audio list element {type(audio[0]).__name__}; accepted: {ACCEPTED_AUDIO}")
-        audio = np.asarray(audio)
+            raise TypeError(f"Unsupported {name} list element {type(audio[0]).__name__}; accepted: {ACCEPTED_AUDIO}")
+        audio = np.asarray(audio)  # Python ints become int64, refused below: their PCM width is unknown
     if not isinstance(audio, np.ndarray):
-        raise TypeError(f"Unsupported audio input of type {type(audio).__name__}; accepted: {ACCEPTED_AUDIO}")
+        raise TypeError(f"Unsupported {name} input of type {type(audio).__name__}; accepted: {ACCEPTED_AUDIO}")
     return audio
 
 
@@ -74,10 +83,15 @@ def to_mono_float32(audio: Any, name: str = "audio") -> np.ndarray:
         >>> to_mono_float32(np.zeros((2, 8000), dtype=np.int16)).shape
         (8000,)
     """
-    array = _as_array(audio)
-    if array.dtype.kind in "iu":
-        info = np.iinfo(array.dtype)
-        array = array.astype(np.float32) / float(max(abs(info.min), info.max))
+    array = _as_array(audio, name)
+    if array.dtype.kind in "iu" and array.dtype.itemsize > 4:
+        raise TypeError(
+            f"{name} has dtype {array.dtype} (e.g. a list of Python ints), whose PCM sample width is unknown; accepted: "
+            "float samples in [-1, 1], or integer PCM as int8/int16/int32/uint8 (e.g. np.asarray(x, dtype=np.int16))"
+        )
+    if array.dtype.kind in "iu":  # PCM: signed is centred on 0, unsigned (8-bit WAV) on 2**(bits - 1)
+        half = float(2 ** (8 * array.dtype.itemsize - 1))
+        array = ((array.astype(np.float64) - (half if array.dtype.kind == "u" else 0.0)) / half).astype(np.float32)
     elif array.dtype.kind == "b" or array.dtype.kind not in "f":
         raise TypeError(f"{name} has dtype {array.dtype}; accepted: float or integer PCM samples")
     if array.ndim == 2:
@@ -92,11 +106,14 @@ def to_mono_float32(audio: Any, name: str = "audio") -> np.ndarray:
         raise ValueError(f"{name} has {array.ndim} dimensions (shape {array.shape}); accepted: 1-D mono or 2-D multi-channel")
     if array.size == 0:
         raise ValueError(f"{name} is empty (0 samples); pass at least one frame of audio")
-    array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).sum())
         raise ValueError(f"{name} contains {bad} NaN/inf samples; clean or drop them before tokenising")
-    return array
+    peak = float(np.abs(array).max())
+    if peak > MAX_ABS_SAMPLE:
+        raise ValueError(f"{name} has a peak amplitude of {peak:.3g}; accepted: float samples in [-1, 1] (at most "
+                         f"±{MAX_ABS_SAMPLE:.0e}) or integer PCM with its dtype; rescale the audio")
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -109,6 +126,20 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     out = resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
     expected = int(math.ceil(len(audio) * target_sr / orig_sr))
     return out[:expected] if len(out) >= expected else np.pad(out, (0, expected - len(out)))
+
+
+def check_sampling_rate(rate: Any, name: str = "audio") -> int:
+    """``rate`` as an int number of Hz, or a ``ValueError`` naming what is accepted (bools are refused).
+
+    Example:
+        >>> check_sampling_rate(16000.0)
+        16000
+    """
+    integral = isinstance(rate, (int, np.integer)) or (isinstance(rate, (float, np.floating)) and float(rate).is_integer())
+    if isinstance(rate, (bool, np.bool_)) or not integral or not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
+        raise ValueError(f"sampling_rate={rate!r} for {name}; expected a positive integer number of Hz from "
+                         f"{MIN_SAMPLING_RATE} to {MAX_SAMPLING_RATE}")
+    return int(rate)
 
 
 def load_audio(
@@ -157,10 +188,8 @@ def load_audio(
             )
     if rate is None:
         raise ValueError(f"{name} has no sampling rate; pass sampling_rate=<Hz>")
-    if not isinstance(rate, (int, np.integer)) and not (isinstance(rate, float) and rate.is_integer()) or rate <= 0:
-        raise ValueError(f"sampling_rate={rate!r} for {name}; expected a positive integer number of Hz")
+    rate = check_sampling_rate(rate, name)
     mono = to_mono_float32(array, name=name)
-    rate = int(rate)
     if target_sampling_rate is not None and rate != target_sampling_rate:
         mono = resample(mono, rate, int(target_sampling_rate))
         rate = int(target_sampling_rate)

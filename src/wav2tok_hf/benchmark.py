@@ -240,9 +240,11 @@ def pin_threads(encoders: list[Encoder], threads: int) -> list[Encoder]:
     return encoders
 
 
-def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet], details: bool = False) -> list[dict[str, Any]]:
+def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet], details: bool = False,
+                  progress: Callable[[str, str], None] | None = None) -> list[dict[str, Any]]:
     """MRR (and top-1) per condition, search and inference seconds per query: one row per encoder. With
-    ``details``, rows also hold top-5 per condition and ``"ranks": {condition: [rank per query]}``."""
+    ``details``, rows also hold top-5 per condition and ``"ranks": {condition: [rank per query]}``.
+    ``progress(encoder_name, condition)`` is called after each encoder's condition (e.g. to advance a bar)."""
     from .retrieval.metrics import evaluate_retrieval
 
     first = next(iter(sets.values()))
@@ -274,6 +276,8 @@ def run_benchmark(encoders: list[Encoder], sets: dict[str, RetrievalSet], detail
                 row.setdefault("ranks", {})[condition] = [float(r) for r in result["ranks"]]
             if condition == "V":
                 row["search_s"], row["infer_s"] = result["search_s_per_query"], infer
+            if progress is not None:
+                progress(encoder.name, condition)
         rows.append(row)
     return rows
 
@@ -533,9 +537,10 @@ def std_detections(encoder: STDEncoder, std: STDSet) -> dict[str, Any]:
 def evaluate_std(encoder: STDEncoder, validation: STDSet, test: STDSet, min_overlap: float = 0.0) -> dict[str, Any]:
     """Choose the detection threshold that maximises F1 on ``validation``; report ``test`` F1 at that threshold.
 
-    Also returns the test F1 at its own best threshold (``test_oracle_f1``, optimistic) and the validation sweep.
+    Also returns the test F1 at its own best threshold (``test_oracle_f1``, optimistic), the test MAP of the ranked
+    detections (``map``, with ``chance_map``; no threshold) and the validation sweep.
     """
-    from .retrieval.metrics import std_scores, std_threshold_sweep
+    from .retrieval.metrics import std_mean_average_precision, std_scores, std_threshold_sweep
 
     val = std_detections(encoder, validation)
     sweep = std_threshold_sweep(val["detections"], val["occurrences"], min_overlap=min_overlap)
@@ -543,7 +548,8 @@ def evaluate_std(encoder: STDEncoder, validation: STDSet, test: STDSet, min_over
     at_threshold = std_scores(tst["detections"], tst["occurrences"], threshold=sweep["best_threshold"],
                               min_overlap=min_overlap)
     oracle = std_threshold_sweep(tst["detections"], tst["occurrences"], min_overlap=min_overlap)
-    return {"model": encoder.name, "distance": encoder.distance, "threshold": sweep["best_threshold"],
+    ranked = std_mean_average_precision(tst["detections"], tst["occurrences"], min_overlap=min_overlap)
+    return {"map": ranked["map"], "chance_map": ranked["chance_map"], "model": encoder.name, "distance": encoder.distance, "threshold": sweep["best_threshold"],
             "validation_f1": sweep["best_f1"], "f1": at_threshold["f1"], "precision": at_threshold["precision"],
             "recall": at_threshold["recall"], "hits": at_threshold["hits"], "detections": at_threshold["detections"],
             "occurrences": at_threshold["occurrences"], "test_oracle_f1": oracle["best_f1"],

@@ -6,6 +6,9 @@
     wav2tok tokenize MODEL AUDIO [AUDIO ...]
     wav2tok push MODEL_DIR REPO_ID ...
     wav2tok card MODEL_DIR ...                          render the model card into MODEL_DIR/README.md
+    wav2tok index build MODEL AUDIO_DIR_OR_DATASET INDEX_DIR   tokenise a corpus into a searchable index
+    wav2tok index search INDEX_DIR QUERY.wav            rank the index for one query
+    wav2tok app [--index DIR] [--speech-folder DIR]     the web app (same as `python app.py`)
 """
 
 from __future__ import annotations
@@ -16,9 +19,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-
-DEFAULT_DEMO_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "qbsh.yaml")
-
 
 def _train(args: argparse.Namespace) -> int:
     from .training import load_experiment
@@ -34,8 +34,37 @@ def _train(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(args.config, output_dir=args.output_dir, overrides=args.overrides, report=args.report)
+    run_demo(args.config, output_dir=args.output_dir, overrides=args.overrides, report=args.report,
+             overwrite=args.overwrite, progress=not args.no_progress)
     return 0
+
+
+def _app(args: argparse.Namespace) -> int:
+    from .app.ui import run_app
+
+    return run_app(args)
+
+
+def check_model_source(model: str) -> None:
+    """Refuse, before loading anything, a model argument that is neither a wav2tok model folder nor a Hub id: a
+    missing local path (not an "invalid repo id"), a file, or a folder whose config names another model type (not a
+    request to run custom code)."""
+    from .saving import MODEL_TYPE
+
+    if os.path.isdir(model):
+        config = os.path.join(model, "config.json")
+        try:
+            with open(config, encoding="utf-8") as f:
+                model_type = json.load(f).get("model_type")
+        except (OSError, ValueError, AttributeError):
+            raise ValueError(f"model folder {model!r} has no readable config.json; accepted: a saved wav2tok model "
+                             "folder or a Hub id") from None
+        if model_type != MODEL_TYPE:
+            raise ValueError(f"{config} has model_type={model_type!r}; accepted: {MODEL_TYPE!r} (a wav2tok model)")
+    elif os.path.exists(model):
+        raise ValueError(f"model {model!r} is a file; accepted: a saved wav2tok model folder or a Hub id")
+    elif model.startswith((".", "/", "~")) or model.endswith("/") or model.count("/") > 1 or os.sep != "/" and os.sep in model:
+        raise ValueError(f"model folder {model!r} not found (and it is no Hub id, which looks like 'owner/name')")
 
 
 def _tokenize(args: argparse.Namespace) -> int:
@@ -43,6 +72,11 @@ def _tokenize(args: argparse.Namespace) -> int:
 
     from . import AudioTokenizationPipeline  # noqa: F401  (registers the task)
 
+    check_model_source(args.model)
+    for path in args.audio:
+        if not os.path.isfile(path):
+            raise ValueError(f"audio {path!r} " + ("is a folder" if os.path.isdir(path) else "not found")
+                             + "; accepted: paths of audio files")
     tokenizer = pipeline("audio-tokenization", model=args.model)
     for path in args.audio:
         out = tokenizer(path)
@@ -56,8 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="build the embedded Essen corpus, train wav2tok-qbsh, report MRR vs baselines")
-    demo.add_argument("--config", default=os.path.normpath(DEFAULT_DEMO_CONFIG), help="experiment YAML (default configs/qbsh.yaml)")
+    demo.add_argument("--config", default=None, help="experiment YAML (default: qbsh.yaml, shipped with the package)")
     demo.add_argument("--output-dir", default="wav2tok-qbsh", help="where the trained model is saved (default ./wav2tok-qbsh)")
+    demo.add_argument("--overwrite", action="store_true",
+                      help="allow --output-dir to be an existing file or a non-model folder (other files there are kept)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars for the benchmark steps")
     demo.add_argument("--report", default=None, help="also write the benchmark JSON here (default: OUTPUT_DIR/benchmark.json)")
     demo.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. training.max_steps=100")
     demo.set_defaults(func=_demo)
@@ -72,12 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("audio", nargs="+", help="audio files")
     tokenize.set_defaults(func=_tokenize)
 
+    from .app.options import add_app_arguments
+
+    app = commands.add_parser("app", help="the web app: hum to search, find where a word was said, see the tokens")
+    add_app_arguments(app).set_defaults(func=_app)
+
     from .data.cli import add_data_commands
     from .hub import add_card_command, add_push_command
 
     add_data_commands(commands)
     add_push_command(commands)
     add_card_command(commands)
+    from .retrieval.build import add_index_commands
+
+    add_index_commands(commands)
     return parser
 
 
@@ -87,8 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError, TypeError, ConnectionError) as error:
-        print(f"wav2tok {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as error:  # OSError: files, network, Hub HTTP errors (HfHubHTTPError)
+        message = " ".join(str(error).split()) or type(error).__name__  # one line, whatever the library wrote
+        print(f"wav2tok {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
@@ -45,6 +47,9 @@ class Wav2TokConfig(PreTrainedConfig):
         pitch_contour_scalars (`bool`, defaults to `True`): `pitch` features include the relative pitch / 12 and its
             slope per frame (4 scalars with voicing and energy); `False` keeps voicing and energy only (2 scalars).
         normalize_features (`bool`, defaults to `True`): per-utterance mean/variance normalisation of each feature.
+        remove_dc (`bool`, defaults to `False`): subtract each analysis frame's mean (over its audio samples)
+            before the window, so a constant (DC) offset of the input changes no feature. Off by default: the
+            released models were trained without it.
         frequency_conv_channels (`int`, defaults to 0): with a positive value, the frames of a `cqt` or `log-mel`
             front end go through `frequency_conv_layers` 2-D convolutions over (frequency, time) with this many
             channels (max-pooled by 2 along frequency between layers), then are pooled (max and mean) over the whole
@@ -68,6 +73,9 @@ class Wav2TokConfig(PreTrainedConfig):
         substitution_temperature (`float`, defaults to 0.4): scale of the token substitution costs used by the
             weighted edit distance: substituting token `a` by `b` costs `min(2, (1 - cos(e_a, e_b)) /
             substitution_temperature)` (see [`Wav2TokModel.substitution_costs`]); insertions and deletions cost 1.
+        max_token_run (`int`, defaults to 0): `0` collapses every run of one token into a single token; `N > 0`
+            keeps durations in the token string: a run of `r` frames gives `ceil(r / N)` tokens (one token per at
+            most `N` frames), so a long note weighs more than a short one in the edit distance.
 
     Example:
 
@@ -78,6 +86,8 @@ class Wav2TokConfig(PreTrainedConfig):
     """
 
     model_type = "wav2tok"
+    # transformers' standard name for the encoder depth (read and written through to `num_layers`).
+    attribute_map = {"num_hidden_layers": "num_layers"}
 
     feature_type: str = "log-mel"
     sampling_rate: int = 16000
@@ -94,6 +104,7 @@ class Wav2TokConfig(PreTrainedConfig):
     pitch_fold_octave: bool = False
     pitch_contour_scalars: bool = True
     normalize_features: bool = True
+    remove_dc: bool = False
     frequency_conv_channels: int = 0
     frequency_conv_layers: int = 3
     frequency_conv_kernel: int = 5
@@ -110,13 +121,34 @@ class Wav2TokConfig(PreTrainedConfig):
     beta: float | int = 0.01
     chunk_length_s: float | int = 60.0
     substitution_temperature: float | int = 0.4
+    max_token_run: int = 0
 
     def __post_init__(self, **kwargs):
-        self.check_values()
+        self.validate_wav2tok()
+        feature_size = kwargs.pop("feature_size", None)
+        if feature_size is not None and feature_size != self.feature_size:
+            raise ValueError(
+                f"feature_size={feature_size!r} disagrees with the {self.feature_size} dims that feature_type="
+                f"{self.feature_type!r} and its settings give; feature_size is derived (n_mels, n_mfcc, n_semitones, "
+                "bins_per_semitone, pitch_*): leave it out"
+            )
         super().__post_init__(**kwargs)
 
-    def check_values(self) -> None:
-        """Raise `ValueError` naming the first invalid field and what is accepted."""
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any):
+        """As [`PreTrainedConfig.from_dict`], then validated: keyword overrides such as
+        ``Wav2TokConfig.from_pretrained(path, encoder_type="gru")`` are set after ``__init__`` and checked here."""
+        result = super().from_dict(config_dict, **kwargs)
+        (result[0] if isinstance(result, tuple) else result).validate_wav2tok()
+        return result
+
+    def validate_wav2tok(self) -> None:
+        """Raise `ValueError` naming the first invalid field and what is accepted.
+
+        Runs on ``__init__``, on ``from_pretrained`` / ``from_dict`` keyword overrides, and (as a ``@strict`` class
+        validator, through ``validate()``) on ``save_pretrained`` and when a model is built, so attributes changed
+        after construction are checked too.
+        """
         _check(self.feature_type in FEATURE_TYPES, f"feature_type={self.feature_type!r}; accepted: {FEATURE_TYPES}")
         _check(self.encoder_type in ENCODER_TYPES, f"encoder_type={self.encoder_type!r}; accepted: {ENCODER_TYPES}")
         _check(self.pitch_reference in PITCH_REFERENCES,
@@ -145,12 +177,16 @@ class Wav2TokConfig(PreTrainedConfig):
                f"substitution_temperature={self.substitution_temperature!r}; expected > 0")
         _check(self.alpha >= 0 and self.beta >= 0, f"alpha={self.alpha!r}, beta={self.beta!r}; expected >= 0")
         _check(self.chunk_length_s > 0, f"chunk_length_s={self.chunk_length_s!r}; expected > 0")
+        _check(isinstance(self.max_token_run, int) and not isinstance(self.max_token_run, bool)
+               and self.max_token_run >= 0,
+               f"max_token_run={self.max_token_run!r}; expected an integer >= 0 (0: collapse runs fully)")
         if self.encoder_type == "bilstm":
             _check(self.hidden_size % 2 == 0, f"hidden_size={self.hidden_size} must be even for a BiLSTM")
         else:
             _check(self.hidden_size % self.num_attention_heads == 0,
                    f"hidden_size={self.hidden_size} must be divisible by num_attention_heads={self.num_attention_heads}")
-        _check(self.n_mfcc <= self.n_mels, f"n_mfcc={self.n_mfcc} must not exceed n_mels={self.n_mels}")
+        if self.feature_type == "mfcc":
+            _check(self.n_mfcc <= self.n_mels, f"n_mfcc={self.n_mfcc} must not exceed n_mels={self.n_mels}")
         channels = self.frequency_conv_channels
         _check(isinstance(channels, int) and not isinstance(channels, bool) and channels >= 0,
                f"frequency_conv_channels={channels!r}; expected an integer >= 0 (0: no frequency convolutions)")

@@ -20,9 +20,10 @@ from .configuration_wav2tok import FEATURE_TYPES, Wav2TokConfig
 FEATURE_FIELDS = (
     "feature_type", "sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "fmin", "fmax",
     "bins_per_semitone", "n_semitones", "pitch_context_semitones", "pitch_reference",
-    "pitch_fold_octave", "pitch_contour_scalars", "normalize_features",
+    "pitch_fold_octave", "pitch_contour_scalars", "normalize_features", "remove_dc",
 )
 _EPS = 1e-6
+MAX_CHANNELS = 16  # the most channels audio_utils.to_mono_float32 accepts
 
 
 @lru_cache(maxsize=16)
@@ -107,17 +108,21 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
 
     Inputs may be numpy arrays, torch tensors, lists of floats, file paths, bytes, or the audio values 🤗 Datasets 5
     yields (``AudioDecoder`` objects, ``{"array", "sampling_rate"}`` / ``{"path", "bytes"}`` dicts), one or a list.
-    Audio is converted to mono float32 and resampled to ``sampling_rate``. All settings mirror
-    [`Wav2TokConfig`]; build a matching extractor with [`~Wav2TokFeatureExtractor.from_model_config`].
+    As in transformers, a 2-D array or tensor is a batch ``(batch, samples)``; multi-channel audio is one input given
+    as a file, a dict whose ``"array"`` is ``(channels, samples)`` or ``(samples, channels)``, or a 2-D element of a
+    list (its channels are averaged). Audio is converted to mono float32 and resampled to ``sampling_rate``. All
+    settings mirror [`Wav2TokConfig`]; build a matching extractor with [`~Wav2TokFeatureExtractor.from_model_config`].
 
     Example:
 
     >>> import numpy as np
     >>> from wav2tok_hf import Wav2TokConfig, Wav2TokFeatureExtractor
     >>> fe = Wav2TokFeatureExtractor.from_model_config(Wav2TokConfig(sampling_rate=8000, n_fft=256, hop_length=128))
-    >>> batch = fe([np.zeros(8000), np.ones(4000)], sampling_rate=8000)
+    >>> batch = fe([np.zeros(8000), np.ones(4000)], sampling_rate=8000, return_tensors="pt")
     >>> tuple(batch["input_features"].shape), batch["attention_mask"].sum(1).tolist()
     ((2, 63, 64), [63, 32])
+    >>> fe(np.zeros((3, 8000), np.float32), sampling_rate=8000, return_tensors="np")["input_features"].shape
+    (3, 63, 64)
     """
 
     model_input_names = ["input_features", "attention_mask"]
@@ -139,6 +144,7 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         pitch_fold_octave: bool = False,
         pitch_contour_scalars: bool = True,
         normalize_features: bool = True,
+        remove_dc: bool = False,
         padding_value: float = 0.0,
         **kwargs,
     ):
@@ -147,11 +153,11 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
             n_mfcc=n_mfcc, fmin=fmin, fmax=fmax, bins_per_semitone=bins_per_semitone, n_semitones=n_semitones,
             pitch_context_semitones=pitch_context_semitones, pitch_reference=pitch_reference,
             pitch_fold_octave=pitch_fold_octave, pitch_contour_scalars=pitch_contour_scalars,
-            normalize_features=normalize_features,
+            normalize_features=normalize_features, remove_dc=remove_dc,
         )
-        # Validation is shared with the model config so the two can never disagree about what is allowed.
-        feature_size = Wav2TokConfig(**settings).feature_size
-        kwargs.pop("feature_size", None)
+        # Validation is shared with the model config so the two can never disagree about what is allowed; a saved
+        # `feature_size` (derived, written by to_dict) must agree with the settings.
+        feature_size = Wav2TokConfig(**settings, feature_size=kwargs.pop("feature_size", None)).feature_size
         super().__init__(feature_size=feature_size, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
         for name, value in settings.items():
             setattr(self, name, value)
@@ -175,8 +181,9 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
 
     # ------------------------------------------------------------------ input handling
     def load(self, audio: Any, sampling_rate: int | None = None) -> list[np.ndarray]:
-        """Decode one input or a batch to a list of mono float32 arrays at the extractor's rate."""
-        items = audio if _is_batch(audio) else [audio]
+        """Decode one input or a batch (a list, or a 2-D ``(batch, samples)`` array / tensor) to a list of mono
+        float32 arrays at the extractor's rate."""
+        items = _batch_items(audio)
         if len(items) == 0:
             raise ValueError(f"Received an empty batch; accepted: one input or a non-empty list of {ACCEPTED_AUDIO}")
         return [
@@ -188,24 +195,36 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         self,
         raw_speech: Any,
         sampling_rate: int | None = None,
-        return_tensors: str | None = "pt",
-        return_attention_mask: bool = True,
+        padding: bool | str = "longest",
+        max_length: int | None = None,
+        truncation: bool = False,
+        pad_to_multiple_of: int | None = None,
+        return_attention_mask: bool | None = None,
+        return_tensors: str | None = None,
         **kwargs,
     ) -> BatchFeature:
-        """Featurise one input or a batch. `sampling_rate` is required for raw arrays/tensors/lists."""
+        """Featurise one input or a batch. `sampling_rate` is required for raw arrays/tensors/lists.
+
+        `padding` (`"longest"` / `True`, `"max_length"`, `False`), `max_length`, `truncation` and
+        `pad_to_multiple_of` act as in transformers' [`SequenceFeatureExtractor.pad`], counted in frames of
+        `input_features` (as Speech2Text's extractor counts them): every clip is featurised on its own first, so
+        padding never changes a frame. Returns lists of arrays unless `return_tensors` is `"np"` or `"pt"`.
+        """
         if kwargs:
-            raise TypeError(f"Unexpected arguments {sorted(kwargs)}; accepted: sampling_rate, return_tensors, return_attention_mask")
+            raise TypeError(f"Unexpected arguments {sorted(kwargs)}; accepted: sampling_rate, padding, max_length, "
+                            "truncation, pad_to_multiple_of, return_attention_mask, return_tensors")
+        if return_tensors not in (None, "np", "pt"):
+            raise ValueError(f"return_tensors={return_tensors!r}; accepted: 'pt', 'np' or None")
+        if (padding == "max_length" or truncation) and max_length is None:
+            raise ValueError(f"padding={padding!r}, truncation={truncation!r} need max_length (in frames)")
         waves = self.load(raw_speech, sampling_rate=sampling_rate)
         features, mask = self.featurize(waves)
-        data = {"input_features": features}
-        if return_attention_mask:
-            data["attention_mask"] = mask.long()
-        if return_tensors in (None, "np"):
-            data = {k: v.numpy() for k, v in data.items()}
-            return BatchFeature(data, tensor_type="np" if return_tensors == "np" else None)
-        if return_tensors != "pt":
-            raise ValueError(f"return_tensors={return_tensors!r}; accepted: 'pt', 'np' or None")
-        return BatchFeature(data)
+        rows = [row[:n].numpy() for row, n in zip(features, mask.sum(1).tolist())]
+        return self.pad(
+            BatchFeature({"input_features": rows}), padding=padding, max_length=max_length, truncation=truncation,
+            pad_to_multiple_of=pad_to_multiple_of, return_tensors=return_tensors,
+            return_attention_mask=self.return_attention_mask if return_attention_mask is None else return_attention_mask,
+        )
 
     # ------------------------------------------------------------------ the features
     def featurize(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -217,8 +236,11 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         for i, w in enumerate(waves):
             batch[i, half : half + len(w)] = torch.from_numpy(w)
         window = torch.hann_window(self.n_fft)
-        spec = torch.stft(batch, self.n_fft, self.hop_length, window=window, center=False, return_complex=True)
-        magnitude = spec.abs().transpose(1, 2)  # B, T, freq
+        if self.remove_dc:
+            magnitude = self._dc_free_magnitude(batch, waves, window)
+        else:
+            spec = torch.stft(batch, self.n_fft, self.hop_length, window=window, center=False, return_complex=True)
+            magnitude = spec.abs().transpose(1, 2)  # B, T, freq
         mask = torch.arange(magnitude.shape[1])[None, :] < lengths[:, None]
         if self.feature_type == "pitch":
             features = self._pitch_features(magnitude, mask, lengths)
@@ -227,6 +249,18 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
             if self.normalize_features:
                 features = _masked_standardize(features, mask)
         return features * mask[..., None], mask
+
+    def _dc_free_magnitude(self, batch: torch.Tensor, waves: list[np.ndarray], window: torch.Tensor) -> torch.Tensor:
+        """|STFT| (B, T, freq) of frames whose mean over their audio samples (not the zero padding) is removed
+        before the window: exactly invariant to a constant offset, and frame-local, so chunked input agrees."""
+        half = self.n_fft // 2
+        valid = torch.zeros_like(batch)
+        for i, w in enumerate(waves):
+            valid[i, half : half + len(w)] = 1.0
+        frames = batch.unfold(1, self.n_fft, self.hop_length)  # B, T, n_fft
+        inside = valid.unfold(1, self.n_fft, self.hop_length)
+        mean = (frames * inside).sum(-1, keepdim=True) / inside.sum(-1, keepdim=True).clamp(min=1.0)
+        return torch.fft.rfft((frames - mean) * inside * window, dim=-1).abs()
 
     def _spectral_features(self, magnitude: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.feature_type == "cqt":
@@ -303,10 +337,24 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
 
 
 def _is_batch(audio: Any) -> bool:
-    """A list/tuple of inputs (as opposed to one input given as a list of floats)."""
+    """A list/tuple of inputs (as opposed to one input given as a list of floats), or a 2-D array / tensor
+    (``(batch, samples)``: transformers' convention; 3-D and more are refused as audio by `load_audio`)."""
     if isinstance(audio, (list, tuple)):
         return len(audio) == 0 or not isinstance(audio[0], (int, float, np.number))
-    return False
+    return getattr(audio, "ndim", None) == 2
+
+
+def _batch_items(audio: Any) -> list:
+    """The inputs of a batch (`_is_batch`), or ``[audio]``."""
+    if not _is_batch(audio):
+        return [audio]
+    if not isinstance(audio, (list, tuple)) and audio.shape[-1] <= MAX_CHANNELS:
+        raise ValueError(
+            f"a 2-D array is a batch (batch, samples), but this one has shape {tuple(audio.shape)}: "
+            f"{audio.shape[-1]} samples per item looks like (samples, channels). Pass multi-channel audio as one "
+            "input: {'array': audio, 'sampling_rate': sr} (or a file, or a list of clips)"
+        )
+    return list(audio)
 
 
 __all__ = ["Wav2TokFeatureExtractor", "FEATURE_TYPES"]

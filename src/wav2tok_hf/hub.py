@@ -263,6 +263,10 @@ def _model_details(config: Any, num_parameters: int) -> str:
         ("Codebook", f"{config.codebook_size} tokens, {config.embedding_dim}-dimensional unit-norm codewords"),
         ("Parameters", f"{num_parameters:,}"),
     ]
+    run = getattr(config, "max_token_run", 0)
+    if run:
+        rows.insert(-1, ("Token string", f"runs of a token longer than {run} frames give one token per {run} frames "
+                                         f"({1000 * run / config.frame_rate:.0f} ms): note durations are kept"))
     return "\n".join(["| | |", "| --- | --- |"] + [f"| {name} | {value} |" for name, value in rows])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_wav2tok import Wav2TokConfig
@@ -26,12 +29,16 @@ class Wav2TokModelOutput(ModelOutput):
         embeddings (`torch.FloatTensor` of shape `(batch, frames, embedding_dim)`): unit-norm frame embeddings.
         frame_tokens (`torch.LongTensor` of shape `(batch, frames)`): per-frame argmax token, `-1` on padding.
         lengths (`torch.LongTensor` of shape `(batch,)`): valid frames per item.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned with `output_hidden_states=True`): the
+            output of each encoder layer, `(batch, frames, hidden_size)`; the Transformer option first gives its
+            layers' input (projected frames plus positions), as transformers' encoders give their embedding output.
     """
 
     logits: torch.FloatTensor | None = None
     embeddings: torch.FloatTensor | None = None
     frame_tokens: torch.LongTensor | None = None
     lengths: torch.LongTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -50,6 +57,24 @@ def collapse_runs(tokens: torch.Tensor | np.ndarray | list[int]) -> tuple[list[i
     starts = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])
     runs = np.diff(np.r_[starts, seq.size])
     return seq[starts].tolist(), runs.tolist()
+
+
+def split_long_runs(ids: list[int], runs: list[int], max_run: int) -> tuple[list[int], list[int]]:
+    """Split every run longer than ``max_run`` frames into ``ceil(run / max_run)`` runs of at most ``max_run``
+    (``max_run=0``: unchanged): ``([4, 7], [5, 1]), 2 -> ([4, 4, 4, 7], [2, 2, 1, 1])``.
+
+    Example:
+        >>> split_long_runs([4, 7], [5, 1], 2)
+        ([4, 4, 4, 7], [2, 2, 1, 1])
+    """
+    if not max_run:
+        return list(ids), list(runs)
+    out_ids, out_runs = [], []
+    for token, run in zip(ids, runs):
+        pieces = -(-run // max_run)
+        out_ids += [token] * pieces
+        out_runs += [max_run] * (pieces - 1) + [run - max_run * (pieces - 1)]
+    return out_ids, out_runs
 
 
 def codebook_substitution_costs(codewords: np.ndarray, temperature: float) -> np.ndarray:
@@ -115,14 +140,17 @@ class Wav2TokBiLSTM(nn.Module):
         self.backward_layers = nn.ModuleList(nn.LSTM(s, half, batch_first=True) for s in sizes)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Each layer's output (the last is the encoding)."""
+        states = ()
         for i, (fwd, bwd) in enumerate(zip(self.forward_layers, self.backward_layers)):
             if i > 0:
                 x = self.dropout(x)
             forward_out = fwd(x)[0]
             backward_out = reverse_padded(bwd(reverse_padded(x, lengths))[0], lengths)
             x = torch.cat([forward_out, backward_out], dim=-1)
-        return x
+            states += (x,)
+        return states
 
 
 class Wav2TokTransformer(nn.Module):
@@ -143,10 +171,16 @@ class Wav2TokTransformer(nn.Module):
         table[:, 1::2] = torch.cos(position * freq)
         return table
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The projected input (plus positions) and each layer's output (the last is the encoding)."""
         padding = torch.arange(x.shape[1], device=x.device)[None, :] >= lengths[:, None]
-        h = self.input_projection(x) + self.positions(x.shape[1], x.device)
-        return self.layers(h, src_key_padding_mask=padding)
+        h = self.input_projection(x)
+        h = h + self.positions(x.shape[1], x.device).to(h.dtype)  # the table follows the model's dtype (bf16/fp16)
+        states = (h,)
+        for layer in self.layers.layers:  # nn.TransformerEncoder's loop, keeping every layer's output
+            h = layer(h, src_key_padding_mask=padding)
+            states += (h,)
+        return states
 
 
 class Wav2TokPreTrainedModel(PreTrainedModel):
@@ -154,6 +188,18 @@ class Wav2TokPreTrainedModel(PreTrainedModel):
     base_model_prefix = "wav2tok"
     main_input_name = "input_features"
     supports_gradient_checkpointing = False
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any):
+        """`PreTrainedModel.from_pretrained`, with a truncated or corrupt weights file reported as an ``OSError``
+        that names it (safetensors' own error names no file)."""
+        from safetensors import SafetensorError
+
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as error:
+            raise OSError(f"the weights of {str(pretrained_model_name_or_path)!r} (model.safetensors) are truncated or "
+                          f"corrupt ({error}); re-download or re-save the model") from None
 
     def push_to_hub(self, repo_id: str, *args: Any, card_fields: dict | None = None, benchmark_json: Any = None,
                     **kwargs: Any):
@@ -173,7 +219,14 @@ class Wav2TokPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
+        if "codebook" in module._buffers:
+            # Random unit-norm codewords (K-means replaces them in training). `init.normal_` leaves a codebook loaded
+            # from a checkpoint alone and fills one that is missing, on meta device or left uninitialised.
+            codebook = module.codebook
+            if not getattr(codebook, "_is_hf_initialized", False):
+                init.normal_(codebook)
+                codebook.copy_(F.normalize(codebook.float(), dim=-1))
+        elif isinstance(module, nn.Linear):
             nn.init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -206,6 +259,7 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
     """
 
     def __init__(self, config: Wav2TokConfig):
+        config.validate_wav2tok()  # attributes may have changed since the config was built
         super().__init__(config)
         self.frequency_conv = (
             Wav2TokFrequencyConv(config.frequency_conv_channels, config.frequency_conv_layers, config.frequency_conv_kernel)
@@ -251,17 +305,23 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
     # ------------------------------------------------------------------ forward
     def embed_features(self, input_features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Unit-norm frame embeddings (B, T, D) from features (B, T, F); padded frames are zero."""
+        return self._embed(input_features, lengths)[0]
+
+    def _embed(self, input_features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+        """(embeddings, encoder hidden states); features are cast to the model's dtype (bf16 / fp16 models)."""
+        input_features = input_features.to(self.projection.weight.dtype)
         if self.frequency_conv is not None:
             input_features = self.frequency_conv(input_features, lengths)
-        hidden = self.encoder(input_features, lengths)
-        z = F.normalize(self.projection(hidden), dim=-1)
+        states = self.encoder(input_features, lengths)
+        z = F.normalize(self.projection(states[-1]), dim=-1)
         mask = torch.arange(z.shape[1], device=z.device)[None, :] < lengths[:, None]
-        return z * mask[..., None]
+        return z * mask[..., None], states
 
     def forward(
         self,
         input_features: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs: Any,
     ) -> Wav2TokModelOutput | tuple:
@@ -271,7 +331,19 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
                 [`Wav2TokFeatureExtractor`].
             attention_mask (`torch.LongTensor` of shape `(batch, frames)`, *optional*): 1 on valid frames. Valid
                 frames must come first (right padding).
+            output_hidden_states (`bool`, *optional*): also return the encoder's hidden states (defaults to
+                `config.output_hidden_states`).
+            return_dict (`bool`, *optional*): a [`Wav2TokModelOutput`] rather than a tuple (defaults to
+                `config.return_dict`).
+
+        Any other argument raises `TypeError`: a misspelt `attention_mask` must not run unmasked, and there is no
+        `labels` loss here (the training loss needs pairs of clips: see `wav2tok_hf.training`).
         """
+        if kwargs:
+            hint = (" wav2tok computes no loss in forward; it trains on pairs of clips with "
+                    "wav2tok_hf.training.Wav2TokTrainer." if "labels" in kwargs else "")
+            raise TypeError(f"Wav2TokModel.forward got unexpected arguments {sorted(kwargs)}; accepted: "
+                            f"input_features, attention_mask, output_hidden_states, return_dict.{hint}")
         if input_features.ndim != 3 or input_features.shape[-1] != self.config.feature_size:
             raise ValueError(
                 f"input_features must have shape (batch, frames, {self.config.feature_size}) for feature_type="
@@ -282,12 +354,14 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
             lengths = torch.full((batch,), frames, dtype=torch.long, device=input_features.device)
         else:
             lengths = attention_mask.long().sum(-1)
-        z = self.embed_features(input_features, lengths)
-        logits = z @ self.codebook.T / self.config.temperature
+        z, states = self._embed(input_features, lengths)
+        logits = z @ self.codebook.T.to(z.dtype) / self.config.temperature
         mask = torch.arange(frames, device=z.device)[None, :] < lengths[:, None]
         frame_tokens = logits.argmax(-1).masked_fill(~mask, -1)
-        output = Wav2TokModelOutput(logits=logits * mask[..., None], embeddings=z, frame_tokens=frame_tokens, lengths=lengths)
-        use_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        hidden = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output = Wav2TokModelOutput(logits=logits * mask[..., None], embeddings=z, frame_tokens=frame_tokens,
+                                    lengths=lengths, hidden_states=states if hidden else None)
+        use_dict = return_dict if return_dict is not None else self.config.return_dict
         return output if use_dict else output.to_tuple()
 
     # ------------------------------------------------------------------ audio-level API
@@ -308,8 +382,12 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
     def frame_outputs(self, audio: Any, sampling_rate: int | None = None, batch_size: int = 16) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per input: (frame tokens (T,), unit-norm embeddings (T, D)) as numpy, in input order.
 
-        Inputs longer than `config.chunk_length_s` are processed chunk by chunk and stitched back together.
+        Inputs longer than `config.chunk_length_s` are processed chunk by chunk and stitched back together. Tokens
+        are always those of inference mode: a model in training mode is neither used as is (dropout) nor switched to
+        eval mode behind the caller's back (other threads may share it); a frozen eval-mode copy does the work.
         """
+        if self.training:
+            return copy.deepcopy(self).eval().frame_outputs(audio, sampling_rate=sampling_rate, batch_size=batch_size)
         fe = self.feature_extractor
         waves = fe.load(audio, sampling_rate=sampling_rate)
         pieces: list[tuple[int, int, np.ndarray]] = []  # (input index, chunk index, wave)
@@ -317,19 +395,15 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
             pieces.extend((i, j, chunk) for j, chunk in enumerate(self._chunks(wave)))
         order = sorted(range(len(pieces)), key=lambda p: len(pieces[p][2]))  # similar lengths batch together
         results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        was_training = self.training
-        self.eval()
         device = self.codebook.device
-        try:
-            for start in range(0, len(order), batch_size):
-                chosen = [pieces[p] for p in order[start : start + batch_size]]
-                features, mask = fe.featurize([c[2] for c in chosen])
-                out = self(features.to(device), mask.to(device), return_dict=True)
-                for row, (i, j, _) in enumerate(chosen):
-                    n = int(out.lengths[row])
-                    results[(i, j)] = (out.frame_tokens[row, :n].cpu().numpy(), out.embeddings[row, :n].cpu().numpy())
-        finally:
-            self.train(was_training)
+        for start in range(0, len(order), batch_size):
+            chosen = [pieces[p] for p in order[start : start + batch_size]]
+            features, mask = fe.featurize([c[2] for c in chosen])
+            out = self(features.to(device), mask.to(device), return_dict=True)
+            for row, (i, j, _) in enumerate(chosen):
+                n = int(out.lengths[row])
+                results[(i, j)] = (out.frame_tokens[row, :n].cpu().numpy(),
+                                   out.embeddings[row, :n].float().cpu().numpy())
         outputs = []
         for i in range(len(waves)):
             keys = sorted(k for k in results if k[0] == i)
@@ -345,7 +419,8 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
         return_durations: bool = False,
         batch_size: int = 16,
     ) -> list[int] | list[list[int]] | tuple:
-        """Tokenise audio into collapsed token ids.
+        """Tokenise audio into collapsed token ids (with `config.max_token_run` > 0, runs longer than that many
+        frames give one token per `max_token_run` frames).
 
         Args:
             audio: one input (array, tensor, path, 🤗 Datasets audio value) or a list of them.
@@ -361,7 +436,7 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
         frame_rate = self.config.frame_rate
         ids, durations = [], []
         for tokens, _ in self.frame_outputs(audio, sampling_rate=sampling_rate, batch_size=batch_size):
-            seq, runs = collapse_runs(tokens)
+            seq, runs = split_long_runs(*collapse_runs(tokens), self.config.max_token_run)
             ids.append(seq)
             durations.append([r / frame_rate for r in runs])
         if single:
@@ -374,4 +449,5 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
         return outs if _is_batch(audio) else outs[0]
 
 
-__all__ = ["Wav2TokModel", "Wav2TokPreTrainedModel", "Wav2TokModelOutput", "collapse_runs", "reverse_padded"]
+__all__ = ["Wav2TokModel", "Wav2TokPreTrainedModel", "Wav2TokModelOutput", "collapse_runs", "reverse_padded",
+           "split_long_runs"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from transformers import PreTrainedTokenizer
+from transformers import AddedToken, PreTrainedTokenizer
 
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.json"}
 
@@ -41,9 +41,19 @@ class Wav2TokTokenizer(PreTrainedTokenizer):
             raise ValueError("Wav2TokTokenizer needs a vocab_file or a codebook_size")
         if sorted(self.encoder.values()) != list(range(len(self.encoder))):
             raise ValueError("vocabulary ids must be exactly 0 .. K-1")
+        if codebook_size is not None and codebook_size != len(self.encoder):
+            raise ValueError(f"codebook_size={codebook_size!r} but {vocab_file} holds {len(self.encoder)} tokens")
         self.decoder = {v: k for k, v in self.encoder.items()}
-        kwargs.pop("codebook_size", None)
-        super().__init__(**kwargs)
+        # codebook_size is stored with the other init arguments (tokenizer_config.json), as transformers expects.
+        super().__init__(codebook_size=len(self.encoder), **kwargs)
+
+    def __setattr__(self, key: str, value) -> None:
+        super().__setattr__(key, value)
+        # A special token set after construction joins the vocabulary (with the next free id), as one given to
+        # __init__ does, so that e.g. `pad_token_id` exists instead of raising "Unknown token".
+        if (key in self.SPECIAL_TOKENS_ATTRIBUTES and isinstance(value, (str, AddedToken))
+                and "_added_tokens_encoder" in self.__dict__ and str(value) not in self.get_vocab()):
+            self.add_tokens([value], special_tokens=True)
 
     @classmethod
     def from_codebook_size(cls, codebook_size: int, **kwargs) -> Wav2TokTokenizer:
@@ -55,15 +65,21 @@ class Wav2TokTokenizer(PreTrainedTokenizer):
         return len(self.encoder)
 
     def get_vocab(self) -> dict[str, int]:
-        return dict(self.encoder)
+        """The codebook tokens ``t0 .. t{K-1}`` and any added tokens (ids from K up)."""
+        return {**self.encoder, **self._added_tokens_encoder}
 
     def _tokenize(self, text: str, **kwargs) -> list[str]:
         return text.split()
 
     def _convert_token_to_id(self, token: str) -> int:
-        if token not in self.encoder:
-            raise ValueError(f"Unknown token {token!r}; this vocabulary has t0 .. t{self.vocab_size - 1}")
-        return self.encoder[token]
+        """The id of a codebook token; an unknown token maps to `unk_token` when one is set (transformers'
+        convention), and raises otherwise (the default: a token string outside the codebook is a mistake)."""
+        if token in self.encoder:
+            return self.encoder[token]
+        if self.unk_token is not None and self.unk_token in self._added_tokens_encoder:
+            return self._added_tokens_encoder[self.unk_token]
+        raise ValueError(f"Unknown token {token!r}; this vocabulary has t0 .. t{self.vocab_size - 1} (pass "
+                         "unk_token=... to map unknown tokens to it)")
 
     def _convert_id_to_token(self, index: int) -> str:
         if index not in self.decoder:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from datasets import Dataset
 
-from wav2tok_hf.data import PairDataset, collate
+from wav2tok_hf.data import MixedPairDataset, PairDataset, collate
 
 SR = 8000
 
@@ -70,6 +70,45 @@ def test_bad_construction():
         PairDataset(_corpus(["a"]), audio_column="wave")
     with pytest.raises(IndexError):
         PairDataset(_corpus(["a"]), mode="unlabelled")[1]
+
+
+def test_labelled_views_can_be_trimmed_to_the_word():
+    rng = np.random.default_rng(0)
+    silence, word = np.zeros(SR // 2, dtype=np.float32), rng.standard_normal(SR // 4).astype(np.float32)
+    padded = np.concatenate([silence, word, silence])
+    corpus = Dataset.from_dict({"audio": [{"array": padded, "sampling_rate": SR}] * 2, "label": ["a", "a"]})
+    trimmed = PairDataset(corpus, sampling_rate=SR, mode="labelled", crop_s=None, trim_probability=1.0)[0]
+    for view in ("input_values", "input_values_prime"):  # within one 512-sample analysis frame of the word
+        assert abs(len(trimmed[view]) - SR // 4) <= 512
+    kept = PairDataset(corpus, sampling_rate=SR, mode="labelled", crop_s=None)[0]
+    assert len(kept["input_values"]) == len(padded)
+    with pytest.raises(ValueError, match="trim_probability"):
+        PairDataset(corpus, trim_probability=1.5)
+
+
+def test_mixed_pairs_take_each_source_its_share_per_epoch():
+    words = PairDataset(_corpus(["a", "a", "b", "b"], seconds=0.5), sampling_rate=SR, mode="labelled", crop_s=None)
+    crops = PairDataset(_corpus(["u", "v", "w"]), sampling_rate=SR, mode="unlabelled", crop_s=1.0)
+    mixed = MixedPairDataset([words, crops], sizes=[2, 7], seed=1)
+    assert len(mixed) == 9
+    labels = [mixed[i]["label"] for i in range(9)]
+    assert set(labels[:2]) <= {"a", "b"} and set(labels[2:]) <= {"u", "v", "w"}
+    assert sorted(labels[2:5]) == ["u", "v", "w"]  # a permutation first, repeated when the share exceeds the source
+    assert all(len(mixed[i]["input_values"]) == SR for i in range(2, 9))
+    again = MixedPairDataset([words, crops], sizes=[2, 7], seed=1)
+    np.testing.assert_array_equal(again[4]["input_values_prime"], mixed[4]["input_values_prime"])
+    before = [mixed[i]["label"] for i in range(2, 9)], mixed[4]["input_values_prime"]
+    mixed.set_epoch(1)
+    assert crops.epoch == 1 and words.epoch == 1
+    after = [mixed[i]["label"] for i in range(2, 9)], mixed[4]["input_values_prime"]
+    assert before[0] != after[0] or not np.array_equal(before[1], after[1])
+    assert len(MixedPairDataset([words, crops])) == len(words) + len(crops)
+    with pytest.raises(ValueError, match="one size per source"):
+        MixedPairDataset([words, crops], sizes=[2])
+    with pytest.raises(ValueError, match="positive number"):
+        MixedPairDataset([words], sizes=[0])
+    with pytest.raises(IndexError):
+        mixed[9]
 
 
 def test_collate_and_workers_match_direct_access():

@@ -403,6 +403,14 @@ def test_card_details_name_the_frequency_convolutions():
             in model_card_fields(conv, "me/conv")["model_details"])
 
 
+def test_card_details_say_when_tokens_keep_durations():
+    plain = Wav2TokModel(Wav2TokConfig(hidden_size=16, embedding_dim=8))
+    capped = Wav2TokModel(Wav2TokConfig(hidden_size=16, embedding_dim=8, max_token_run=3))
+    assert "Token string" not in model_card_fields(plain, "me/plain")["model_details"]
+    assert ("| Token string | runs of a token longer than 3 frames give one token per 3 frames (48 ms)"
+            in model_card_fields(capped, "me/capped")["model_details"])
+
+
 def test_packaged_template_needs_the_training_fields():
     assert default_template().is_file()
     with pytest.raises(CardTemplateError) as info:

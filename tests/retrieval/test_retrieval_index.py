@@ -189,9 +189,9 @@ def test_failed_save_leaves_previous_index_intact(tmp_path, monkeypatch):
     assert (tmp_path / "index.json").read_bytes() == before["index.json"]
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp")]
     assert len(Wav2TokIndex.load(tmp_path)) == 15  # the old index, still loadable
-    index.save(tmp_path)  # a later successful save replaces it and drops the stale frames file
+    index.save(tmp_path)  # a later successful save replaces it and drops the stale array files
     assert len(Wav2TokIndex.load(tmp_path)) == 16
-    assert len([n for n in os.listdir(tmp_path) if n.endswith(".safetensors")]) == 1
+    assert len([n for n in os.listdir(tmp_path) if n.startswith("data-")]) == 1
 
 
 def test_corrupted_files_raise_clear_errors(tmp_path, token_index):
@@ -204,19 +204,21 @@ def test_corrupted_files_raise_clear_errors(tmp_path, token_index):
     path.write_text(text[: len(text) // 2])
     with pytest.raises(ValueError, match="not a valid wav2tok index.*JSON"):
         Wav2TokIndex.load(tmp_path / "a")
-    payload = json.loads(text)
-    payload["tokens"][0] = [99]  # outside the vocabulary
-    path.write_text(json.dumps(payload))
-    with pytest.raises(ValueError, match="not a valid wav2tok index.*outside"):
-        Wav2TokIndex.load(tmp_path / "a")
     path.write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(ValueError, match="format marker"):
         Wav2TokIndex.load(tmp_path / "a")
+    path.write_text(json.dumps({**json.loads(text), "format_version": 99}))
+    with pytest.raises(ValueError, match="format_version 99.*upgrade"):
+        Wav2TokIndex.load(tmp_path / "a")
     frames, _ = frames_index()
     frames.save(tmp_path / "b")
-    (stored,) = [p for p in (tmp_path / "b").iterdir() if p.suffix == ".safetensors"]
-    stored.write_bytes(stored.read_bytes()[:-8] + b"\0" * 8)
+    (stored,) = [p for p in (tmp_path / "b").iterdir() if p.name.startswith("data-")]
+    stored.write_bytes(stored.read_bytes()[:-8] + b"\0" * 8)  # same size, damaged content
+    assert len(Wav2TokIndex.load(tmp_path / "b")) == 15  # only the checksum can tell
     with pytest.raises(ValueError, match="checksum"):
+        Wav2TokIndex.load(tmp_path / "b", verify=True)
+    stored.write_bytes(stored.read_bytes()[:100])  # truncated
+    with pytest.raises(ValueError, match=f"{stored.name} is truncated"):
         Wav2TokIndex.load(tmp_path / "b")
 
 

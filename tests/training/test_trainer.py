@@ -78,7 +78,7 @@ def test_paper_ablations_run(tmp_path, ablation):
     assert ("loss/matching" in logs) == training.get("matching_loss", True)
     assert trainer.train().steps == 3
     files = os.listdir(tmp_path / "m-run" / "checkpoints" / "step_3")
-    assert ("custom_checkpoint_1.pkl" in files) == bool(training.get("ctc_blank"))  # the blank logit is saved
+    assert ("extra.safetensors" in files) == bool(training.get("ctc_blank"))  # the blank logit is saved
 
 
 @pytest.mark.parametrize("term, weights", [
@@ -102,7 +102,7 @@ def _collator(trainer):
 
 def test_gradient_accumulation_counts_optimiser_steps(tmp_path):
     build(str(tmp_path / "m"), max_steps=2, gradient_accumulation_steps=2, save_interval=2).train()
-    scheduler = torch.load(tmp_path / "m-run" / "checkpoints" / "step_2" / "scheduler.bin", weights_only=False)
+    scheduler = json.loads((tmp_path / "m-run" / "checkpoints" / "step_2" / "scheduler.json").read_text())
     assert scheduler["last_epoch"] == 2
 
 
@@ -138,6 +138,37 @@ def test_fine_tuning_starts_from_a_saved_model(tmp_path, essen_cache):
     missing = tiny_experiment(tmp_path, essen_cache, name="missing", training={"init_from": str(tmp_path / "nope")})
     with pytest.raises(ValueError, match="is not a loadable wav2tok model"):
         prepare_training(load_experiment(missing))
+
+
+def test_fine_tuning_may_change_the_band_of_a_frequency_conv_front_end(tmp_path, essen_cache):
+    """`training.init_from_changes` loads every saved weight into a model whose listed front-end keys differ (the
+    frequency convolutions do not depend on the number of bins); a change of a weight's shape is refused."""
+    conv = dict(TINY_MODEL, feature_type="cqt", fmin=100.0, n_semitones=40, frequency_conv_channels=4)
+    base = Wav2TokModel(Wav2TokConfig(**conv))
+    with torch.no_grad():
+        base.codebook.normal_()
+    base.save_pretrained(tmp_path / "base")
+    narrow = dict(conv, n_semitones=30)
+    config = tiny_experiment(tmp_path, essen_cache, model=narrow,
+                             training={"init_from": str(tmp_path / "base"), "init_from_changes": ["n_semitones"]})
+    trainer, _ = prepare_training(load_experiment(config))
+    assert trainer.model.config.n_semitones == 30
+    for name, tensor in base.state_dict().items():
+        torch.testing.assert_close(trainer.model.state_dict()[name], tensor)
+    unlisted = tiny_experiment(tmp_path, essen_cache, name="unlisted", model=narrow,
+                               training={"init_from": str(tmp_path / "base")})
+    with pytest.raises(ValueError, match="differs from the experiment's in \\['n_semitones'\\]"):
+        prepare_training(load_experiment(unlisted))
+    bigger_k = tiny_experiment(tmp_path, essen_cache, name="bigger_k", model=dict(conv, codebook_size=9),
+                               training={"init_from": str(tmp_path / "base"), "init_from_changes": ["codebook_size"]})
+    trainer, _ = prepare_training(load_experiment(bigger_k))
+    assert tuple(trainer.model.codebook.shape) == (9, conv["embedding_dim"])
+    torch.testing.assert_close(trainer.model.projection.weight, base.projection.weight)
+    wider = tiny_experiment(tmp_path, essen_cache, name="wider", model=dict(conv, frequency_conv_channels=6),
+                            training={"init_from": str(tmp_path / "base"),
+                                      "init_from_changes": ["frequency_conv_channels"]})
+    with pytest.raises(ValueError, match="change shape"):
+        prepare_training(load_experiment(wider))
 
 
 # ---------------------------------------------------------------------------------------------- resume
@@ -180,10 +211,11 @@ def test_killed_run_resumes_bit_identically(tmp_path):
     for step in (5, 6, 7, 10):
         a, b = checkpoint(tmp_path / "ref" / "m-run", step), checkpoint(tmp_path / "killed" / "m-run", step)
         assert all(torch.equal(a[k], b[k]) for k in a), step
-    state_ref = torch.load(tmp_path / "ref" / "m-run" / "checkpoints" / "step_10" / "optimizer.bin", weights_only=False)
-    state_res = torch.load(tmp_path / "killed" / "m-run" / "checkpoints" / "step_10" / "optimizer.bin", weights_only=False)
-    for key, value in state_ref["state"].items():
-        assert torch.equal(value["exp_avg_sq"], state_res["state"][key]["exp_avg_sq"])
+    state_ref = load_file(str(tmp_path / "ref" / "m-run" / "checkpoints" / "step_10" / "optimizer.safetensors"))
+    state_res = load_file(str(tmp_path / "killed" / "m-run" / "checkpoints" / "step_10" / "optimizer.safetensors"))
+    assert any(key.endswith(".exp_avg_sq") for key in state_ref) and state_ref.keys() == state_res.keys()
+    for key, value in state_ref.items():
+        assert torch.equal(value, state_res[key]), key
 
 
 def test_resume_latest_without_checkpoints_starts_fresh(tmp_path):

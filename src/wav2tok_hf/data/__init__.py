@@ -18,23 +18,38 @@ from .augment import (
     time_stretch,
     time_stretched,
 )
+from .degrade import Degrader, degrade, list_degradations, load_noise_bank, room_impulse_responses
 from .essen import list_essen_tunes, parse_melody, prepare_essen
 from .mastmelody import prepare_mastmelody, prepare_mastmelody_samples, read_f0
-from .pairs import PairDataset, collate
+from .pairs import MixedPairDataset, PairDataset, collate
 from .speech_commands import SpeechClip, load_speech_commands_clips, prepare_speech_commands
+from .speechocean762 import (
+    OceanUtterance,
+    load_speechocean762,
+    prepare_speechocean762,
+    read_word_alignments,
+    speechocean762_std_splits,
+)
 from .std import prepare_std, speech_region
 
 __all__ = [
     "PITCH_SHIFT_SEMITONES",
     "TIME_STRETCH_RATES",
     "Augmenter",
+    "Degrader",
+    "MixedPairDataset",
+    "OceanUtterance",
     "PairDataset",
     "SpeechClip",
     "add_noise",
     "apply_gain",
     "collate",
+    "degrade",
+    "list_degradations",
     "list_essen_tunes",
+    "load_noise_bank",
     "load_speech_commands_clips",
+    "load_speechocean762",
     "parse_melody",
     "pitch_shift",
     "pitch_shift_versions",
@@ -43,9 +58,13 @@ __all__ = [
     "prepare_mastmelody",
     "prepare_mastmelody_samples",
     "prepare_speech_commands",
+    "prepare_speechocean762",
     "prepare_std",
     "read_f0",
+    "read_word_alignments",
+    "room_impulse_responses",
     "speech_region",
+    "speechocean762_std_splits",
     "stretch_and_shift",
     "time_stretch",
     "time_stretched",

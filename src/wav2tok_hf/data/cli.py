@@ -7,13 +7,45 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 
+def _rate(text: str) -> int:
+    """argparse type of ``--sampling-rate``: an integer number of Hz in the range `load_audio` accepts."""
+    from ..audio_utils import check_sampling_rate
+
+    try:
+        return check_sampling_rate(int(text), "--sampling-rate")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).replace("sampling_rate=", "")) from None
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """Refuse, before anything is built, a source that is a file or missing folder, and an output that exists
+    (without ``--overwrite``), is a file or lies under a file."""
+    source = getattr(args, "source", None)
+    if source is not None and os.path.isfile(source):
+        raise ValueError(f"--source {source!r} is a file; accepted: a corpus folder (or a Hub dataset id)")
+    if source is not None and source.startswith((".", "/", "~")) and not os.path.isdir(source):
+        raise ValueError(f"--source folder {source!r} not found")
+    out = args.output_dir
+    parent = os.path.dirname(os.path.abspath(out))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"OUTPUT_DIR {out!r} lies under {parent!r}, which is a file; accepted: a path in a folder")
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise ValueError(f"OUTPUT_DIR {out!r} is an existing file; accepted: a new folder (or an existing corpus "
+                         "folder with --overwrite)")
+    if os.path.isdir(out) and os.listdir(out) and not args.overwrite:
+        raise ValueError(f"OUTPUT_DIR {out!r} already exists; pass --overwrite to replace it, or choose a new folder")
+
+
 def _common(parser: argparse.ArgumentParser, sampling_rate: int) -> None:
     parser.add_argument("output_dir", help="folder to write (save_to_disk output + README.md dataset card)")
-    parser.add_argument("--sampling-rate", type=int, default=sampling_rate, help=f"audio rate in Hz (default {sampling_rate})")
+    parser.add_argument("--sampling-rate", type=_rate, default=sampling_rate, help=f"audio rate in Hz (default {sampling_rate})")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if it exists")
 
@@ -40,7 +72,7 @@ def _run_essen(args: argparse.Namespace):
 
     return prepare_essen(
         args.output_dir, num_songs=tuple(args.num_songs), queries_per_song=args.queries_per_song,
-        excerpt_s=args.excerpt_s, full_songs=args.full_songs, random_excerpt=args.random_excerpt,
+        excerpt_s=args.excerpt_s, full_songs=args.full_songs, random_excerpt=args.random_excerpt, singer=args.singer,
         sampling_rate=args.sampling_rate, seed=args.seed, overwrite=args.overwrite,
     )
 
@@ -69,6 +101,16 @@ def _run_speech_commands(args: argparse.Namespace):
     )
 
 
+def _run_speechocean762(args: argparse.Namespace):
+    from .speechocean762 import prepare_speechocean762
+
+    return prepare_speechocean762(
+        args.source, args.output_dir, alignments=args.alignments, split_fractions=tuple(args.split_fractions),
+        pad_s=args.pad_s, min_word_s=args.min_word_s, max_speakers=args.max_speakers,
+        sampling_rate=args.sampling_rate, seed=args.seed, hub_split=args.hub_split, overwrite=args.overwrite,
+    )
+
+
 def _run_std(args: argparse.Namespace):
     from .std import prepare_std
 
@@ -84,6 +126,7 @@ def _run_std(args: argparse.Namespace):
 
 def _report(run):
     def command(args: argparse.Namespace) -> int:
+        check_paths(args)
         dataset = run(args)
         print(f"saved to {args.output_dir}:")
         for split, rows in dataset.num_rows.items():
@@ -94,7 +137,8 @@ def _report(run):
 
 
 def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``data`` with one sub-command per corpus (``essen``, ``mastmelody``, ``speech-commands``, ``std``)."""
+    """Add ``data`` with one sub-command per corpus (``essen``, ``mastmelody``, ``speech-commands``,
+    ``speechocean762``, ``std``)."""
     data = subparsers.add_parser("data", help="build a corpus as a datasets.DatasetDict on disk", description=__doc__)
     corpora = data.add_subparsers(dest="corpus", required=True, metavar="CORPUS")
 
@@ -106,6 +150,8 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
     essen.add_argument("--excerpt-s", type=float, default=8.0, help="seconds of each song that are sung (default 8)")
     essen.add_argument("--full-songs", action="store_true", help="database items are whole songs, not the excerpt")
     essen.add_argument("--random-excerpt", action="store_true", help="queries sing a random region (needs --full-songs)")
+    essen.add_argument("--singer", choices=("default", "realistic"), default="default",
+                       help="simulated singer: the demo's (default) or one fitted to real singing (realistic)")
     essen.set_defaults(func=_report(_run_essen))
 
     mast = corpora.add_parser("mastmelody", help="MASTmelody real pitch tracks -> re-synthesised melody corpus")
@@ -125,6 +171,20 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
     speech.add_argument("--include-silence", action="store_true", help="keep the '_silence_' background-noise clips")
     _fractions(speech, (0.8, 0.1, 0.1), "speakers")
     speech.set_defaults(func=_report(_run_speech_commands))
+
+    ocean = corpora.add_parser("speechocean762", help="speechocean762 real read speech -> word segments + utterances")
+    _common(ocean, 16000)
+    ocean.add_argument("--source", required=True,
+                       help="speechocean762 folder (manifest.tsv, WAVE/, word_alignments.tsv) or a Hub dataset id")
+    ocean.add_argument("--alignments", default=None,
+                       help="word-time TSV (utt, word, start, end); default: the folder's word_alignments.tsv "
+                            "(a Hub id has none: without this, utterances only)")
+    ocean.add_argument("--hub-split", default="train", help="split to load for a Hub id (train, test, train+test)")
+    ocean.add_argument("--pad-s", type=float, default=0.05, help="seconds kept around each word (default 0.05)")
+    ocean.add_argument("--min-word-s", type=float, default=0.1, help="drop shorter aligned words (default 0.1)")
+    ocean.add_argument("--max-speakers", type=int, default=None, help="keep N seed-chosen speakers (>= 3)")
+    _fractions(ocean, (0.7, 0.15, 0.15), "speakers")
+    ocean.set_defaults(func=_report(_run_speechocean762))
 
     std = corpora.add_parser("std", help="spoken-term-detection utterances + keyword queries from Speech Commands")
     _common(std, 16000)

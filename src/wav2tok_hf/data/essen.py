@@ -18,7 +18,7 @@ import numpy as np
 from datasets import Audio, DatasetDict, Features, List, Value
 
 from ._io import SPLITS, build_dataset_dict, dataset_card, encode_flac, finish
-from .synth import SingerStyle, render_reference, sing
+from .synth import SINGERS, render_reference, sample_singer, sing
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ def prepare_essen(
     excerpt_s: float = 8.0,
     full_songs: bool = False,
     random_excerpt: bool = False,
+    singer: str = "default",
     sampling_rate: int = 8000,
     seed: int = 0,
     overwrite: bool = False,
@@ -140,6 +141,9 @@ def prepare_essen(
         excerpt_s: length of the sung region (at the reference tempo) -- the opening of the song.
         full_songs: render the whole song as the database item instead of the same opening region as the queries.
         random_excerpt: queries sing a random ``excerpt_s`` region instead of the opening (needs ``full_songs``).
+        singer: ``"default"`` (the demo's simulated singer) or ``"realistic"`` (deviations fitted to real singing:
+            ``SingerStyle.sample_realistic``; larger intonation errors, drift, timing and vibrato, octave jumps and
+            voicing gaps).
         sampling_rate: audio rate (8 kHz, like MIR-QbSH).
         seed: selects the songs and every random choice of the renditions.
         overwrite: replace an existing ``output_dir``.
@@ -161,6 +165,8 @@ def prepare_essen(
         raise ValueError(f"queries_per_song={queries_per_song} must be >= 0")
     if excerpt_s <= 0:
         raise ValueError(f"excerpt_s={excerpt_s} must be a positive number of seconds")
+    if singer not in SINGERS:
+        raise ValueError(f"singer={singer!r}; accepted: {SINGERS}")
     if random_excerpt and not full_songs:
         raise ValueError("random_excerpt=True needs full_songs=True: a random query region is only inside a full-song reference")
     tunes = list_essen_tunes()
@@ -202,7 +208,7 @@ def prepare_essen(
                 wave, key_shift, tempo, timbre = render_reference(notes, durations, sampling_rate), 0, 1.0, "plain"
             else:
                 rendition_rng = _song_rng(seed, tune.song_id, 1000 + rendition)
-                style = SingerStyle.sample(rendition_rng)
+                style = sample_singer(rendition_rng, singer)
                 wave, notes, durations = sing(notes, durations, style, rendition_rng, sampling_rate)
                 key_shift, tempo, timbre = style.key_shift, style.tempo, style.timbre
             source_id = f"{tune.song_id}/{'ref' if kind == 'reference' else f'q{rendition}'}"
@@ -225,6 +231,8 @@ def prepare_essen(
     dataset = build_dataset_dict(rows, {split: features for split in SPLITS})
     parameters = dict(num_songs=tuple(num_songs), queries_per_song=queries_per_song, excerpt_s=excerpt_s,
                       full_songs=full_songs, random_excerpt=random_excerpt, sampling_rate=sampling_rate, seed=seed)
+    if singer != "default":  # the demo corpus's card stays as it was
+        parameters["singer"] = singer
     card = dataset_card(
         "Essen folk melodies: synthetic query-by-humming corpus",
         "SYNTHESISED. Real melodies (Essen folk song collection), synthetic audio: a plain harmonic timbre for "

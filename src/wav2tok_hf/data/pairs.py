@@ -39,6 +39,10 @@ class PairDataset(Dataset):
         augment_views: also augment X (unlabelled) / both views (labelled).
         augment_probability: with ``augment_views``, each of those views is augmented with this probability
             (default 1.0), so the model also keeps seeing clean recordings.
+        trim_probability: each view of a labelled pair is first cut to its non-silent span (``librosa.effects.trim``
+            at ``trim_top_db`` below the peak) with this probability (default 0), so a model trained on padded clips
+            (one-second Speech Commands words) also sees words cut tight, as other corpora store them.
+        trim_top_db: threshold of that trim in dB below the clip's peak (default 30).
         seed: base seed of all random choices.
 
     Example:
@@ -59,6 +63,8 @@ class PairDataset(Dataset):
         augmenter: Augmenter | None = None,
         augment_views: bool = False,
         augment_probability: float = 1.0,
+        trim_probability: float = 0.0,
+        trim_top_db: float = 30.0,
         seed: int = 0,
         audio_column: str = "audio",
         label_column: str = "label",
@@ -97,6 +103,11 @@ class PairDataset(Dataset):
         if not 0.0 <= augment_probability <= 1.0:
             raise ValueError(f"augment_probability={augment_probability} must lie in [0, 1]")
         self.augment_probability = augment_probability
+        if not 0.0 <= trim_probability <= 1.0:
+            raise ValueError(f"trim_probability={trim_probability} must lie in [0, 1]")
+        if not trim_top_db > 0:
+            raise ValueError(f"trim_top_db={trim_top_db} must be a positive number of dB")
+        self.trim_probability, self.trim_top_db = trim_probability, trim_top_db
         self.seed = seed
         self.audio_column = audio_column
         self.epoch = 0
@@ -133,6 +144,15 @@ class PairDataset(Dataset):
             return self.augmenter(wave, self.sampling_rate, rng)
         return wave
 
+    def _trim(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The non-silent span of ``wave`` with ``trim_probability`` (at least 50 ms kept), else ``wave``."""
+        if rng.random() >= self.trim_probability:
+            return wave
+        import librosa
+
+        trimmed = librosa.effects.trim(wave, top_db=self.trim_top_db, frame_length=512, hop_length=128)[0]
+        return trimmed if len(trimmed) >= 0.05 * self.sampling_rate else wave
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} pairs")
@@ -142,6 +162,8 @@ class PairDataset(Dataset):
             label = self.labels[row]
             others = [i for i in self.groups[label] if i != row]
             first, second = self._load(row), self._load(others[int(rng.integers(len(others)))])
+            if self.trim_probability:
+                first, second = self._trim(first, rng), self._trim(second, rng)
             first, second = self._view(first, rng), self._view(second, rng)
         else:
             row = index
@@ -150,6 +172,68 @@ class PairDataset(Dataset):
             second = self.augmenter(first, self.sampling_rate, rng)
             first = self._view(first, rng)
         return {"input_values": first, "input_values_prime": second, "label": label}
+
+
+class MixedPairDataset(Dataset):
+    """Pairs drawn from several pair datasets (corpora, or labelled and unlabelled pairs of one corpus), so one
+    training run samples across them.
+
+    Each epoch holds ``sizes[j]`` items of source ``j`` (default: its length): a seeded permutation of its items,
+    repeated when ``sizes[j]`` exceeds them, so a small corpus can be up-weighted and a large one down-weighted.
+    Like :class:`PairDataset`, every item is a pure function of ``(seed, epoch, index)``; :meth:`set_epoch` is passed
+    on to the sources.
+
+    Example:
+        >>> import numpy as np, datasets
+        >>> rows = {"audio": [{"array": np.random.rand(8000), "sampling_rate": 8000}] * 2, "label": ["a", "a"]}
+        >>> words = PairDataset(datasets.Dataset.from_dict(rows), sampling_rate=8000, mode="labelled", crop_s=None)
+        >>> crops = PairDataset(datasets.Dataset.from_dict(rows), sampling_rate=8000, mode="unlabelled", crop_s=0.5)
+        >>> mixed = MixedPairDataset([words, crops], sizes=[2, 6])
+        >>> len(mixed), mixed[7]["input_values"].shape
+        (8, (4000,))
+    """
+
+    def __init__(self, sources: list[Dataset], sizes: list[int] | None = None, seed: int = 0):
+        if not sources:
+            raise ValueError("MixedPairDataset needs at least one source of pairs")
+        sizes = [len(source) for source in sources] if sizes is None else list(sizes)
+        if len(sizes) != len(sources):
+            raise ValueError(f"{len(sizes)} sizes for {len(sources)} sources; give one size per source")
+        for j, (source, size) in enumerate(zip(sources, sizes)):
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
+                raise ValueError(f"sizes[{j}]={size!r}; expected a positive number of pairs per epoch")
+            if len(source) == 0:
+                raise ValueError(f"source {j} has no pairs")
+        self.sources, self.sizes, self.seed = list(sources), [int(s) for s in sizes], seed
+        self.offsets = np.cumsum([0] + self.sizes)
+        self.epoch = 0
+        self._orders: dict[tuple[int, int], np.ndarray] = {}
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (passed on to every source that has ``set_epoch``)."""
+        self.epoch = int(epoch)
+        for source in self.sources:
+            if hasattr(source, "set_epoch"):
+                source.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def _order(self, j: int) -> np.ndarray:
+        key = (self.epoch, j)
+        if key not in self._orders:
+            rng = np.random.default_rng([self.seed, self.epoch, j])
+            n = len(self.sources[j])
+            repeats = -(-self.sizes[j] // n)
+            self._orders = {k: v for k, v in self._orders.items() if k[0] == self.epoch}
+            self._orders[key] = np.concatenate([rng.permutation(n) for _ in range(repeats)])[: self.sizes[j]]
+        return self._orders[key]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} pairs")
+        j = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return self.sources[j][int(self._order(j)[index - self.offsets[j]])]
 
 
 def _pad(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:

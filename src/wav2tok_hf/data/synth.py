@@ -209,6 +209,8 @@ class SingerStyle:
     formant_scale: float
     breath_snr_db: float
     noise_snr_db: float
+    octave_jumps_per_s: float = 0.0
+    gaps_per_s: float = 0.0
 
     @classmethod
     def sample(cls, rng: np.random.Generator, key_shift_range=(-5, 6), tempo_range=(0.8, 1.25)) -> "SingerStyle":
@@ -229,6 +231,62 @@ class SingerStyle:
             breath_snr_db=float(rng.uniform(18.0, 32.0)),
             noise_snr_db=float(rng.uniform(25.0, 45.0)),
         )
+
+    @classmethod
+    def sample_realistic(
+        cls, rng: np.random.Generator, key_shift_range=(-5, 6), tempo_range=(0.8, 1.25)
+    ) -> "SingerStyle":
+        """A singer whose deviations follow real singing: the ranges are fitted so that the per-take statistics of
+        :mod:`~wav2tok_hf.data.singing_stats` on simulated renditions match those of MASTmelody's 719 real
+        performances against their piano takes (``scripts/singer_statistics.py``, ``results/singer/``): larger
+        intonation errors and drift, more wrong notes, looser timing and wider vibrato than :meth:`sample`, plus
+        the octave jumps and voicing gaps of real pitch tracks. Key shift and tempo are drawn as in :meth:`sample`.
+
+        Example:
+            >>> style = SingerStyle.sample_realistic(np.random.default_rng(0))
+            >>> style.octave_jumps_per_s >= 0 and style.gaps_per_s >= 0
+            True
+        """
+        r = REALISTIC_SINGER_RANGES
+        draw = {name: float(rng.uniform(*r[name])) for name in _REALISTIC_ORDER}
+        return cls(
+            key_shift=int(rng.integers(key_shift_range[0], key_shift_range[1] + 1)),
+            tempo=float(np.exp(rng.uniform(np.log(tempo_range[0]), np.log(tempo_range[1])))),
+            timbre=str(rng.choice(VOICE_TIMBRES, p=[0.5, 0.15, 0.1, 0.15, 0.1])),
+            formant_scale=float(rng.uniform(0.88, 1.15)),
+            breath_snr_db=float(rng.uniform(18.0, 32.0)),
+            noise_snr_db=float(rng.uniform(25.0, 45.0)),
+            **draw,
+        )
+
+
+# Uniform ranges of SingerStyle.sample_realistic, fitted by hand to MASTmelody's real performances (medians and
+# quartiles of every statistic in results/singer/singer_statistics.md, from `python scripts/singer_statistics.py`).
+REALISTIC_SINGER_RANGES: dict[str, tuple[float, float]] = {
+    "timing_jitter": (0.12, 0.6),
+    "intonation_cents": (15.0, 100.0),
+    "drift_cents": (5.0, 20.0),
+    "vibrato_hz": (4.5, 6.5),
+    "vibrato_cents": (20.0, 100.0),
+    "glide_s": (0.01, 0.10),
+    "p_wrong": (0.0, 0.15),
+    "p_skip": (0.0, 0.06),
+    "p_extra": (0.0, 0.06),
+    "octave_jumps_per_s": (0.0, 0.05),
+    "gaps_per_s": (0.0, 0.3),
+}
+_REALISTIC_ORDER = tuple(REALISTIC_SINGER_RANGES)
+SINGERS = ("default", "realistic")
+
+
+def sample_singer(rng: np.random.Generator, singer: str = "default") -> SingerStyle:
+    """Draw a :class:`SingerStyle`: ``"default"`` (:meth:`SingerStyle.sample`, the demo's) or ``"realistic"``
+    (:meth:`SingerStyle.sample_realistic`, fitted to real singing)."""
+    if singer == "default":
+        return SingerStyle.sample(rng)
+    if singer == "realistic":
+        return SingerStyle.sample_realistic(rng)
+    raise ValueError(f"unknown singer {singer!r}; accepted: {SINGERS}")
 
 
 def _edit_notes(midi: np.ndarray, durations: np.ndarray, style: SingerStyle, rng: np.random.Generator):
@@ -251,18 +309,30 @@ def _edit_notes(midi: np.ndarray, durations: np.ndarray, style: SingerStyle, rng
     return np.asarray(out_midi), np.asarray(out_dur)
 
 
-def sing(
+@dataclass(frozen=True)
+class SungContour:
+    """What a simulated singer sings, per sample: MIDI pitch, amplitude, and the nominal notes (after edits, key
+    shift and timing)."""
+
+    pitch: np.ndarray
+    amplitude: np.ndarray
+    midi: np.ndarray
+    durations_s: np.ndarray
+
+
+def _windows(n: int, rate_per_s: float, length_s: tuple[float, float], sampling_rate: int, rng: np.random.Generator):
+    """Boolean mask of Poisson-placed windows (``rate_per_s`` of them per second, lengths uniform in ``length_s``)."""
+    mask = np.zeros(n, dtype=bool)
+    for _ in range(int(rng.poisson(rate_per_s * n / sampling_rate))):
+        start = int(rng.integers(0, n))
+        mask[start : start + int(rng.uniform(*length_s) * sampling_rate)] = True
+    return mask
+
+
+def sung_contour(
     midi: np.ndarray, durations_s: np.ndarray, style: SingerStyle, rng: np.random.Generator, sampling_rate: int = 8000
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render a note list as a simulated sung/hummed query.
-
-    Applies, in order: note edits, transposition by ``style.key_shift``, tempo change, per-note timing jitter,
-    per-note intonation error, slow pitch drift, glides (portamento) between notes, vibrato that fades in after each
-    onset, a hum/vowel formant timbre, breath (aspiration) noise and a background noise floor.
-
-    Returns:
-        ``(wave, sung_midi, sung_durations_s)``: float32 audio and the nominal note list actually sung.
-    """
+) -> SungContour:
+    """The pitch and amplitude contour of :func:`sing` (before timbre and noise), from the same random draws."""
     midi, durations = _edit_notes(np.asarray(midi, float), np.asarray(durations_s, float), style, rng)
     durations = durations / style.tempo * np.exp(rng.normal(0.0, style.timing_jitter, len(durations)))
     midi = midi + style.key_shift
@@ -279,6 +349,30 @@ def sing(
     loudness = np.exp(rng.normal(0.0, 0.2, len(durations)))[track.index]
     amplitude = _envelope(track, attack, release) * loudness
     amplitude = _moving_average(amplitude, max(1, int(0.01 * sampling_rate)))
+    if style.octave_jumps_per_s > 0:  # brief octave jumps, as in real pitch tracks (tracker or voice breaks)
+        jumps = _windows(n, style.octave_jumps_per_s, (0.03, 0.25), sampling_rate, rng)
+        pitch = pitch + jumps * rng.choice([-12.0, 12.0])
+    if style.gaps_per_s > 0:  # voicing gaps inside notes (breaths, consonants, tracker dropouts)
+        gaps = _windows(n, style.gaps_per_s, (0.03, 0.15), sampling_rate, rng)
+        amplitude = amplitude * _moving_average((~gaps).astype(np.float64), max(1, int(0.01 * sampling_rate)))
+    return SungContour(pitch=pitch, amplitude=amplitude, midi=midi, durations_s=durations)
+
+
+def sing(
+    midi: np.ndarray, durations_s: np.ndarray, style: SingerStyle, rng: np.random.Generator, sampling_rate: int = 8000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render a note list as a simulated sung/hummed query.
+
+    Applies, in order: note edits, transposition by ``style.key_shift``, tempo change, per-note timing jitter,
+    per-note intonation error, slow pitch drift, glides (portamento) between notes, vibrato that fades in after each
+    onset, octave jumps and voicing gaps (when the style has them), a hum/vowel formant timbre, breath (aspiration)
+    noise and a background noise floor.
+
+    Returns:
+        ``(wave, sung_midi, sung_durations_s)``: float32 audio and the nominal note list actually sung.
+    """
+    contour = sung_contour(midi, durations_s, style, rng, sampling_rate)
+    pitch, amplitude, n = contour.pitch, contour.amplitude, len(contour.pitch)
     wave = harmonic_synth(midi_to_hz(pitch), amplitude, sampling_rate, voice_gains(style.timbre, style.formant_scale))
     level = np.sqrt(np.mean(wave**2)) + 1e-9
     breath = _bandpassed_noise(n, sampling_rate, rng) * amplitude
@@ -286,4 +380,4 @@ def sing(
     floor = _bandpassed_noise(n, sampling_rate, rng, 60.0, 3500.0)
     floor *= level / (np.sqrt(np.mean(floor**2)) + 1e-9) * 10 ** (-style.noise_snr_db / 20)
     wave = _normalise(wave + breath + floor, float(rng.uniform(0.3, 0.9)))
-    return wave, midi, durations
+    return wave, contour.midi, contour.durations_s

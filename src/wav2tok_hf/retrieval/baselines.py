@@ -15,6 +15,7 @@ name                   representation                                           
 ``wav2vec2-o``         greedy CTC ids of ``facebook/wav2vec2-base-960h``            ``levenshtein``
 ``wav2vec2-multi``     greedy CTC ids of ``facebook/wav2vec2-xlsr-53-espeak-cv-ft``  ``levenshtein``
 ``hub-ctc``            greedy CTC ids of any ``Wav2Vec2ForCTC`` ``model_id``       ``levenshtein``
+``pocketsphinx-phones``  PocketSphinx allphone decoding (US-English model) -> phones  ``levenshtein``
 =====================  ===========================================================  =====================
 
 Example:
@@ -494,6 +495,80 @@ class PitchContourDTWBaseline(_PitchMixin, RetrievalBaseline):
             angle = (midi - key) * (2 * np.pi / 12)
             out.append(np.stack([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32))
         return out[0] if single else out
+
+
+# ---------------------------------------------------------------------- PocketSphinx phone recogniser
+CMU_PHONES = ("AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH", "IH", "IY",
+              "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH", "UW", "V", "W", "Y",
+              "Z", "ZH")
+"""The 39 phones of the CMU dictionary, the token ids of ``pocketsphinx-phones`` (in this order; id 39 = ``SIL``,
+the one token of a clip in which no phone is recognised)."""
+
+
+@register_baseline("pocketsphinx-phones")
+class PocketSphinxPhonesBaseline(RetrievalBaseline):
+    """Phone strings from PocketSphinx's allphone search (its bundled US-English acoustic model and phone bigram
+    model), silence and fillers dropped (a clip without any phone is the single token ``SIL``, id 39), compared by
+    ED: a real trained phone recogniser, run locally, standing in
+    for the paper's wav2vec2 phoneme CTC tokens. ``language_weight`` / ``beam`` follow CMU's phoneme-recognition
+    recipe (``-lw 2.0 -beam 1e-20 -pbeam 1e-20``). Input is resampled to 16 kHz and quantised to 16 bits.
+
+    Raises:
+        BaselineUnavailable: the ``pocketsphinx`` package is not installed.
+
+    Example:
+        >>> import numpy as np
+        >>> wave = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.01
+        >>> ids = create_baseline("pocketsphinx-phones").encode(wave, sampling_rate=16000)
+        >>> len(ids) >= 1 and all(0 <= i <= len(CMU_PHONES) for i in ids)
+        True
+    """
+
+    name = "pocketsphinx-phones"
+    distance = "levenshtein"
+    sampling_rate = 16000
+    frame_rate = 100.0
+
+    def __init__(self, language_weight: float = 2.0, beam: float = 1e-20, sampling_rate: int | None = None):
+        try:
+            from pocketsphinx import Decoder, get_model_path
+        except ImportError as error:
+            raise BaselineUnavailable(f"{self.name}: the pocketsphinx package is not installed ({error}); "
+                                      "pip install pocketsphinx") from error
+        import os
+
+        model = os.path.join(get_model_path(), "en-us")
+        self.language_weight, self.beam = float(language_weight), float(beam)
+        self._decoder = Decoder(hmm=os.path.join(model, "en-us"), allphone=os.path.join(model, "en-us-phone.lm.bin"),
+                                lw=self.language_weight, beam=self.beam, pbeam=self.beam, samprate=16000,
+                                loglevel="FATAL")
+        self._ids = {phone: k for k, phone in enumerate(CMU_PHONES)}
+        self.silence_id = len(CMU_PHONES)
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary(f"{self.name}-en-us-lw{self.language_weight:g}-beam{self.beam:g}", len(CMU_PHONES) + 1)
+
+    def phones(self, wave: np.ndarray) -> list[tuple[str, float, float]]:
+        """``(phone, start_s, end_s)`` of every recognised phone (silence and fillers included) of a 16 kHz wave."""
+        pcm = (np.clip(wave, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+        self._decoder.start_utt()
+        self._decoder.process_raw(pcm, full_utt=True)
+        self._decoder.end_utt()
+        return [(seg.word, seg.start_frame / self.frame_rate, (seg.end_frame + 1) / self.frame_rate)
+                for seg in self._decoder.seg()]
+
+    def encode(self, audio: Any, sampling_rate: int | None = None, return_durations: bool = False):
+        waves, single = self._waves(audio, sampling_rate)
+        ids, durations = [], []
+        for wave in waves:
+            kept = [(self._ids[p], start) for p, start, _ in self.phones(wave) if p in self._ids]
+            kept = kept or [(self.silence_id, 0.0)]
+            ids.append([k for k, _ in kept])
+            durations.append(_durations_from_onsets(np.array([t for _, t in kept]), len(wave) / self.sampling_rate))
+        if single:
+            ids, durations = ids[0], durations[0]
+        return (ids, durations) if return_durations else ids
 
 
 # ---------------------------------------------------------------------- Hub CTC tokenizers

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import kernels
+from .qgram import QGramIndex, WindowGramIndex
+from .rerank import RerankStore
+from .storage import load_index, save_index
 
 TOKEN_DISTANCES = ("levenshtein", "normalized_levenshtein", "subsequence_levenshtein",
                    "normalized_subsequence_levenshtein", "weighted_levenshtein", "normalized_weighted_levenshtein")
 WEIGHTED_DISTANCES = ("weighted_levenshtein", "normalized_weighted_levenshtein")
+FAST_DISTANCES = ("levenshtein", "normalized_levenshtein", "subsequence_levenshtein",
+                  "normalized_subsequence_levenshtein") + WEIGHTED_DISTANCES
+"""Token distances with a fast top-k path (:mod:`.qgram`)."""
+FAST_SEARCH_MIN_ITEMS = 20_000
+"""A ``top_k`` search of a tokens index with at least this many items uses the fast path (see ``search``)."""
+FAST_SEARCH_CANDIDATES = 4000
+"""When more items than this have a bigram bound below the current k-th best distance, the fast path switches from
+verifying bigram candidates to a plain-ED scan of every item (see :mod:`.qgram`)."""
+FAST_SEARCH_PATIENCE = 8
+"""After this many consecutive fast-path queries of one distance answered by the full scan (the bigram bound cannot
+prune this index's queries, e.g. hums far from every item), the next ones skip the bigram stage and scan at once,
+retrying the bigram stage every ``FAST_SEARCH_PATIENCE``-th query; results are the same exact top-k either way."""
 FRAME_DISTANCES = ("dtw", "subsequence_dtw")
 SUBSEQUENCE_DISTANCES = ("subsequence_levenshtein", "normalized_subsequence_levenshtein", "subsequence_dtw")
 REPRESENTATIONS = ("tokens", "frames")
 
-INDEX_FILE = "index.json"
-FORMAT_NAME = "wav2tok-index"
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -112,20 +122,15 @@ def _is_single_frame_query(query: Any) -> bool:
     return (isinstance(query, np.ndarray) or hasattr(query, "numpy")) and np.asarray(query).ndim == 2
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _clips(audio: Any) -> tuple[list, bool]:
+    """``(clips, single)``: a list or tuple of clips is a batch of queries (as in ``Wav2TokModel.encode``); one
+    array, path or 🤗 audio dict is one clip; a list of numbers is one clip given as samples."""
+    if isinstance(audio, (list, tuple)):
+        if len(audio) == 0:
+            raise ValueError("no audio: pass one clip or a non-empty list of clips")
+        if not isinstance(audio[0], (int, float, np.number)):
+            return list(audio), False
+    return [audio], True
 
 
 @dataclass
@@ -137,6 +142,8 @@ class SearchResult:
         indices: positions of the ranked items in the index.
         scores: their distances (lower is better).
         starts / ends: for subsequence distances, the matched segment ``target[start:end]`` in tokens / frames.
+        reranked: the first ``reranked`` items were re-scored by DTW over stored frames: their ``scores`` are DTW
+            distances (the rest keep token distances); ``token_scores`` then holds every item's token distance.
 
     Properties ``ids``, ``labels``, ``start_s`` and ``end_s`` give the ranked ids, class labels and segment times
     (seconds; ``None`` where the index has no durations / frame rate).
@@ -148,6 +155,8 @@ class SearchResult:
     starts: np.ndarray | None = None
     ends: np.ndarray | None = None
     index: Wav2TokIndex | None = field(default=None, repr=False)
+    reranked: int = 0
+    token_scores: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -155,7 +164,8 @@ class SearchResult:
     def _subset(self, keep: np.ndarray) -> SearchResult:
         pick = (lambda a: None if a is None else a[keep])
         return SearchResult(self.distance, self.indices[keep], self.scores[keep], pick(self.starts), pick(self.ends),
-                            self.index)
+                            self.index, int((np.asarray(keep) < self.reranked).sum()) if self.reranked
+                            else 0, pick(self.token_scores))
 
     @property
     def ids(self) -> list[str]:
@@ -187,6 +197,9 @@ class SearchResult:
     def to_list(self) -> list[dict]:
         """The ranking as a list of plain dicts (``id``, ``label``, ``score`` and, for subsequences, positions)."""
         rows = [{"id": i, "label": lab, "score": float(s)} for i, lab, s in zip(self.ids, self.labels, self.scores)]
+        if self.reranked:
+            for k, row in enumerate(rows):
+                row.update(reranked=k < self.reranked, token_score=float(self.token_scores[k]))
         if self.starts is not None:
             start_s, end_s = self.start_s, self.end_s
             for k, row in enumerate(rows):
@@ -263,12 +276,20 @@ class Wav2TokIndex:
         self.metric = metric
         self.frame_rate = None if frame_rate is None else float(frame_rate)
         self.substitution_costs = None if substitution_costs is None else self._check_costs(substitution_costs)
-        self._sequences: list[np.ndarray] = []
-        self._bounds: list[np.ndarray | None] = []  # token boundary times (len + 1), from durations
+        self.fast_search_min_items = FAST_SEARCH_MIN_ITEMS
+        self.fast_search_candidates = FAST_SEARCH_CANDIDATES
+        # items live "flat": one concatenated array + offsets (item i = flat[offsets[i]:offsets[i + 1]]); new items
+        # wait in _pending until the next search consolidates them
+        dtype = np.int32 if vocabulary.kind == "tokens" else np.float32
+        self._data = np.empty((0,) if vocabulary.kind == "tokens" else (0, vocabulary.size), dtype)
+        self._offsets = np.zeros(1, np.int64)
+        self._durations: np.ndarray | None = None  # per-token seconds (NaN: item without); None: no item has any
+        self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self.rerank: RerankStore | None = None
         self._ids = np.empty(0, dtype=object)
-        self._id_set: set[str] = set()
+        self._id_set_cache: set[str] | None = set()  # built on demand (a memory-mapped index opens without it)
         self._codes = np.empty(0, dtype=np.int64)
-        self._class_codes: dict[str, int] = {}
+        self._class_codes_cache: dict[str, int] | None = {}
         self._class_names = np.empty(0, dtype=object)
         self._cache: dict[str, Any] = {}
 
@@ -290,6 +311,18 @@ class Wav2TokIndex:
         return cls(vocabulary, metric=metric, frame_rate=_encoder_frame_rate(encoder), substitution_costs=costs)
 
     @property
+    def _id_set(self) -> set[str]:
+        if self._id_set_cache is None:
+            self._id_set_cache = set(self._ids.tolist())
+        return self._id_set_cache
+
+    @property
+    def _class_codes(self) -> dict[str, int]:
+        if self._class_codes_cache is None:
+            self._class_codes_cache = {name: k for k, name in enumerate(self._class_names.tolist())}
+        return self._class_codes_cache
+
+    @property
     def kind(self) -> str:
         """``"tokens"`` or ``"frames"``."""
         return self.vocabulary.kind
@@ -303,12 +336,12 @@ class Wav2TokIndex:
         return self._class_names[self._codes].tolist()
 
     def __len__(self) -> int:
-        return len(self._sequences)
+        return len(self._offsets) - 1 + len(self._pending)
 
     def __repr__(self) -> str:
         v = self.vocabulary
         extra = f", metric={self.metric!r}" if v.kind == "frames" else ""
-        return (f"Wav2TokIndex(items={len(self)}, classes={len(self._class_codes)}, kind={v.kind!r}, "
+        return (f"Wav2TokIndex(items={len(self)}, classes={len(self._class_names)}, kind={v.kind!r}, "
                 f"vocabulary={v.name!r}, size={v.size}{extra})")
 
     def sequence(self, item: int | str) -> np.ndarray:
@@ -318,7 +351,8 @@ class Wav2TokIndex:
             if not len(hits):
                 raise KeyError(f"no item with id {item!r}")
             item = int(hits[0])
-        return self._sequences[item]
+        flat, offsets = self._flat()
+        return flat[offsets[item]:offsets[item + 1]]
 
     def _check_costs(self, costs: Any) -> np.ndarray:
         size = self.vocabulary.size
@@ -376,6 +410,7 @@ class Wav2TokIndex:
         labels: Sequence[str] | None = None,
         durations: Sequence[Sequence[float]] | None = None,
         vocabulary: Vocabulary | None = None,
+        frames: Sequence | None = None,
     ) -> None:
         """Add sequences (all validated before any is added).
 
@@ -387,6 +422,8 @@ class Wav2TokIndex:
                 returned by ``Wav2TokModel.encode(..., return_durations=True)``; they give subsequence matches
                 times (token ``k`` spans ``[sum(d[:k]), sum(d[:k + 1])]``).
             vocabulary: where the sequences come from; refused if it is not the index vocabulary.
+            frames: ``(frames, dim)`` arrays of the same items for the re-rank stage (required once the index has
+                a re-rank store, see :meth:`enable_rerank`; refused otherwise).
         """
         self._check_vocabulary(vocabulary, "the added sequences")
         if isinstance(sequences, np.ndarray) and sequences.dtype != object:
@@ -410,6 +447,7 @@ class Wav2TokIndex:
         if duplicates:
             raise ValueError(f"duplicate ids: {duplicates[:5]}; ids must be unique in the index")
         arrays = [self._validate(s, f"sequence {k} (id {ids[k]!r})") for k, s in enumerate(sequences)]
+        frames = self._check_rerank_frames(frames, n)
         bounds: list[np.ndarray | None] = [None] * n
         if durations is not None:
             if self.kind != "tokens":
@@ -421,15 +459,16 @@ class Wav2TokIndex:
                 if d.shape != array.shape or not np.isfinite(d).all() or (d < 0).any():
                     raise ValueError(f"durations of sequence {k} must be {len(array)} finite non-negative seconds, "
                                      f"got shape {d.shape}")
-                bounds[k] = np.concatenate([[0.0], np.cumsum(d)])
+                bounds[k] = d
         codes = []
         for label in labels:
             if label not in self._class_codes:
                 self._class_codes[label] = len(self._class_codes)
             codes.append(self._class_codes[label])
         self._class_names = np.array(list(self._class_codes), dtype=object)
-        self._sequences.extend(arrays)
-        self._bounds.extend(bounds)
+        if frames is not None:
+            self.rerank.extend(frames)
+        self._pending.extend(zip(arrays, bounds))
         self._ids = np.concatenate([self._ids, np.array(ids, dtype=object)])
         self._id_set.update(ids)
         self._codes = np.concatenate([self._codes, np.array(codes, dtype=np.int64)])
@@ -442,36 +481,149 @@ class Wav2TokIndex:
         sampling_rate: int | None = None,
         ids: Sequence[str] | None = None,
         labels: Sequence[str] | None = None,
+        store_frames: bool = False,
+        frame_encoder: Any = None,
     ) -> None:
-        """Encode audio with ``encoder`` (a ``Wav2TokModel`` or a baseline of this index's vocabulary) and add it."""
+        """Encode audio with ``encoder`` (a ``Wav2TokModel`` or a baseline of this index's vocabulary) and add it.
+
+        ``store_frames=True`` also stores each item's frames for the re-rank stage (``search_audio(..., rerank=N)``):
+        the frame embeddings of ``frame_encoder`` (default ``encoder``, a ``Wav2TokModel``: its ``embed``; or a
+        frames baseline such as ``create_baseline("pitch-contour-dtw")``). The first ``store_frames`` call must come
+        before any item is added (every item of a re-rank index has frames); later ``add_audio`` calls must store
+        frames too.
+        """
         self._check_vocabulary(vocabulary_of(encoder, self.kind), "the encoder's sequences")
-        sequences, durations = _encode_with(encoder, list(audio), sampling_rate, self.kind)
-        self.add(sequences, ids=ids, labels=labels, durations=durations)
+        clips = _clips(audio)[0]
+        if not store_frames and self.rerank is not None:
+            raise ValueError("this index stores re-rank frames for every item; call add_audio(..., store_frames=True)")
+        frames = None
+        if store_frames:
+            frame_encoder = encoder if frame_encoder is None else frame_encoder
+            if self.rerank is None:
+                self.enable_rerank(frame_encoder)
+            self._check_rerank_encoder(frame_encoder)
+            frames, _ = _encode_with(frame_encoder, clips, sampling_rate, "frames")
+        sequences, durations = _encode_with(encoder, clips, sampling_rate, self.kind)
+        self.add(sequences, ids=ids, labels=labels, durations=durations, frames=frames)
+
+    def enable_rerank(self, frame_encoder: Any = None, vocabulary: Vocabulary | None = None,
+                      metric: str | None = None) -> None:
+        """Give this (empty) index a re-rank store: every item added from now on carries frames (``add(...,
+        frames=)`` / ``add_audio(..., store_frames=True)``) that ``search(..., rerank=N)`` compares by DTW.
+
+        Pass the frame encoder (a ``Wav2TokModel``: its unit-norm embeddings, cosine; or a frames baseline: its
+        vocabulary and metric) or a frames ``vocabulary`` and ``metric``.
+
+        Example:
+            >>> index = Wav2TokIndex(vocab_size=4, vocab_name="demo")
+            >>> index.enable_rerank(vocabulary=Vocabulary("demo-frames", 2, "frames"), metric="euclidean")
+            >>> index.add([[0, 1], [0, 2]], ids=["a", "b"], frames=[np.zeros((3, 2)), np.ones((3, 2))])
+            >>> result = index.search([0, 1], rerank=2, query_frames=np.ones((2, 2)))
+            >>> result.ids, result.reranked, result.token_scores.tolist()
+            (['b', 'a'], 2, [1, 0])
+        """
+        if self.rerank is not None:
+            raise ValueError(f"this index already stores re-rank frames of {self.rerank.vocabulary}")
+        if len(self):
+            raise ValueError(f"re-rank frames must cover every item, but this index already holds {len(self)} items "
+                             "without frames; enable re-ranking on an empty index and add the items again")
+        if frame_encoder is not None:
+            vocabulary = vocabulary_of(frame_encoder, "frames")
+            metric = metric or getattr(frame_encoder, "metric", None) or "cosine"
+        if vocabulary is None:
+            raise ValueError("pass the frame encoder, or a frames vocabulary (and metric)")
+        self.rerank = RerankStore(vocabulary, metric or "cosine")
+
+    def _check_rerank_encoder(self, frame_encoder: Any) -> None:
+        if self.rerank is None:
+            raise ValueError("this index stores no re-rank frames; build it with add_audio(..., store_frames=True)")
+        vocabulary = vocabulary_of(frame_encoder, "frames")
+        if vocabulary != self.rerank.vocabulary:
+            raise ValueError(f"the frame encoder produces {vocabulary} but the index's re-rank frames are "
+                             f"{self.rerank.vocabulary}; use the encoder the index was built with")
+
+    def _check_rerank_frames(self, frames: Sequence | None, n: int) -> list[np.ndarray] | None:
+        if frames is None:
+            if self.rerank is not None:
+                raise ValueError("this index stores re-rank frames for every item; pass frames= with the sequences")
+            return None
+        if self.rerank is None:
+            raise ValueError("frames= given but this index has no re-rank store; call enable_rerank() first")
+        if len(frames) != n:
+            raise ValueError(f"got {n} sequences but {len(frames)} frame arrays")
+        return [self.rerank.validate(f, f"frames of sequence {k}") for k, f in enumerate(frames)]
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove the items with these ids (all must exist; nothing is removed otherwise).
+
+        Example:
+            >>> index = Wav2TokIndex(vocab_size=10, vocab_name="demo")
+            >>> index.add([[1, 2], [3, 4], [5, 6]], ids=["a", "b", "c"])
+            >>> index.delete(["b"])
+            >>> index.ids, index.sequence("c").tolist()
+            (['a', 'c'], [5, 6])
+        """
+        ids = [ids] if isinstance(ids, str) else [str(i) for i in ids]
+        missing = [i for i in ids if i not in self._id_set]
+        if missing:
+            raise KeyError(f"no items with ids {missing[:5]}; nothing was deleted")
+        flat, offsets = self._flat()
+        keep = ~np.isin(self._ids, np.array(ids, dtype=object))
+        rows = np.repeat(keep, np.diff(offsets))
+        self._data = flat[rows]
+        if self._durations is not None:
+            self._durations = self._durations[rows]
+        self._offsets = np.concatenate([[0], np.cumsum(np.diff(offsets)[keep])]).astype(np.int64)
+        if self.rerank is not None:
+            self.rerank.keep(keep)
+        self._ids, self._codes = self._ids[keep], self._codes[keep]
+        self._id_set.difference_update(ids)
+        self._cache.clear()
 
     # ------------------------------------------------------------------ search
     def _flat(self) -> tuple[np.ndarray, np.ndarray]:
-        if "flat" not in self._cache:
-            offsets = np.zeros(len(self) + 1, dtype=np.int64)
-            np.cumsum([len(s) for s in self._sequences], out=offsets[1:])
-            self._cache["flat"] = (np.concatenate(self._sequences), offsets)
-        return self._cache["flat"]
+        """``(flat, offsets)`` of every item, after moving pending items into the flat arrays."""
+        if self._pending:
+            lengths = np.array([len(a) for a, _ in self._pending], np.int64)
+            if self._durations is not None or any(d is not None for _, d in self._pending):
+                known = np.full(len(self._data), np.nan) if self._durations is None else self._durations
+                self._durations = np.concatenate(
+                    [known, *(np.full(len(a), np.nan) if d is None else d for a, d in self._pending)])
+            self._data = np.concatenate([self._data, *(a for a, _ in self._pending)])
+            self._offsets = np.concatenate([self._offsets, self._offsets[-1] + np.cumsum(lengths)])
+            self._pending = []
+        return self._data, self._offsets
 
     def _strings(self) -> list[str]:
         if "strings" not in self._cache:
-            self._cache["strings"] = [kernels.tokens_to_str(s) for s in self._sequences]
+            flat, offsets = self._flat()
+            text = kernels.tokens_to_str(flat)
+            self._cache["strings"] = [text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
         return self._cache["strings"]
+
+    def _qgrams(self) -> QGramIndex:
+        if "qgram" not in self._cache:
+            flat, offsets = self._flat()
+            self._cache["qgram"] = QGramIndex.build(flat, offsets, self.vocabulary.size)
+        return self._cache["qgram"]
 
     def _positions_to_seconds(self, indices: np.ndarray, positions: np.ndarray) -> np.ndarray | None:
         if self.kind == "frames":
             return None if self.frame_rate is None else positions / self.frame_rate
-        bounds = [self._bounds[i] for i in indices]
-        if any(b is None for b in bounds):
+        _, offsets = self._flat()
+        if self._durations is None:
             return None
-        return np.array([b[p] for b, p in zip(bounds, positions)], dtype=np.float64)
+        seconds = []
+        for i, p in zip(np.asarray(indices).tolist(), np.asarray(positions).tolist()):
+            d = self._durations[offsets[i]:offsets[i + 1]]
+            if np.isnan(d[0]):
+                return None
+            seconds.append(np.concatenate([[0.0], np.cumsum(d)])[p])
+        return np.array(seconds, dtype=np.float64)
 
     def _ranked(self, distance: str, scores: np.ndarray, starts=None, ends=None, top_k=None) -> SearchResult:
         keys = scores.astype(np.uint16) if scores.dtype.kind == "i" and scores.max() < 65536 else scores
-        order = np.argsort(keys, kind="stable")[:top_k]
+        order = kernels.smallest(keys, top_k)
         pick = (lambda a: None if a is None else a[order])
         return SearchResult(distance, order, scores[order], pick(starts), pick(ends), self)
 
@@ -481,6 +633,10 @@ class Wav2TokIndex:
         distance: str | None = None,
         top_k: int | None = None,
         vocabulary: Vocabulary | None = None,
+        exhaustive: bool = False,
+        rerank: int | None = None,
+        query_frames: Any = None,
+        candidates: int | None = None,
     ) -> SearchResult | list[SearchResult]:
         """Rank the index for one query or a list of queries.
 
@@ -489,6 +645,20 @@ class Wav2TokIndex:
             distance: one of the index kind's distances (default ``"levenshtein"`` / ``"dtw"``).
             top_k: keep the best ``top_k`` items (default: all).
             vocabulary: where the queries come from; refused if it is not the index vocabulary.
+            exhaustive: always compare the query with every item. Otherwise a tokens index of at least
+                ``index.fast_search_min_items`` items (default :data:`FAST_SEARCH_MIN_ITEMS`) answers a ``top_k``
+                search by ED / weighted ED with the bigram filter and bound-checked refine of :mod:`.qgram`: the
+                same top-k as the exhaustive scan (ties in insertion order), in the same format, faster the nearer
+                the query's neighbours are; after :data:`FAST_SEARCH_PATIENCE` consecutive queries the bound could
+                not prune, it scans at once (retrying the bound every ``FAST_SEARCH_PATIENCE``-th query).
+            rerank: re-score the best ``rerank`` items of each ranking by DTW between ``query_frames`` and the
+                frames stored per item (see :meth:`enable_rerank`); they come first, ordered by DTW, and
+                ``result.reranked`` says how many leading scores are DTW distances (``result.token_scores`` keeps
+                the token distances).
+            query_frames: the queries' ``(frames, dim)`` arrays in the re-rank vocabulary (one per query).
+            candidates: APPROXIMATE search (opt-in, tokens index, ``top_k``, plain or weighted ED): the exact
+                distance on only the ``candidates`` items sharing the most bigrams with the query (lowest bigram
+                bound); may miss true neighbours (recall vs ``exhaustive=True`` in ``scripts/bench_scale.py``).
 
         Returns:
             A :class:`SearchResult` for one query, a list of them for a list of queries.
@@ -507,14 +677,27 @@ class Wav2TokIndex:
         if not isinstance(batch, (Sequence, np.ndarray)) or isinstance(batch, (str, bytes)) or len(batch) == 0:
             raise ValueError("empty query: pass a non-empty sequence or a non-empty list of sequences")
         arrays = [self._validate(q, "query" if single else f"query {k}") for k, q in enumerate(batch)]
-        if distance in ("levenshtein", "normalized_levenshtein"):
+        frames = self._rerank_queries(rerank, query_frames, single, len(arrays))
+        if distance in WEIGHTED_DISTANCES and self.substitution_costs is None:
+            raise ValueError(f"distance={distance!r} needs the index's substitution_costs; build the index with "
+                             "Wav2TokIndex.from_encoder(model) or pass substitution_costs=")
+        if candidates is not None:
+            approximate = ("levenshtein", "normalized_levenshtein") + WEIGHTED_DISTANCES
+            if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+                raise ValueError(f"candidates={candidates!r}; expected a positive number of items to verify")
+            if exhaustive or top_k is None or self.kind != "tokens" or distance not in approximate:
+                raise ValueError(f"candidates=N (approximate search) needs a tokens index, top_k, exhaustive=False "
+                                 f"and a distance in {approximate}; got distance={distance!r}, top_k={top_k!r}, "
+                                 f"exhaustive={exhaustive!r}")
+            results = [self._approximate_top_k(q, distance, top_k, max(candidates, top_k)) for q in arrays]
+        elif (not exhaustive and top_k is not None and self.kind == "tokens" and distance in FAST_DISTANCES
+                and len(self) >= self.fast_search_min_items):
+            results = [self._fast_top_k(q, distance, top_k) for q in arrays]
+        elif distance in ("levenshtein", "normalized_levenshtein"):
             matrix = kernels.levenshtein_cdist([kernels.tokens_to_str(q) for q in arrays], self._strings(),
                                                normalized=distance == "normalized_levenshtein")
             results = [self._ranked(distance, row, top_k=top_k) for row in matrix]
         elif distance in WEIGHTED_DISTANCES:
-            if self.substitution_costs is None:
-                raise ValueError(f"distance={distance!r} needs the index's substitution_costs; build the index with "
-                                 "Wav2TokIndex.from_encoder(model) or pass substitution_costs=")
             flat, offsets = self._flat()
             results = []
             for q in arrays:
@@ -537,7 +720,72 @@ class Wav2TokIndex:
                 costs, starts, ends = kernels.dtw_search(q, flat, offsets, self.metric, subsequence)
                 results.append(self._ranked(distance, costs, *((starts, ends) if subsequence else (None, None)),
                                             top_k=top_k))
+        if frames is not None:
+            results = [self._reranked(result, f, rerank) for result, f in zip(results, frames)]
         return results[0] if single else results
+
+    def _fast_top_k(self, query: np.ndarray, distance: str, top_k: int) -> SearchResult:
+        flat, offsets = self._flat()
+        weighted = distance in WEIGHTED_DISTANCES
+        budget = max(self.fast_search_candidates, 4 * top_k)
+        scans = self._cache.setdefault("scans", {})  # distance -> consecutive answers by the full scan (reset on edit)
+        skip = scans.get(distance, 0) >= FAST_SEARCH_PATIENCE and scans[distance] % FAST_SEARCH_PATIENCE != 0
+        if distance in SUBSEQUENCE_DISTANCES:  # windows: a long recording's bigrams would not bound a short query
+            if "windows" not in self._cache:
+                self._cache["windows"] = WindowGramIndex.build(flat, offsets, self.vocabulary.size)
+            top = self._cache["windows"].top_k(query, flat, offsets, top_k, distance.startswith("normalized"), budget,
+                                               scan=skip)
+        else:
+            top = self._qgrams().top_k(query, flat, offsets, top_k, normalized=distance.startswith("normalized"),
+                                       strings=self._strings, costs=self.substitution_costs if weighted else None,
+                                       max_candidates=budget, scan=skip)
+        scans[distance] = scans.get(distance, 0) + 1 if top.stage == 2 else 0
+        scores = top.scores
+        if distance in ("levenshtein", "subsequence_levenshtein"):
+            scores = scores.astype(np.int32)
+        elif distance == "normalized_levenshtein":
+            scores = scores.astype(np.float32)
+        return SearchResult(distance, top.indices, scores, top.starts, top.ends, index=self)
+
+    def _approximate_top_k(self, query: np.ndarray, distance: str, top_k: int, candidates: int) -> SearchResult:
+        flat, offsets = self._flat()
+        costs = self.substitution_costs if distance in WEIGHTED_DISTANCES else None
+        top = self._qgrams().approximate_top_k(query, flat, offsets, top_k, distance.startswith("normalized"),
+                                               candidates, costs)
+        scores = top.scores.astype(np.int32) if distance == "levenshtein" else (
+            top.scores.astype(np.float32) if distance == "normalized_levenshtein" else top.scores)
+        return SearchResult(distance, top.indices, scores, index=self)
+
+    def _rerank_queries(self, rerank: int | None, query_frames: Any, single: bool, n: int) -> list | None:
+        if rerank is None:
+            if query_frames is not None:
+                raise ValueError("query_frames are only used with rerank=N")
+            return None
+        if isinstance(rerank, bool) or not isinstance(rerank, int) or rerank < 1:
+            raise ValueError(f"rerank={rerank!r}; expected a positive number of items to re-score by DTW")
+        if self.rerank is None:
+            raise ValueError("this index stores no re-rank frames; build it with add_audio(..., store_frames=True) "
+                             "or enable_rerank() before adding items")
+        if query_frames is None:
+            raise ValueError("rerank=N needs query_frames (the queries' frames in the re-rank vocabulary), or use "
+                             "search_audio(..., rerank=N)")
+        batch = [query_frames] if single else list(query_frames)
+        if len(batch) != n:
+            raise ValueError(f"got {n} queries but {len(batch)} query_frames")
+        return [self.rerank.validate(f, "query frames" if single else f"query frames {k}").astype(np.float32)
+                for k, f in enumerate(batch)]
+
+    def _reranked(self, result: SearchResult, query_frames: np.ndarray | list, n: int) -> SearchResult:
+        head = result.indices[:n]
+        versions = query_frames if isinstance(query_frames, list) else [query_frames]
+        subsequence = result.distance in SUBSEQUENCE_DISTANCES
+        dtw = np.min([self.rerank.scores(f, head, subsequence) for f in versions], axis=0)
+        order = np.concatenate([np.argsort(dtw, kind="stable"), np.arange(len(head), len(result))])
+        out = result._subset(order)
+        out.token_scores = out.scores
+        out.scores = np.concatenate([dtw[order[:len(head)]], result.scores[len(head):].astype(np.float64)])
+        out.reranked = len(head)
+        return out
 
     def search_versions(
         self,
@@ -583,19 +831,30 @@ class Wav2TokIndex:
         distance: str | None = None,
         top_k: int | None = None,
         pitch_shifts: Sequence[float] | None = None,
+        rerank: int | None = None,
+        frame_encoder: Any = None,
+        exhaustive: bool = False,
     ) -> SearchResult | list[SearchResult]:
-        """Encode one clip or a list of clips with ``encoder`` and :meth:`search` with them.
+        """Encode one clip or a list (or tuple) of clips, a batch of queries, with ``encoder`` and :meth:`search`.
+
+        ``rerank=N`` re-scores each ranking's best ``N`` items by DTW between the query's frames (from
+        ``frame_encoder``, default ``encoder``) and the frames the index stored for them (``add_audio(...,
+        store_frames=True)``); see :meth:`search`. ``exhaustive`` forces the full scan.
 
         ``pitch_shifts`` (semitones, e.g. ``(-4, -2, 0, 2, 4)``) searches each clip at every one of these shifts
         and keeps each item's best distance (:meth:`search_versions`): a key search for queries sung or spoken
         higher or lower than the database, at ``len(pitch_shifts)`` times the encoding and search cost.
         """
-        single = not isinstance(audio, list)
-        clips = [audio] if single else audio
+        clips, single = _clips(audio)
         vocabulary = vocabulary_of(encoder, self.kind)
+        if rerank is not None:
+            frame_encoder = encoder if frame_encoder is None else frame_encoder
+            self._check_rerank_encoder(frame_encoder)
         if pitch_shifts is None:
             sequences, _ = _encode_with(encoder, clips, sampling_rate, self.kind)
-            results = self.search(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary)
+            frames = None if rerank is None else _encode_with(frame_encoder, clips, sampling_rate, "frames")[0]
+            results = self.search(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary,
+                                  exhaustive=exhaustive, rerank=rerank, query_frames=frames)
             return results[0] if single else results
         from ..data.augment import pitch_shift_versions
 
@@ -603,93 +862,27 @@ class Wav2TokIndex:
         for clip in clips:
             versions, rate = pitch_shift_versions(clip, pitch_shifts, sampling_rate)
             sequences, _ = _encode_with(encoder, versions, rate, self.kind)
-            results.append(self.search_versions(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary))
+            result = self.search_versions(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary)
+            if rerank is not None:  # each re-scored item keeps its best DTW over the versions, like the tokens
+                frames = _encode_with(frame_encoder, versions, rate, "frames")[0]
+                checked = [self.rerank.validate(f, "query frames").astype(np.float32) for f in frames]
+                result = self._reranked(result, checked, rerank)
+            results.append(result)
         return results[0] if single else results
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike) -> None:
-        """Save to ``directory``: ``index.json`` (vocabulary, substitution costs, ids, labels, tokens, durations)
-        and, for a frames index, ``frames-<sha256>.safetensors``. Every file is written atomically; a failed save
-        leaves a previously saved index in ``directory`` loadable and unchanged."""
-        from safetensors.numpy import save as safetensors_bytes
-
-        directory = os.fspath(directory)
-        os.makedirs(directory, exist_ok=True)
-        payload: dict[str, Any] = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "vocabulary": asdict(self.vocabulary),
-            "metric": self.metric,
-            "frame_rate": self.frame_rate,
-            "substitution_costs": None if self.substitution_costs is None else self.substitution_costs.tolist(),
-            "ids": self.ids,
-            "labels": self.labels,
-        }
-        frames_file = None
-        if self.kind == "tokens":
-            payload["tokens"] = [s.tolist() for s in self._sequences]
-            payload["durations"] = [None if b is None else np.diff(b).tolist() for b in self._bounds]
-        else:
-            flat, offsets = self._flat()
-            data = safetensors_bytes({"frames": flat, "offsets": offsets})
-            sha = hashlib.sha256(data).hexdigest()
-            frames_file = f"frames-{sha[:16]}.safetensors"
-            payload["frames_file"], payload["frames_sha256"] = frames_file, sha
-            _atomic_write(os.path.join(directory, frames_file), data)
-        _atomic_write(os.path.join(directory, INDEX_FILE), json.dumps(payload).encode("utf-8"))
-        for name in os.listdir(directory):  # frames files of earlier saves, no longer referenced
-            if name.startswith("frames-") and name.endswith(".safetensors") and name != frames_file:
-                os.unlink(os.path.join(directory, name))
+        """Save to ``directory`` (format version 2, see :mod:`.storage`): ``index.json`` plus one ``.npy`` per array
+        (tokens / frames, offsets, ids, labels, durations, re-rank frames, the fast search's bigram index). Files are
+        written under a new generation name and ``index.json`` is replaced atomically: a failed save leaves the
+        previously saved index loadable and unchanged; a save refuses to run while another process opens the folder.
+        """
+        save_index(self, directory)
 
     @classmethod
-    def load(cls, directory: str | os.PathLike) -> Wav2TokIndex:
-        """Load an index saved by :meth:`save`; a damaged or foreign file raises ``ValueError``."""
-        from safetensors import SafetensorError
-        from safetensors.numpy import load as safetensors_load
-
-        directory = os.fspath(directory)
-        path = os.path.join(directory, INDEX_FILE)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"no {INDEX_FILE} in {directory!r}; save an index there with Wav2TokIndex.save")
-
-        def corrupted(reason: str) -> ValueError:
-            return ValueError(f"{path} is not a valid wav2tok index ({reason}); re-create it with Wav2TokIndex.save")
-
-        try:
-            with open(path, encoding="utf-8") as f:
-                payload = json.load(f)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise corrupted(f"unreadable JSON: {error}") from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
-            raise corrupted("missing the wav2tok-index format marker")
-        if payload.get("format_version") != FORMAT_VERSION:
-            raise corrupted(f"format_version {payload.get('format_version')!r}, this library reads {FORMAT_VERSION}")
-        try:
-            index = cls(Vocabulary(**payload["vocabulary"]), metric=payload["metric"], frame_rate=payload["frame_rate"],
-                        substitution_costs=payload.get("substitution_costs"))
-            ids, labels = payload["ids"], payload["labels"]
-            if index.kind == "tokens":
-                sequences, durations = payload["tokens"], payload["durations"]
-                if len(durations) != len(sequences):
-                    raise ValueError(f"{len(sequences)} sequences but {len(durations)} durations")
-            else:
-                frames_path = os.path.join(directory, os.path.basename(payload["frames_file"]))
-                with open(frames_path, "rb") as f:
-                    data = f.read()
-                if hashlib.sha256(data).hexdigest() != payload["frames_sha256"]:
-                    raise ValueError(f"{frames_path} does not match the checksum recorded in {INDEX_FILE}")
-                tensors = safetensors_load(data)
-                flat, offsets = tensors["frames"], tensors["offsets"]
-                if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(flat) or (np.diff(offsets) < 0).any():
-                    raise ValueError("inconsistent frame offsets")
-                sequences = [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
-                durations = None
-            if len(sequences):
-                dtype = np.int64 if index.kind == "tokens" else np.float32
-                has_durations = durations is not None and any(d is not None for d in durations)
-                index.add([np.asarray(s, dtype=dtype) for s in sequences], ids=ids, labels=labels,
-                          durations=durations if has_durations else None)
-        except (KeyError, TypeError, ValueError, OSError, SafetensorError) as error:
-            raise corrupted(f"{type(error).__name__}: {error}") from None
-        return index
-
+    def load(cls, directory: str | os.PathLike, mmap: bool = True, verify: bool = False) -> Wav2TokIndex:
+        """Open an index saved by :meth:`save`, its arrays memory-mapped (``mmap=False`` reads them into memory);
+        ``verify=True`` also checks every file's SHA-256. A damaged, truncated or foreign folder raises
+        ``ValueError``; a folder being saved by another process raises :class:`~.storage.IndexLockedError`.
+        Folders of format version 1 (tokens inside ``index.json``) still load."""
+        return load_index(cls, Vocabulary, directory, mmap=mmap, verify=verify)

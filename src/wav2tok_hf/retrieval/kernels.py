@@ -49,6 +49,22 @@ def tokens_to_str(tokens: np.ndarray | list[int]) -> str:
     return "".join(map(chr, np.asarray(tokens, dtype=np.int64).tolist()))
 
 
+def smallest(scores: np.ndarray, k: int | None) -> np.ndarray:
+    """Positions of the ``k`` smallest scores, ascending, ties in position order: ``np.argsort(scores,
+    kind="stable")[:k]`` without sorting the whole array (a partition, then a sort of the scores at or below the
+    k-th).
+
+    Example:
+        >>> smallest(np.array([3.0, 1.0, 2.0, 1.0]), 2).tolist()
+        [1, 3]
+    """
+    if k is None or k >= len(scores):
+        return np.argsort(scores, kind="stable")
+    kth = np.partition(scores, k - 1)[k - 1]
+    head = np.flatnonzero(scores <= kth)
+    return head[np.argsort(scores[head], kind="stable")][:k]
+
+
 def levenshtein_cdist(
     queries: list[str], targets: list[str], normalized: bool = False, workers: int = -1
 ) -> np.ndarray:
@@ -110,6 +126,54 @@ def weighted_levenshtein(query: np.ndarray, flat: np.ndarray, offsets: np.ndarra
 
 
 @numba.njit(cache=True, nogil=True)
+def _levenshtein_one(query, target):
+    n = target.shape[0]
+    prev = np.empty(n + 1, np.int32)
+    cur = np.empty(n + 1, np.int32)
+    for j in range(n + 1):
+        prev[j] = j
+    for i in range(1, query.shape[0] + 1):
+        qi = query[i - 1]
+        cur[0] = i
+        for j in range(1, n + 1):
+            best = prev[j - 1] + (0 if qi == target[j - 1] else 1)
+            if prev[j] + 1 < best:
+                best = prev[j] + 1
+            if cur[j - 1] + 1 < best:
+                best = cur[j - 1] + 1
+            cur[j] = best
+        prev, cur = cur, prev
+    return prev[n]
+
+
+@numba.njit(cache=True, nogil=True)
+def _subset_distances(query, flat, offsets, items, costs, weighted, out):
+    for k in range(items.shape[0]):
+        item = items[k]
+        target = flat[offsets[item]:offsets[item + 1]]
+        out[k] = _weighted_one(query, target, costs) if weighted else _levenshtein_one(query, target)
+
+
+def subset_distances(query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, items: np.ndarray,
+                     costs: np.ndarray | None = None) -> np.ndarray:
+    """ED (``costs=None``) or weighted ED of ``query`` against the listed ``items`` of a flat database, on one
+    thread (the refine step of the fast top-k search, which touches a few thousand items).
+
+    Example:
+        >>> import numpy as np
+        >>> flat = np.array([0, 1, 2, 0, 2, 1], np.int32)
+        >>> subset_distances(np.array([0, 1, 2], np.int32), flat, np.array([0, 3, 6]), np.array([1, 0])).tolist()
+        [2.0, 0.0]
+    """
+    out = np.empty(len(items), np.float64)
+    weighted = costs is not None
+    table = np.ascontiguousarray(costs if weighted else np.zeros((1, 1)), np.float32)
+    _subset_distances(np.ascontiguousarray(query, np.int32), flat, offsets, np.ascontiguousarray(items, np.int64),
+                      table, weighted, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _semiglobal_one(query, target):
     m = query.shape[0]
     n = target.shape[0]
@@ -155,10 +219,20 @@ def _semiglobal_batch(query, flat, offsets, costs, starts, ends):
         ends[k] = end
 
 
+@numba.njit(cache=True, nogil=True)
+def _semiglobal_subset(query, flat, offsets, items, costs, starts, ends):
+    for k in range(items.shape[0]):
+        cost, start, end = _semiglobal_one(query, flat[offsets[items[k]]:offsets[items[k] + 1]])
+        costs[k] = cost
+        starts[k] = start
+        ends[k] = end
+
+
 def semiglobal_levenshtein(
-    query: np.ndarray, flat: np.ndarray, offsets: np.ndarray
+    query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, items: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Semi-global ED of ``query`` inside each target of a flat database.
+    """Semi-global ED of ``query`` inside each target of a flat database (or only the listed ``items``, on one
+    thread: the refine step of the fast search).
 
     Returns ``(costs, starts, ends)``; ``target[start:end]`` is the best-matching segment.
 
@@ -169,12 +243,16 @@ def semiglobal_levenshtein(
         >>> costs.tolist(), starts.tolist(), ends.tolist()
         ([0, 1], [1, 0], [4, 3])
     """
-    n_items = len(offsets) - 1
+    n_items = len(offsets) - 1 if items is None else len(items)
     costs = np.empty(n_items, np.int32)
     starts = np.empty(n_items, np.int64)
     ends = np.empty(n_items, np.int64)
-    _semiglobal_batch(np.ascontiguousarray(query, np.int32), np.ascontiguousarray(flat, np.int32),
-                      np.ascontiguousarray(offsets, np.int64), costs, starts, ends)
+    args = (np.ascontiguousarray(query, np.int32), np.ascontiguousarray(flat, np.int32),
+            np.ascontiguousarray(offsets, np.int64))
+    if items is None:
+        _semiglobal_batch(*args, costs, starts, ends)
+    else:
+        _semiglobal_subset(*args, np.ascontiguousarray(items, np.int64), costs, starts, ends)
     return costs, starts, ends
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,8 @@ class Wav2TokTrainingArguments:
     ``ctc_blank=True`` (CTC with a blank), ``kmeans_init="new"`` (NewInit).
 
     Fine-tuning: ``init_from`` (a saved wav2tok model folder or Hub id) starts from that model's weights and codebook;
-    its config must agree with the experiment's ``model`` section.
+    its config must agree with the experiment's ``model`` section, except for the keys listed in ``init_from_changes``
+    (settings that leave every weight's shape unchanged, e.g. the band of a frequency-convolution front end).
 
     Model selection: every ``eval_interval`` steps the validation MRR (``eval_distance`` over token strings) is the
     mean over ``eval_conditions`` of the validation queries: ``V`` as recorded, ``TS`` time-stretched, ``PS``
@@ -34,6 +36,9 @@ class Wav2TokTrainingArguments:
     """
 
     output_dir: str = "wav2tok-model"
+    # allow saving into an existing file or a non-empty folder that holds no wav2tok model (only the model's files
+    # are written there; other files are kept)
+    overwrite_output_dir: bool = False
     run_dir: str | None = None  # checkpoints + TensorBoard logs; default: "<output_dir>-run"
     max_steps: int = 1000
     batch_size: int = 16
@@ -73,6 +78,10 @@ class Wav2TokTrainingArguments:
     report_to: str = "tensorboard"
     resume_from_checkpoint: str | None = None
     init_from: str | None = None  # a saved wav2tok model (folder or Hub id) to fine-tune instead of a fresh model
+    # model keys allowed to differ from init_from's config (its weights are loaded into the experiment's model; every
+    # weight's shape must stay the same, e.g. the band of a frequency-convolution front end: fmax, n_semitones; or
+    # codebook_size: the codebook is then re-fit by K-means at step 0)
+    init_from_changes: list[str] = field(default_factory=list)
     progress_bar: bool = True
 
     def __post_init__(self):
@@ -90,12 +99,14 @@ class Wav2TokTrainingArguments:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"training.{name}={value!r}; expected a positive integer")
         for name in ("learning_rate", "adam_epsilon"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"training.{name}={getattr(self, name)!r}; expected > 0")
+            if not (isinstance(getattr(self, name), (int, float)) and math.isfinite(getattr(self, name))
+                    and getattr(self, name) > 0):
+                raise ValueError(f"training.{name}={getattr(self, name)!r}; expected > 0 and finite")
         for name in ("weight_decay", "max_grad_norm", "diversity_weight", "smoothness_weight", "alignment_weight",
                      "consistency_weight"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"training.{name}={getattr(self, name)!r}; expected >= 0")
+            if not (isinstance(getattr(self, name), (int, float)) and math.isfinite(getattr(self, name))
+                    and getattr(self, name) >= 0):
+                raise ValueError(f"training.{name}={getattr(self, name)!r}; expected >= 0 and finite")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"training.warmup_ratio={self.warmup_ratio!r}; expected 0 <= warmup_ratio < 1")
         if not (0 < self.adam_beta1 < 1 and 0 < self.adam_beta2 < 1):
@@ -112,6 +123,10 @@ class Wav2TokTrainingArguments:
                 or len(set(self.eval_conditions)) != len(self.eval_conditions)):
             raise ValueError(f"training.eval_conditions={self.eval_conditions!r}; expected a non-empty list of distinct "
                              f"conditions from {EVAL_CONDITIONS}")
+        if not isinstance(self.init_from_changes, list) or not all(isinstance(k, str) for k in self.init_from_changes):
+            raise ValueError(f"training.init_from_changes={self.init_from_changes!r}; expected a list of model keys")
+        if self.init_from_changes and self.init_from is None:
+            raise ValueError("training.init_from_changes needs training.init_from (the model whose weights are loaded)")
         if self.cpu_threads is not None and (not isinstance(self.cpu_threads, int) or self.cpu_threads <= 0):
             raise ValueError(f"training.cpu_threads={self.cpu_threads!r}; expected a positive integer or null (torch's default)")
         if self.num_workers < 0:
@@ -144,8 +159,21 @@ class ExperimentConfig:
 SECTIONS = ("model", "data", "training")
 
 
+def _safe_yaml(stream: Any, where: str) -> Any:
+    """``yaml.safe_load`` with its errors (syntax, or tags such as ``!!python/object`` that could run code) turned
+    into a one-line ``ValueError`` naming the file or override."""
+    try:
+        return yaml.safe_load(stream)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"{where}: not valid YAML{at}: {problem}; accepted: plain YAML mappings, lists, strings and "
+                         "numbers (no !!python or other tags)") from None
+
+
 def _parse_value(text: str) -> Any:
-    return yaml.safe_load(text) if text != "" else ""
+    return _safe_yaml(text, f"override value {text!r}") if text != "" else ""
 
 
 def _read_yaml(path: str | os.PathLike, seen: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -154,7 +182,7 @@ def _read_yaml(path: str | os.PathLike, seen: tuple[str, ...] = ()) -> dict[str,
     if not os.path.isfile(path):
         raise FileNotFoundError(f"experiment config not found: {path}")
     with open(path, encoding="utf-8") as f:
-        raw = yaml.safe_load(f) or {}
+        raw = _safe_yaml(f, os.fspath(path)) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping with sections {SECTIONS}, got {type(raw).__name__}")
     base = raw.pop("base", None)

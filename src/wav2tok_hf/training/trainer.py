@@ -7,7 +7,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +19,11 @@ from ..benchmark import RetrievalSet, condition_sets, evaluate_encoder
 from ..feature_extraction_wav2tok import Wav2TokFeatureExtractor
 from ..modeling_wav2tok import Wav2TokModel, collapse_runs
 from ..processing_wav2tok import Wav2TokProcessor
+from ..configuration_wav2tok import Wav2TokConfig
 from ..retrieval.index import WEIGHTED_DISTANCES
+from ..saving import check_save_target, save_folder
 from .arguments import Wav2TokTrainingArguments
+from .checkpoint import check_checkpoint, load_checkpoint, save_checkpoint
 from .kmeans import codebook_usage, spherical_kmeans
 from .losses import alignment_loss, consistency_loss, ctc_loss, diversity_loss, dtw_alignment, matching_loss, smoothness_loss
 
@@ -72,7 +74,7 @@ class PairCollator:
 
 @dataclass
 class TrainerState:
-    """Progress that must survive a restart (saved with every Accelerate checkpoint)."""
+    """Progress that must survive a restart (saved as JSON with every checkpoint)."""
 
     step: int = 0
     epoch: int = 0
@@ -107,23 +109,10 @@ def _linear_schedule(warmup: int, total: int):
     return factor
 
 
-def _atomic_save_dir(write, target: str) -> None:
-    """Write a directory with ``write(tmp_dir)`` next to ``target`` and swap it in; a failure leaves the old one."""
-    parent = os.path.dirname(os.path.abspath(target))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-    try:
-        write(tmp)
-        old = None
-        if os.path.exists(target):
-            old = tmp + "-old"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def model_config_fields(config: Wav2TokConfig) -> dict[str, Any]:
+    """The `Wav2TokConfig` fields of a config: what a checkpoint must agree on to be resumed (not the bookkeeping
+    that ``save_pretrained`` adds, such as ``architectures`` or ``dtype``)."""
+    return {name: getattr(config, name) for name in Wav2TokConfig.__annotations__}
 
 
 class Wav2TokTrainer:
@@ -285,8 +274,9 @@ class Wav2TokTrainer:
         metrics["eval/perplexity"] = usage["perplexity"]
         return metrics
 
-    def save_model(self, model: Wav2TokModel, directory: str) -> None:
-        """Atomically write model + processor + the experiment/arguments that made it."""
+    def save_model(self, model: Wav2TokModel, directory: str, overwrite: bool = True) -> None:
+        """Write model + processor + the experiment/arguments that made it into ``directory``, file by file
+        atomically, keeping any other files there (see `wav2tok_hf.saving.save_folder`)."""
 
         def write(tmp: str) -> None:
             model.save_pretrained(tmp)
@@ -297,17 +287,14 @@ class Wav2TokTrainer:
                                              "best_step": self.state.best_step, "history": self.state.history}},
                           f, indent=1, default=str)
 
-        _atomic_save_dir(write, directory)
+        save_folder(write, directory, overwrite=overwrite)
 
     # ------------------------------------------------------------------ the loop
     def _check_resume(self, checkpoint: str) -> None:
-        saved = os.path.join(checkpoint, "model_config.json")
-        if not os.path.isfile(saved):
-            raise ValueError(f"{checkpoint} is not a wav2tok training checkpoint (no model_config.json)")
-        with open(saved, encoding="utf-8") as f:
-            before = json.load(f)
-        now = self.model.config.to_diff_dict()
-        keys = sorted(k for k in set(before) | set(now) if k != "transformers_version" and before.get(k) != now.get(k))
+        before = check_checkpoint(checkpoint)
+        now = json.loads(json.dumps(model_config_fields(self.model.config)))
+        defaults = json.loads(json.dumps(model_config_fields(Wav2TokConfig())))  # fields added since the checkpoint
+        keys = sorted(k for k in set(before) | set(now) if before.get(k, defaults.get(k)) != now.get(k))
         if keys:
             raise ValueError(f"cannot resume from {checkpoint}: its model config differs in {keys}")
 
@@ -324,6 +311,8 @@ class Wav2TokTrainer:
         from tqdm.auto import tqdm
 
         args = self.args
+        check_save_target(args.output_dir, overwrite=args.overwrite_output_dir, what="training.output_dir")
+        check_save_target(args.run_dir, overwrite=True, what="training.run_dir")  # refuses only a path under a file
         if args.cpu_threads is not None and not torch.cuda.is_available():
             # Small LSTMs gain nothing from intra-op threads on CPU, and on a busy 2-core machine 2 threads made a
             # step 20-200x slower than 1 (spin-waiting): see scripts/bench_train.py.
@@ -361,12 +350,12 @@ class Wav2TokTrainer:
                                       eps=args.adam_epsilon, weight_decay=args.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(args.warmup_steps, args.max_steps))
         model, optimizer, loader, scheduler = accelerator.prepare(self.model, optimizer, loader, scheduler)
-        accelerator.register_for_checkpointing(self.state)
-        if blank_logit is not None:
-            accelerator.register_for_checkpointing(_ParameterState(blank_logit))
         raw = accelerator.unwrap_model(model)
         if resume:
-            accelerator.load_state(resume)
+            saved = load_checkpoint(resume, rank=accelerator.process_index, model=raw, optimizer=optimizer,
+                                    scheduler=scheduler, extra={"blank_logit": blank_logit} if blank_logit is not None else None)
+            accelerator.step = saved.pop("accelerator_step")
+            self.state.load_state_dict(saved)
             logger.info("resumed from %s at step %d", resume, self.state.step)
         if accelerator.is_main_process and args.report_to != "none":
             accelerator.init_trackers("wav2tok", config={k: v for k, v in args.to_dict().items() if isinstance(v, (int, float, str, bool))})
@@ -417,7 +406,7 @@ class Wav2TokTrainer:
                 if self.state.step % args.eval_interval == 0 or self.state.step == args.max_steps:
                     self._evaluate_and_select(raw, accelerator)
                 if self.state.step % args.save_interval == 0 or self.state.step == args.max_steps:
-                    self._checkpoint(accelerator, raw)
+                    self._checkpoint(accelerator, raw, optimizer, scheduler, blank_logit)
                 if self.state.step >= args.max_steps:
                     break
             else:
@@ -429,9 +418,10 @@ class Wav2TokTrainer:
             self.save_model(raw, os.path.join(args.run_dir, "last"))  # the final model, beside the selected one
             best = os.path.join(args.run_dir, "best")
             if self.eval_set is not None and os.path.isdir(best):
-                _atomic_save_dir(lambda tmp: shutil.copytree(best, tmp, dirs_exist_ok=True), args.output_dir)
+                save_folder(lambda tmp: shutil.copytree(best, tmp, dirs_exist_ok=True), args.output_dir,
+                            overwrite=args.overwrite_output_dir)
             else:
-                self.save_model(raw, args.output_dir)
+                self.save_model(raw, args.output_dir, overwrite=args.overwrite_output_dir)
         accelerator.end_training()
         elapsed = time.perf_counter() - start
         return TrainResult(args.output_dir, self.state.step, self.state.best_metric, self.state.best_step,
@@ -440,7 +430,12 @@ class Wav2TokTrainer:
     def _evaluate_and_select(self, raw: Wav2TokModel, accelerator) -> None:
         if self.eval_set is None or not accelerator.is_main_process:
             return
-        metrics = self.evaluate(raw)
+        was_training = raw.training
+        raw.eval()  # the trainer owns this model: evaluate it in inference mode, then resume training
+        try:
+            metrics = self.evaluate(raw)
+        finally:
+            raw.train(was_training)
         metrics["step"] = self.state.step
         self.state.history.append(metrics)
         accelerator.log({k: v for k, v in metrics.items() if k != "step"}, step=self.state.step)
@@ -449,36 +444,25 @@ class Wav2TokTrainer:
             self.state.best_metric, self.state.best_step = metrics["eval/mrr"], self.state.step
             self.save_model(raw, os.path.join(self.args.run_dir, "best"))
 
-    def _checkpoint(self, accelerator, raw: Wav2TokModel) -> None:
-        """Accelerate checkpoint (model with codebook, optimizer, scheduler, RNG, trainer state) written to a partial
-        directory by every process, then renamed into place: a run killed mid-save never leaves a broken step_N."""
+    def _checkpoint(self, accelerator, raw: Wav2TokModel, optimizer, scheduler, blank_logit) -> None:
+        """A pickle-free checkpoint (`wav2tok_hf.training.checkpoint`: model with codebook, optimizer, scheduler,
+        RNG states of every process, trainer state) written to a partial directory, then renamed into place: a run
+        killed mid-save never leaves a broken step_N."""
         target = os.path.join(self.args.run_dir, "checkpoints", f"step_{self.state.step}")
         partial = target + ".partial"
         if accelerator.is_main_process:
             shutil.rmtree(partial, ignore_errors=True)
+            os.makedirs(partial)
         accelerator.wait_for_everyone()
-        accelerator.save_state(partial)
+        save_checkpoint(partial, rank=accelerator.process_index, main=accelerator.is_main_process, model=raw,
+                        model_config=model_config_fields(raw.config), optimizer=optimizer, scheduler=scheduler,
+                        trainer_state={**self.state.state_dict(), "accelerator_step": accelerator.step},
+                        extra={"blank_logit": blank_logit} if blank_logit is not None else None)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            with open(os.path.join(partial, "model_config.json"), "w", encoding="utf-8") as f:
-                json.dump(raw.config.to_diff_dict(), f)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(partial, target)
         accelerator.wait_for_everyone()
-
-
-class _ParameterState:
-    """Adapter so a free parameter (the CTC-ablation blank logit) is saved in Accelerate checkpoints."""
-
-    def __init__(self, parameter: torch.nn.Parameter):
-        self.parameter = parameter
-
-    def state_dict(self) -> dict:
-        return {"value": self.parameter.detach().clone()}
-
-    def load_state_dict(self, state: dict) -> None:
-        with torch.no_grad():
-            self.parameter.copy_(state["value"])
 
 
 class _DDPView:

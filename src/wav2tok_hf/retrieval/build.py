@@ -1,0 +1,250 @@
+"""Tokenise a corpus into a saved :class:`~wav2tok_hf.retrieval.Wav2TokIndex` (``wav2tok index build``) and search
+it with an audio query (``wav2tok index search``).
+
+The corpus is a folder of audio files (ids: paths relative to the folder; labels: the parent folder's name) or a 🤗
+dataset (a ``save_to_disk`` folder or a Hub id, with ``--split``; labels from ``--label-column``). Tokenisation runs
+in chunks of ``chunk_size`` rows with ``datasets.map`` (``num_proc`` processes); each finished chunk is written to
+``INDEX_DIR/.build/`` (``.npy`` + JSON, no pickles), so an interrupted build resumes from the first unfinished
+chunk. The index (and ``build.json``: the model and the source, used by ``index search``) is saved at the end.
+
+Example::
+
+    wav2tok index build checkpoints/wav2tok-qbsh songs/ songs-index --num-proc 2 --store-frames
+    wav2tok index search songs-index hum.wav --top-k 5 --rerank 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .index import Wav2TokIndex, vocabulary_of
+from .storage import IndexLockedError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".aif")
+BUILD_FILE = "build.json"
+WORK_DIR = ".build"
+
+
+def _load_corpus(source: str, split: str | None, sampling_rate: int, label_column: str | None,
+                 id_column: str | None) -> tuple[Any, str | None, str | None]:
+    """``(dataset, id column, label column)`` with an ``audio`` column decoded at ``sampling_rate``."""
+    import datasets
+
+    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "dataset_info.json")) and not \
+            os.path.isfile(os.path.join(source, "dataset_dict.json")):
+        root = Path(source)
+        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+        if not paths:
+            raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {source!r}")
+        rel = [str(p.relative_to(root)) for p in paths]
+        table = {"audio": [str(p) for p in paths], "id": rel,
+                 "label": [str(Path(r).parent) if str(Path(r).parent) != "." else r for r in rel]}
+        ds = datasets.Dataset.from_dict(table).cast_column("audio", datasets.Audio(sampling_rate=sampling_rate))
+        return ds, "id", "label"
+    if os.path.isdir(source):
+        ds = datasets.load_from_disk(source)
+    else:
+        ds = datasets.load_dataset(source, split=split)
+    if isinstance(ds, datasets.DatasetDict):
+        if split is None:
+            raise ValueError(f"{source!r} holds splits {sorted(ds)}; choose one with --split")
+        ds = ds[split]
+    audio_columns = [name for name, feature in ds.features.items() if isinstance(feature, datasets.Audio)]
+    if not audio_columns:
+        raise ValueError(f"{source!r} has no Audio column (columns: {list(ds.features)})")
+    if audio_columns[0] != "audio":
+        ds = ds.rename_column(audio_columns[0], "audio")
+    ds = ds.cast_column("audio", datasets.Audio(sampling_rate=sampling_rate))
+    for name, column in (("--label-column", label_column), ("--id-column", id_column)):
+        if column is not None and column not in ds.features:
+            raise ValueError(f"{name} {column!r} is not a column of {source!r} (columns: {list(ds.features)})")
+    if label_column is None and "label" in ds.features:
+        label_column = "label"
+    return ds, id_column, label_column
+
+
+def _text(ds: Any, column: str | None, start: int, stop: int, default: list[str]) -> list[str]:
+    if column is None:
+        return default
+    import datasets
+
+    values = ds[start:stop][column]
+    feature = ds.features[column]
+    if isinstance(feature, datasets.ClassLabel):
+        return [feature.int2str(int(v)) for v in values]
+    return [str(v) for v in values]
+
+
+def build_index(
+    model_path: str,
+    source: str,
+    index_dir: str,
+    split: str | None = None,
+    num_proc: int = 1,
+    chunk_size: int = 1000,
+    batch_size: int = 16,
+    store_frames: bool = False,
+    label_column: str | None = None,
+    id_column: str | None = None,
+    overwrite: bool = False,
+) -> Wav2TokIndex:
+    """Tokenise ``source`` with the model at ``model_path`` and save the index to ``index_dir`` (see the module
+    docstring). Resumes an interrupted build of the same model, source and options."""
+    from tqdm.auto import tqdm
+
+    from .. import Wav2TokModel
+
+    if os.path.isfile(os.path.join(index_dir, "index.json")) and not overwrite:
+        raise ValueError(f"{index_dir!r} already holds an index; pass --overwrite to rebuild it")
+    if num_proc < 1 or chunk_size < 1 or batch_size < 1:
+        raise ValueError("num_proc, chunk_size and batch_size must be positive")
+    model = Wav2TokModel.from_pretrained(model_path).eval()
+    ds, id_column, label_column = _load_corpus(source, split, model.config.sampling_rate, label_column, id_column)
+    if ds.num_rows == 0:
+        raise ValueError(f"{source!r} has no rows to index")
+    options = {"model": os.path.abspath(model_path) if os.path.exists(model_path) else model_path,
+               "source": os.path.abspath(source) if os.path.exists(source) else source, "split": split,
+               "rows": ds.num_rows, "chunk_size": chunk_size, "store_frames": store_frames,
+               "label_column": label_column, "id_column": id_column, "vocabulary": vocabulary_of(model).name}
+    work = os.path.join(index_dir, WORK_DIR)
+    os.makedirs(work, exist_ok=True)
+    plan_path = os.path.join(work, "plan.json")
+    if os.path.isfile(plan_path):
+        with open(plan_path) as f:
+            if json.load(f) != options:  # a different build was interrupted here: start over
+                shutil.rmtree(work)
+                os.makedirs(work)
+    with open(plan_path, "w") as f:
+        json.dump(options, f)
+
+    def tokenise(batch: dict) -> dict:
+        outputs = model.frame_outputs(batch["audio"], batch_size=batch_size)
+        tokens, durations, frames = [], [], []
+        from ..modeling_wav2tok import collapse_runs
+
+        for frame_tokens, embeddings in outputs:
+            seq, runs = collapse_runs(frame_tokens)
+            tokens.append(seq)
+            durations.append([r / model.config.frame_rate for r in runs])
+            frames.append(embeddings.astype(np.float16).tolist() if store_frames else [])
+        return {"tokens": tokens, "durations": durations, "frames": frames}
+
+    chunks = range(0, ds.num_rows, chunk_size)
+    for start in tqdm(chunks, desc="tokenising chunks", unit="chunk"):
+        done = os.path.join(work, f"chunk-{start:09d}.json")
+        if os.path.isfile(done):
+            continue
+        stop = min(start + chunk_size, ds.num_rows)
+        part = ds.select(range(start, stop)).map(tokenise, batched=True, batch_size=batch_size, num_proc=num_proc
+                                                 if num_proc > 1 and stop - start > 1 else None,
+                                                 remove_columns=list(ds.features), desc=f"rows {start}-{stop}")
+        part = part.to_dict()
+        ids = _text(ds, id_column, start, stop, [str(i) for i in range(start, stop)])
+        labels = _text(ds, label_column, start, stop, ids)
+        if store_frames:
+            frames = [np.asarray(f, np.float16) for f in part["frames"]]
+            np.save(os.path.join(work, f"frames-{start:09d}.npy"), np.concatenate(frames), allow_pickle=False)
+            np.save(os.path.join(work, f"frame-lengths-{start:09d}.npy"), np.array([len(f) for f in frames]),
+                    allow_pickle=False)
+        payload = {"tokens": part["tokens"], "durations": part["durations"], "ids": ids, "labels": labels}
+        with open(done + ".tmp", "w") as f:
+            json.dump(payload, f)
+        os.replace(done + ".tmp", done)  # the chunk counts as done only once completely written
+
+    index = Wav2TokIndex.from_encoder(model)
+    if store_frames:
+        index.enable_rerank(model)
+    for start in chunks:
+        with open(os.path.join(work, f"chunk-{start:09d}.json")) as f:
+            chunk = json.load(f)
+        frames = None
+        if store_frames:
+            flat = np.load(os.path.join(work, f"frames-{start:09d}.npy"), allow_pickle=False)
+            lengths = np.load(os.path.join(work, f"frame-lengths-{start:09d}.npy"), allow_pickle=False)
+            frames = np.split(flat, np.cumsum(lengths)[:-1])
+        keep = [k for k, t in enumerate(chunk["tokens"]) if len(t)]  # silent clips have no tokens
+        index.add([chunk["tokens"][k] for k in keep], ids=[chunk["ids"][k] for k in keep],
+                  labels=[chunk["labels"][k] for k in keep], durations=[chunk["durations"][k] for k in keep],
+                  frames=None if frames is None else [frames[k] for k in keep])
+    index.save(index_dir)
+    with open(os.path.join(index_dir, BUILD_FILE), "w") as f:
+        json.dump({**options, "items": len(index), "skipped_empty": ds.num_rows - len(index)}, f, indent=1)
+    shutil.rmtree(work)
+    return index
+
+
+def search_index(index_dir: str, query: str, model_path: str | None = None, top_k: int = 10,
+                 distance: str | None = None, rerank: int | None = None) -> list[dict]:
+    """Search a built index with one audio file; the model defaults to the one recorded at build time."""
+    from .. import Wav2TokModel
+
+    if model_path is None:
+        build = os.path.join(index_dir, BUILD_FILE)
+        if not os.path.isfile(build):
+            raise ValueError(f"{index_dir!r} has no {BUILD_FILE} naming its model; pass --model")
+        with open(build) as f:
+            model_path = json.load(f)["model"]
+    if not os.path.isfile(query):
+        raise FileNotFoundError(f"query audio {query!r} does not exist")
+    index = Wav2TokIndex.load(index_dir)
+    model = Wav2TokModel.from_pretrained(model_path).eval()
+    distance = distance or ("normalized_weighted_levenshtein" if index.substitution_costs is not None
+                            else "normalized_levenshtein")
+    return index.search_audio(model, query, distance=distance, top_k=top_k, rerank=rerank).to_list()
+
+
+def _build_command(args: argparse.Namespace) -> int:
+    try:
+        index = build_index(args.model, args.source, args.index_dir, split=args.split, num_proc=args.num_proc,
+                            chunk_size=args.chunk_size, batch_size=args.batch_size, store_frames=args.store_frames,
+                            label_column=args.label_column, id_column=args.id_column, overwrite=args.overwrite)
+    except IndexLockedError as error:
+        raise ValueError(str(error)) from None
+    print(json.dumps({"index_dir": args.index_dir, "items": len(index), "classes": len(index._class_names),
+                      "rerank_frames": index.rerank is not None}))
+    return 0
+
+
+def _search_command(args: argparse.Namespace) -> int:
+    try:
+        rows = search_index(args.index_dir, args.query, model_path=args.model, top_k=args.top_k,
+                            distance=args.distance, rerank=args.rerank)
+    except IndexLockedError as error:
+        raise ValueError(str(error)) from None
+    for row in rows:
+        print(json.dumps(row))
+    return 0
+
+
+def add_index_commands(commands: Any) -> None:
+    """Register ``wav2tok index build`` and ``wav2tok index search`` on the CLI's subparsers."""
+    index = commands.add_parser("index", help="build a searchable index of a corpus, or search one")
+    sub = index.add_subparsers(dest="index_command", required=True)
+    build = sub.add_parser("build", help="tokenise a folder of audio or a 🤗 dataset into INDEX_DIR (resumable)")
+    build.add_argument("model", help="a saved wav2tok model directory or Hub id")
+    build.add_argument("source", help="a folder of audio files, a save_to_disk dataset folder, or a Hub dataset id")
+    build.add_argument("index_dir", help="where the index is saved")
+    build.add_argument("--split", help="dataset split (required when the dataset has several)")
+    build.add_argument("--num-proc", type=int, default=1, help="tokenising processes (datasets.map num_proc)")
+    build.add_argument("--chunk-size", type=int, default=1000, help="rows per resumable chunk")
+    build.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
+    build.add_argument("--store-frames", action="store_true", help="store frame embeddings for --rerank searches")
+    build.add_argument("--label-column", help="dataset column with class labels (default: 'label' if present)")
+    build.add_argument("--id-column", help="dataset column with item ids (default: the row number)")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing index in INDEX_DIR")
+    build.set_defaults(func=_build_command)
+    search = sub.add_parser("search", help="rank the items of INDEX_DIR for one audio query (JSON lines)")
+    search.add_argument("index_dir")
+    search.add_argument("query", help="an audio file")
+    search.add_argument("--model", help="the model (default: the one the index was built with)")
+    search.add_argument("--top-k", type=int, default=10)
+    search.add_argument("--distance", help="token distance (default: normalized_weighted_levenshtein)")
+    search.add_argument("--rerank", type=int, help="re-score the top N by DTW over stored frames (needs --store-frames)")
+    search.set_defaults(func=_search_command)

@@ -1,0 +1,363 @@
+"""Fast top-k search over token strings: a bigram inverted index (filter) and exact distances on a shortlist (refine).
+
+The filter is a CSR inverted index (``indptr``, ``postings``) from each token bigram to the items holding it, one
+posting per occurrence. For a query it counts, per item, the bigrams the two strings share (``sum_g c_q(g) c_x(g)``,
+an upper bound on the multiset intersection), which gives the q-gram lemma's lower bound on the edit distance: one
+edit destroys at most two bigrams, so
+
+    ED(q, x) >= max(|len q - len x|, (max(len q, len x) - 1 - shared) / 2).
+
+The refine step computes exact distances (numba kernels) block by block, candidates in ascending lower-bound order,
+and stops as soon as the k-th best exact distance is below the bound of every item not yet verified (including items
+sharing no bigram): the result is then provably the exhaustive top-k. For the codebook-weighted ED the bound is
+scaled by the cheapest substitution (``min(1, costs off the diagonal)``), since a weighted edit costs at least that.
+
+When the query is far from everything (normalised distances ~0.5, as for real hums against references) the bound
+cannot prune; one probe block of verified distances shows it (one pass over the query's posting lists, an
+``argpartition``, 256 exact distances: no sort of the touched items), and the search falls back to the full scan
+(rapidfuzz / the parallel weighted kernel), so results are always exact and the latency stays close to the scan's.
+
+Hand-written numba rather than ``scipy.sparse`` products: counting, the bound and the list of touched items come out
+of one pass over the query's posting lists, without an items-long sparse result per query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from . import kernels
+
+MAX_BUCKETS = 1 << 20
+"""Bigram ids are hashed into at most this many posting lists (vocabularies above 1024 tokens share lists; a shared
+list only over-counts, which loosens the bound but keeps it valid)."""
+
+
+@numba.njit(cache=True)
+def _bigram_keys(flat, starts, ends, vocab_size, buckets, out, owners):
+    n = 0
+    for item in range(starts.shape[0]):
+        for p in range(starts[item], ends[item] - 1):
+            out[n] = (np.int64(flat[p]) * vocab_size + flat[p + 1]) % buckets
+            owners[n] = item
+            n += 1
+    return n
+
+
+@numba.njit(cache=True)
+def _count_shared(query_keys, indptr, postings, counts, touched):
+    n_touched = 0
+    for g in range(query_keys.shape[0]):
+        key = query_keys[g]
+        for p in range(indptr[key], indptr[key + 1]):
+            item = postings[p]
+            if counts[item] == 0:
+                touched[n_touched] = item
+                n_touched += 1
+            counts[item] += 1
+    return n_touched
+
+
+@numba.njit(cache=True)
+def _bounds(query_length, touched, counts, lengths, normalized, scale, subsequence, out):
+    for k in range(touched.shape[0]):
+        item = touched[k]
+        if subsequence:  # the matched segment is free: only the query's own bigrams count
+            bound = max(0.5 * (query_length - 1 - counts[item]), 0.0)
+            out[k] = bound / query_length if normalized else bound
+        else:
+            length = lengths[item]
+            longest = max(query_length, length)
+            by_grams = 0.5 * (longest - 1 - counts[item]) * scale
+            bound = max(abs(query_length - length), by_grams, 0.0)
+            out[k] = bound / longest if normalized else bound
+
+
+def _untouched_bound(query_length: int, length_values: np.ndarray, normalized: bool, scale: float,
+                     subsequence: bool) -> float:
+    """The smallest lower bound of an item that shares no bigram with the query (over the lengths present)."""
+    if len(length_values) == 0:
+        return np.inf
+    if subsequence:
+        return 0.5 * (query_length - 1) / (query_length if normalized else 1)
+    longest = np.maximum(query_length, length_values)
+    bound = np.maximum(np.abs(query_length - length_values), 0.5 * (longest - 1) * scale)
+    return float((bound / longest if normalized else bound).min())
+
+
+@dataclass
+class TopK:
+    """Result of :meth:`QGramIndex.top_k`: item positions and exact distances, best first, the number of exact
+    distances computed (``verified``) and the stage that answered (1: bigram filter and refine, 2: full scan)."""
+
+    indices: np.ndarray
+    scores: np.ndarray
+    verified: int
+    stage: int
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+
+
+class QGramIndex:
+    """Bigram inverted index over a flat token database (``flat[offsets[i]:offsets[i + 1]]`` is item ``i``).
+
+    Example:
+        >>> import numpy as np
+        >>> flat = np.array([1, 2, 3, 4, 5, 6, 7, 1, 2, 4], np.int32)
+        >>> offsets = np.array([0, 4, 7, 10])
+        >>> grams = QGramIndex.build(flat, offsets, vocab_size=10)
+        >>> strings = lambda: [kernels.tokens_to_str(flat[a:b]) for a, b in zip(offsets[:-1], offsets[1:])]
+        >>> top = grams.top_k(np.array([1, 2, 3, 4], np.int32), flat, offsets, k=1, normalized=False, strings=strings)
+        >>> top.indices.tolist(), top.scores.tolist(), top.stage
+        ([0], [0.0], 1)
+    """
+
+    def __init__(self, indptr: np.ndarray, postings: np.ndarray, lengths: np.ndarray, vocab_size: int):
+        self.indptr = np.asarray(indptr, np.int64)
+        self.postings = np.asarray(postings, np.int32)
+        self.lengths = np.asarray(lengths, np.int32)
+        self.vocab_size = int(vocab_size)
+        self.buckets = len(self.indptr) - 1
+        self.length_values = np.unique(self.lengths)
+
+    @classmethod
+    def build(cls, flat: np.ndarray, offsets: np.ndarray, vocab_size: int,
+              spans: tuple[np.ndarray, np.ndarray] | None = None) -> QGramIndex:
+        """Index every bigram of every item (or of every ``(starts, ends)`` span of ``flat``: see
+        :class:`WindowGramIndex`)."""
+        flat = np.ascontiguousarray(flat, np.int32)
+        starts, ends = spans if spans is not None else (offsets[:-1], offsets[1:])
+        starts, ends = np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64)
+        buckets = int(min(vocab_size * vocab_size, MAX_BUCKETS))
+        total = int(np.maximum(ends - starts - 1, 0).sum())
+        keys, owners = np.empty(total, np.int64), np.empty(total, np.int32)
+        n = _bigram_keys(flat, starts, ends, vocab_size, buckets, keys, owners)
+        keys, owners = keys[:n], owners[:n]
+        order = np.argsort(keys, kind="stable")  # stable: postings of a bigram stay in item order
+        indptr = np.zeros(buckets + 1, np.int64)
+        np.cumsum(np.bincount(keys, minlength=buckets), out=indptr[1:])
+        return cls(indptr, owners[order], ends - starts, vocab_size)
+
+    def query_keys(self, query: np.ndarray) -> np.ndarray:
+        query = np.asarray(query, np.int64)
+        return (query[:-1] * self.vocab_size + query[1:]) % self.buckets
+
+    def bounds(self, query: np.ndarray, normalized: bool, scale: float = 1.0,
+               subsequence: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+        """Lower bounds of the items sharing a bigram with ``query``: ``(items, bounds, bound of all other items)``.
+        With ``subsequence``, bounds on the semi-global ED (query anywhere inside the item): a segment within
+        ``d`` edits of the query shares at least ``len(query) - 1 - 2 d`` of its bigrams."""
+        counts = np.zeros(len(self.lengths), np.int32)  # per call: searches may run in several threads
+        touched = np.empty(len(self.lengths), np.int32)
+        n = _count_shared(self.query_keys(query), self.indptr, self.postings, counts, touched)
+        touched = touched[:n].copy()
+        out = np.empty(n, np.float64)
+        _bounds(len(query), touched, counts, self.lengths, normalized, scale, subsequence, out)
+        return touched, out, _untouched_bound(len(query), self.length_values, normalized, scale, subsequence)
+
+    def top_k(
+        self,
+        query: np.ndarray,
+        flat: np.ndarray,
+        offsets: np.ndarray,
+        k: int,
+        normalized: bool,
+        strings: Callable[[], list[str]],
+        costs: np.ndarray | None = None,
+        max_candidates: int = 4000,
+        block: int = 256,
+        subsequence: bool = False,
+        scan: bool = False,
+    ) -> TopK:
+        """The exact ``k`` items nearest to ``query`` by (normalised, optionally weighted) ED, ties in item order.
+
+        Stage 1 first verifies the ``block`` items of lowest bigram lower bound (a probe), then, in ascending bound
+        order, the other items bounded at or below the probe's k-th best, until the k-th best exact distance is below
+        every remaining bound. When more than ``max_candidates`` items are bounded at or below the probe's k-th best
+        (the bound is too weak to prune: the query is far from everything), stage 2 at once scans every item
+        (rapidfuzz for ED, the parallel numba kernel for weighted ED). Either way the result is the exhaustive top-k
+        (``stage`` says which stage answered). ``subsequence`` ranks by semi-global ED (spoken term detection;
+        ``starts`` / ``ends`` give the matched segments). ``scan`` goes straight to stage 2.
+        """
+        query = np.ascontiguousarray(query, np.int32)
+        if scan:
+            return self._full_scan(query, flat, offsets, min(k, len(self.lengths)), normalized, strings, costs,
+                                   subsequence)
+        scale = 1.0 if costs is None else float(min(1.0, np.min(costs + np.eye(len(costs)) * 2)))
+        k = min(k, len(self.lengths))
+        items, bounds, rest_bound = self.bounds(query, normalized, scale, subsequence)
+        flat = np.ascontiguousarray(flat, np.int32)
+        offsets = np.ascontiguousarray(offsets, np.int64)
+        # Probe: verify the `block` items with the lowest bounds (argpartition, no sort). Their k-th best distance
+        # caps the final one, so only items bounded at or below it can still enter; when too many are (the bound
+        # cannot prune), scan everything now, before any sort or further verification.
+        probe = np.argpartition(bounds, block)[:block] if len(bounds) > block else np.arange(len(bounds))
+        found = _Best(k)
+        chunk = items[probe].astype(np.int64)
+        if len(chunk) == 0:  # no item shares a bigram with the query
+            return self._full_scan(query, flat, offsets, k, normalized, strings, costs, subsequence)
+        found.update(chunk, *self._distances(query, flat, offsets, chunk, normalized, costs, subsequence))
+        limit = found.worst if found.full else np.inf
+        untouched = len(self.lengths) - len(items)
+        left = bounds <= limit
+        left[probe] = False
+        n_left = int(np.count_nonzero(left))
+        if (untouched and rest_bound <= limit) or n_left > max_candidates:
+            return self._full_scan(query, flat, offsets, k, normalized, strings, costs, subsequence)
+        items, bounds = items[left], bounds[left]
+        order = np.lexsort((items, bounds))  # ascending bound, then insertion order (at most max_candidates)
+        items, bounds = items[order], bounds[order]
+        done = 0
+        while done < len(items) and not (found.full and found.worst < bounds[done]):
+            chunk = items[done:done + block].astype(np.int64)
+            found.update(chunk, *self._distances(query, flat, offsets, chunk, normalized, costs, subsequence))
+            done += len(chunk)
+        return TopK(found.items, found.scores, len(probe) + done, 1, found.starts, found.ends)
+
+    def approximate_top_k(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, k: int, normalized: bool,
+                          candidates: int, costs: np.ndarray | None = None) -> TopK:
+        """APPROXIMATE top-``k``: the exact distance on only the ``candidates`` items of lowest plain-ED bigram bound
+        (the most shared bigrams for their length), best first, ties in item order. Not guaranteed exact: an item whose
+        bound is loose can be missed (``stage`` 3; recall against the exhaustive ranking is measured in
+        ``scripts/bench_scale.py``)."""
+        query = np.ascontiguousarray(query, np.int32)
+        items, bounds, _ = self.bounds(query, normalized)  # unscaled: ranks by shared bigrams, also for weighted ED
+        if len(items) > candidates:
+            items = items[np.argpartition(bounds, candidates - 1)[:candidates]]
+        chunk = np.sort(items).astype(np.int64)  # item order: ties resolved as in the exhaustive ranking
+        scores, _, _ = self._distances(query, np.ascontiguousarray(flat, np.int32),
+                                       np.ascontiguousarray(offsets, np.int64), chunk, normalized, costs, False)
+        order = kernels.smallest(scores, k)
+        return TopK(chunk[order], scores[order], len(chunk), 3)
+
+    def _distances(self, query, flat, offsets, chunk, normalized, costs, subsequence) -> tuple:
+        if subsequence:
+            scores, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets, chunk)
+            return (scores / len(query) if normalized else scores.astype(np.float64)), starts, ends
+        scores = kernels.subset_distances(query, flat, offsets, chunk, costs)
+        return (scores / np.maximum(len(query), self.lengths[chunk]) if normalized else scores), None, None
+
+    def _full_scan(self, query, flat, offsets, k, normalized, strings, costs, subsequence) -> TopK:
+        longest = np.maximum(len(query), self.lengths)
+        if subsequence:
+            scores, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets)
+            scores = scores / len(query) if normalized else scores.astype(np.float64)
+            order = kernels.smallest(scores, k)
+            return TopK(order.astype(np.int64), scores[order], len(scores), 2, starts[order], ends[order])
+        if costs is None:  # rapidfuzz, bit-parallel
+            scores = kernels.levenshtein_cdist([kernels.tokens_to_str(query)], strings(), normalized=False)[0]
+        else:
+            scores = kernels.weighted_levenshtein(query, flat, offsets, costs)
+        scores = scores / longest if normalized else scores.astype(np.float64)
+        order = kernels.smallest(scores, k)
+        return TopK(order.astype(np.int64), scores[order], len(scores), 2)
+
+
+class _Best:
+    """The ``k`` best (score, item) pairs seen so far, ties in item order."""
+
+    def __init__(self, k: int):
+        self.k = k
+        self.items, self.scores = np.empty(0, np.int64), np.empty(0, np.float64)
+        self.starts = self.ends = None
+
+    def update(self, items: np.ndarray, scores: np.ndarray, starts=None, ends=None) -> None:
+        items, scores = np.concatenate([self.items, items]), np.concatenate([self.scores, scores])
+        keep = np.lexsort((items, scores))[:self.k]
+        self.items, self.scores = items[keep], scores[keep]
+        if starts is not None:
+            self.starts = (np.concatenate([self.starts, starts]) if self.starts is not None else starts)[keep]
+            self.ends = (np.concatenate([self.ends, ends]) if self.ends is not None else ends)[keep]
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= self.k
+
+    @property
+    def worst(self) -> float:
+        return float(self.scores[-1])
+
+
+class WindowGramIndex:
+    """Spoken term detection in long items: the bigram index over overlapping windows of ``width`` tokens every
+    ``stride`` tokens, so that a short query's bound counts the bigrams of a window, not of a whole recording.
+
+    A segment of at most ``width - stride + 1`` tokens lies inside some window, and the semi-global ED of a query of
+    ``m`` tokens is reached by a segment of at most ``2 m`` tokens, so for ``m <= (width - stride + 1) / 2`` the best
+    window of an item gives the item's exact semi-global ED; longer queries are answered by the full scan.
+
+    Example:
+        >>> import numpy as np
+        >>> flat = np.array([5, 1, 2, 3, 6, 1, 9, 3, 7, 7, 7, 7], np.int32)
+        >>> offsets = np.array([0, 5, 12])
+        >>> windows = WindowGramIndex.build(flat, offsets, vocab_size=10, width=6, stride=3)
+        >>> top = windows.top_k(np.array([1, 2], np.int32), flat, offsets, k=1, normalized=False)
+        >>> top.indices.tolist(), top.scores.tolist(), top.starts.tolist(), top.ends.tolist()
+        ([0], [0.0], [1], [3])
+    """
+
+    def __init__(self, grams: QGramIndex, starts: np.ndarray, owners: np.ndarray, width: int, stride: int):
+        self.grams, self.starts, self.owners, self.width, self.stride = grams, starts, owners, width, stride
+
+    @classmethod
+    def build(cls, flat: np.ndarray, offsets: np.ndarray, vocab_size: int, width: int = 48,
+              stride: int = 24) -> WindowGramIndex:
+        lengths = np.diff(offsets)
+        per_item = np.maximum(1, -(-(lengths - width) // stride) + 1)  # windows until one reaches the item's end
+        owners = np.repeat(np.arange(len(lengths), dtype=np.int32), per_item)
+        first = np.repeat(np.cumsum(per_item) - per_item, per_item)
+        starts = offsets[:-1][owners] + (np.arange(len(owners)) - first) * stride
+        ends = np.minimum(starts + width, offsets[1:][owners])
+        grams = QGramIndex.build(flat, offsets, vocab_size, spans=(starts, ends))
+        return cls(grams, starts.astype(np.int64), owners, width, stride)
+
+    def top_k(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, k: int, normalized: bool,
+              max_candidates: int = 4000, block: int = 256, scan: bool = False) -> TopK:
+        """Exact top-``k`` items by semi-global ED (ties in item order), as :meth:`QGramIndex.top_k`."""
+        query = np.ascontiguousarray(query, np.int32)
+        n_items = len(offsets) - 1
+        k = min(k, n_items)
+        if scan or 2 * len(query) > self.width - self.stride + 1:
+            return self._full_scan(query, flat, offsets, k, normalized)
+        windows, bounds, rest_bound = self.grams.bounds(query, normalized, subsequence=True)
+        order = np.lexsort((windows, bounds))
+        windows, bounds = windows[order], bounds[order]
+        spans = np.stack([self.starts, self.starts + self.grams.lengths]).astype(np.int64)  # (2, windows)
+        best: dict[int, tuple[float, int, int]] = {}
+        done = 0
+        while done < len(windows):
+            chunk = windows[done:done + block].astype(np.int64)
+            local = np.concatenate([[0], np.cumsum(spans[1, chunk] - spans[0, chunk])])
+            pieces = np.concatenate([flat[a:b] for a, b in zip(spans[0, chunk], spans[1, chunk])])
+            costs, starts, ends = kernels.semiglobal_levenshtein(query, pieces, local)
+            scores = costs / len(query) if normalized else costs.astype(np.float64)
+            for w, score, a, b in zip(chunk.tolist(), scores.tolist(), starts.tolist(), ends.tolist()):
+                item, shift = int(self.owners[w]), int(spans[0, w] - offsets[self.owners[w]])
+                if item not in best or (score, b + shift) < (best[item][0], best[item][2]):  # earliest end wins
+                    best[item] = (score, a + shift, b + shift)
+            done += len(chunk)
+            ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:k]
+            if len(ranked) == k:
+                worst = ranked[-1][1][0]
+                next_bound = min(bounds[done] if done < len(windows) else np.inf, rest_bound)
+                if worst < next_bound:
+                    return self._top(ranked, done)
+                if int(np.searchsorted(bounds, worst, side="right")) > max_candidates:
+                    break
+        return self._full_scan(query, flat, offsets, k, normalized)
+
+    @staticmethod
+    def _top(ranked: list, verified: int) -> TopK:
+        items = np.array([kv[0] for kv in ranked], np.int64)
+        values = np.array([kv[1] for kv in ranked], np.float64).reshape(-1, 3)
+        return TopK(items, values[:, 0], verified, 1, values[:, 1].astype(np.int64), values[:, 2].astype(np.int64))
+
+    @staticmethod
+    def _full_scan(query, flat, offsets, k, normalized) -> TopK:
+        costs, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets)
+        scores = costs / len(query) if normalized else costs.astype(np.float64)
+        order = kernels.smallest(scores, k)
+        return TopK(order.astype(np.int64), scores[order], len(scores), 2, starts[order], ends[order])

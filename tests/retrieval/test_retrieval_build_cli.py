@@ -1,0 +1,62 @@
+"""`wav2tok index build` / `wav2tok index search` on a folder of audio, resumable."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+from wav2tok_hf.cli import main
+from wav2tok_hf.retrieval import Wav2TokIndex
+
+SR = 8000
+
+
+def tone(notes, note_s=0.25):
+    t = np.arange(int(note_s * SR)) / SR
+    return np.concatenate([0.5 * np.sin(2 * np.pi * 440 * 2 ** ((n - 69) / 12) * t) for n in notes]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    torch.manual_seed(0)
+    model = Wav2TokModel(Wav2TokConfig(codebook_size=8, sampling_rate=SR, hidden_size=32, embedding_dim=16)).eval()
+    model.save_pretrained(root / "model")
+    songs = {"up/a.wav": [60, 64, 67, 72], "up/b.wav": [62, 66, 69], "down/c.wav": [72, 67, 64, 60], "d.wav": [50, 55]}
+    for name, notes in songs.items():
+        os.makedirs(root / "audio" / os.path.dirname(name), exist_ok=True)
+        sf.write(root / "audio" / name, tone(notes), SR)
+    return root
+
+
+def test_build_and_search_a_folder(corpus, tmp_path, capsys, monkeypatch):
+    model, audio, out = str(corpus / "model"), str(corpus / "audio"), str(tmp_path / "index")
+    real_save = Wav2TokIndex.save
+
+    def interrupted(self, directory):
+        raise KeyboardInterrupt  # the build is killed after tokenising, before saving
+
+    monkeypatch.setattr(Wav2TokIndex, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["index", "build", model, audio, out, "--chunk-size", "2", "--store-frames"])
+    chunks = sorted(n for n in os.listdir(os.path.join(out, ".build")) if n.startswith("chunk-"))
+    assert len(chunks) == 2  # both chunks finished and kept
+    before = {n: os.path.getmtime(os.path.join(out, ".build", n)) for n in chunks}
+    monkeypatch.setattr(Wav2TokIndex, "save", real_save)
+    assert main(["index", "build", model, audio, out, "--chunk-size", "2", "--store-frames"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["items"] == 4 and summary["rerank_frames"] and not os.path.exists(os.path.join(out, ".build"))
+    index = Wav2TokIndex.load(out)
+    assert sorted(index.ids) == ["d.wav", "down/c.wav", "up/a.wav", "up/b.wav"]
+    assert sorted(set(index.labels)) == ["d.wav", "down", "up"]
+    assert all(before[n] > 0 for n in chunks)
+    assert main(["index", "search", out, os.path.join(audio, "down/c.wav"), "--top-k", "2", "--rerank", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert rows[0]["id"] == "down/c.wav" and rows[0]["reranked"] and len(rows) == 2
+    assert main(["index", "build", model, audio, out]) == 2  # refuses to overwrite without --overwrite
+    assert "already holds an index" in capsys.readouterr().err
+    assert main(["index", "build", model, str(tmp_path / "nothing-here"), str(tmp_path / "x")]) == 2
