@@ -22,6 +22,7 @@ from .benchmark import (
     run_benchmark,
     with_ranking_variants,
 )
+from .saving import write_file_atomic
 
 logger = logging.getLogger(__name__)
 DEMO_CONFIG = "qbsh.yaml"
@@ -191,10 +192,7 @@ def run_demo(config_path: str | None = None, output_dir: str = "wav2tok-qbsh",
         title = (f"Essen melodies, SYNTHETIC hums, {block['num_queries']} queries vs {block['num_database']} {songs} "
                  f"(chance MRR {block['chance_mrr']:.3f}); trained {train_s / 60:.1f} min")
         print(format_table(block["rows"], title=title) + "\n")
-    tmp = report + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=1)
-    os.replace(tmp, report)
+    write_file_atomic(report, lambda f: f.write(json.dumps(summary, indent=1).encode("utf-8")))
     write_model_card(output_dir, benchmark_json=blocks, card_fields=ESSEN_CARD_FIELDS)
     print(format_timings(timings))
     print(f"\nmodel saved to {output_dir} (AutoModel.from_pretrained({output_dir!r})); numbers in {report}")

@@ -26,6 +26,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .saving import write_file_atomic
+
 MODEL_TYPE = "wav2tok"
 DEFAULT_COMMIT_MESSAGE = "Upload wav2tok model"
 DEFAULT_LICENSE = "apache-2.0"
@@ -496,9 +498,7 @@ def write_model_card(model_dir: str | os.PathLike, repo_id: str | None = None, b
     repo_id = repo_id or Path(model_dir).resolve().name
     card = render_model_card(model_card_fields(model, repo_id, _read_benchmarks(benchmark_json), card_fields), template)
     path = Path(model_dir) / "README.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(card, encoding="utf-8")
-    os.replace(tmp, path)
+    write_file_atomic(path, lambda f: f.write(card.encode("utf-8")))
     return path
 
 

@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from typing import BinaryIO
 
 MODEL_TYPE = "wav2tok"
 
@@ -74,6 +75,33 @@ def check_save_target(path: str | os.PathLike, overwrite: bool = False, what: st
         raise ValueError(f"{what} {path!r} is a non-empty folder that holds no wav2tok model; choose a new or empty "
                          "folder or a saved wav2tok model folder (or allow overwriting: only the model's files are "
                          "written, the others are kept)")
+
+
+def write_file_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """Write one file through ``write(f)`` (a binary file object) into a temporary sibling, flush it to disk, then
+    ``os.replace`` it onto ``path``: readers see the old file or the new one, never a part; a failure removes the
+    temporary file and leaves ``path`` as it was. The file gets the umask's permissions (e.g. 0644), not mkstemp's 0600.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "notes.json")
+        >>> write_file_atomic(path, lambda f: f.write(b'{"ok": true}'))
+        >>> open(path).read()
+        '{"ok": true}'
+    """
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{os.path.basename(path)}.", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def save_folder(write: Callable[[str], object], target: str | os.PathLike, overwrite: bool = False) -> list[str]:

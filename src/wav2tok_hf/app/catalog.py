@@ -23,6 +23,7 @@ from typing import Any
 
 from ..audio_utils import load_audio
 from ..retrieval.index import Wav2TokIndex, vocabulary_of
+from ..saving import write_file_atomic
 
 logger = logging.getLogger(__name__)
 CATALOG_FILE = "catalog.json"
@@ -62,9 +63,7 @@ class Catalog:
             audio[item_id] = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
         payload = {"format": CATALOG_FORMAT, "format_version": CATALOG_VERSION, "description": self.description,
                    "titles": self.titles, "audio": audio}
-        tmp = directory / (CATALOG_FILE + ".tmp")
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, directory / CATALOG_FILE)
+        write_file_atomic(directory / CATALOG_FILE, lambda f: f.write(json.dumps(payload, ensure_ascii=False).encode("utf-8")))
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Catalog:

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,7 @@ try:
 except ImportError:  # Windows: no advisory locks; saves stay atomic, concurrent opens are not detected
     fcntl = None
 
+from ..saving import write_file_atomic
 from .qgram import QGramIndex
 from .rerank import RerankStore
 
@@ -84,35 +84,14 @@ def _sha256(path: str) -> str:
 
 
 def _write_array(directory: str, name: str, generation: str, array: np.ndarray) -> dict[str, Any]:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     filename = f"{name}-{generation}.npy"
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        sha = _sha256(tmp)
-        os.replace(tmp, os.path.join(directory, filename))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return {"file": filename, "dtype": array.dtype.str, "shape": list(array.shape), "sha256": sha}
+    path = os.path.join(directory, filename)
+    write_file_atomic(path, lambda f: np.save(f, np.ascontiguousarray(array), allow_pickle=False))
+    return {"file": filename, "dtype": array.dtype.str, "shape": list(array.shape), "sha256": _sha256(path)}
 
 
 def _write_json(path: str, payload: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(payload).encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file_atomic(path, lambda f: f.write(json.dumps(payload).encode("utf-8")))
 
 
 def _text_array(values: np.ndarray) -> np.ndarray:
