@@ -17,11 +17,12 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     # The experiment configs live in the repository's configs/ (for `wav2tok train --config configs/...`) and ship
-    # inside the package as wav2tok_hf/configs (the demo's default config, read with importlib.resources).
+    # inside the package as wav2tok_hf/configs (the demo's default config released/qbsh.yaml, read with
+    # importlib.resources; the sub-folders keep their layout so that `base:` paths resolve).
     package_dir={"": "src", "wav2tok_hf.configs": "configs"},
     packages=[*find_packages("src"), "wav2tok_hf.configs"],
     include_package_data=True,
-    package_data={"wav2tok_hf": ["templates/*.md"], "wav2tok_hf.configs": ["*.yaml"]},
+    package_data={"wav2tok_hf": ["templates/*.md"], "wav2tok_hf.configs": ["*.yaml", "*/*.yaml", "*/*/*.yaml"]},
     install_requires=[
         # torch is pinned: any looser spec pulls the CUDA build (GBs) on a CPU machine.
         "torch==2.13.0",
@@ -31,6 +32,7 @@ setup(
         "accelerate>=1.15,<2",
         "evaluate>=0.4",
         "huggingface-hub>=1.0",
+        "jinja2>=3.0",  # model cards: huggingface_hub.ModelCard.from_template renders with Jinja
         "jiwer>=3.0",
         "rapidfuzz>=3.0",
         "librosa>=0.10",
@@ -45,6 +47,7 @@ setup(
         "scipy>=1.10",
         "pyroomacoustics>=0.7",  # room impulse responses of the reverb query condition / augmentation
         "pocketsphinx>=5.0",  # the pocketsphinx-phones baseline (bundled US-English acoustic model)
+        "usearch>=2.9",  # Wav2TokIndex.build_graph: HNSW graph search walked with the edit distance
     ],
     # parameterized: imported by transformers' own common test mixins (tests/transformers_suite), fetched at test time.
     # app: the web app (`python app.py`); dev adds Playwright, which drives Debian's chromium in tests/app.

@@ -1,22 +1,45 @@
-"""Glue shared by the benchmark scripts: argument checks, model loading, report writing."""
+"""Glue shared by the benchmark scripts: argument checks, model loading, Hub baselines, report writing."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+
+logger = logging.getLogger("benchmark")
 
 
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The start of every benchmark's ``main``: parse ``argv`` (with :func:`add_common_arguments`'s options), set up
+    logging and the torch threads, and check ``--max-queries``."""
+    from wav2tok_hf.retrieval.encoders import apply_threads
+
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    apply_threads(args.threads)
+    check_positive(parser, args.max_queries, "--max-queries")
+    return args
+
+
+def benchmark_parser(doc: str) -> argparse.ArgumentParser:
+    """An argument parser described by the first paragraph of a script's ``doc``, its epilog kept as written."""
+    return argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, plots: bool = False) -> None:
     parser.add_argument("--output-dir", default="benchmark_results",
                         help="folder for the markdown table, JSON and PNG plots (created if missing)")
     parser.add_argument("--max-queries", type=int, default=None,
@@ -26,6 +49,16 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: on 2 shared cores, 2 threads made the LSTM ~40x slower)")
     parser.add_argument("--verbose", action="store_true", help="log progress")
+    if plots:
+        parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+
+def add_baseline_arguments(parser: argparse.ArgumentParser, default: list[str] | None, help: str | None = None) -> None:
+    """``--baselines`` (registered names, checked by :func:`check_baselines`) and ``--hub-model-id`` (repeatable)."""
+    parser.add_argument("--baselines", nargs="*", default=default,
+                        help=help or f"baselines (default: {' '.join(default or [])})")
+    parser.add_argument("--hub-model-id", action="append", default=[], metavar="ID",
+                        help="extra Wav2Vec2ForCTC checkpoint (Hub id or local folder) as a greedy-CTC ED baseline")
 
 
 
@@ -57,10 +90,54 @@ def load_cached_corpus(parser: argparse.ArgumentParser, corpus_dir: str | None):
         parser.error(f"--corpus-dir {corpus_dir!r} is not a saved corpus ({error})")
 
 
+def build_corpus(parser: argparse.ArgumentParser, prepare, source: str | None, corpus_dir: str | None, build: dict,
+                 *, label: str, missing: str, source_flag: str = "--source"):
+    """``(prepare(source, corpus_dir, **build), build, False)``, the counterpart of :func:`load_cached_corpus`; no
+    ``source`` (the ``missing`` message), or a source that ``prepare`` refuses, is a usage error."""
+    if not source:
+        parser.error(missing)
+    logger.info("building %s corpus %s", label, build)
+    try:
+        return prepare(source, corpus_dir, **build), build, False
+    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+        parser.error(f"{source_flag} {source!r}: {error}")
+
+
+def load_or_build_corpus(parser: argparse.ArgumentParser, prepare, source: str | None, corpus_dir: str | None,
+                         build: dict, **how):
+    """``(corpus, build settings, from_cache)``: the corpus saved in ``corpus_dir`` (:func:`load_cached_corpus`), else
+    one built there from ``source`` (:func:`build_corpus`, which takes ``how``)."""
+    return load_cached_corpus(parser, corpus_dir) or build_corpus(parser, prepare, source, corpus_dir, build, **how)
+
+
+def load_model_dir(path: str) -> Any:
+    """Load a saved ``Wav2TokModel`` folder with a clear error for a missing folder or a folder without a model."""
+    from wav2tok_hf import Wav2TokModel
+
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"model folder {path!r} does not exist; pass a folder written by "
+                                "Wav2TokModel.save_pretrained / `wav2tok train`")
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise FileNotFoundError(f"{path!r} is not a saved wav2tok model (no config.json in it)")
+    return Wav2TokModel.from_pretrained(path).eval()
+
+
+def training_experiment(model_dir: str) -> dict[str, Any]:
+    """The experiment a model folder was trained with (``training_config.json``), ``{}`` if none can be read."""
+    try:
+        with open(os.path.join(model_dir, "training_config.json"), encoding="utf-8") as f:
+            return json.load(f).get("experiment") or {}
+    except (OSError, ValueError):
+        return {}
+
+
+def training_data_section(model_dir: str) -> dict[str, Any] | None:
+    """The ``data`` section of the experiment a model folder was trained with, if any."""
+    return training_experiment(model_dir).get("data")
+
+
 def load_models(parser: argparse.ArgumentParser, model_dirs: list[str]) -> list[tuple[str, Any, str]]:
     """``[(row name, model, folder)]``; a missing/invalid folder is an argparse error (exit code 2)."""
-    from wav2tok_hf.benchmark import load_model_dir
-
     out, names = [], set()
     for path in model_dirs:
         try:
@@ -108,10 +185,11 @@ def skipped_lines(skipped: list[dict]) -> list[str]:
     return [f"- {s['model']}: skipped: {s['reason']}" for s in skipped]
 
 
+HUB_BASELINES = ("wav2vec2-o", "wav2vec2-multi", "hub-ctc")
+
+
 def split_baselines(names: list[str]) -> tuple[list[str], list[str]]:
     """``(local baselines, Hub baselines)`` of a ``--baselines`` list."""
-    from wav2tok_hf.benchmark import HUB_BASELINES
-
     return [n for n in names if n not in HUB_BASELINES], [n for n in names if n in HUB_BASELINES]
 
 
@@ -123,11 +201,82 @@ def check_baselines(parser: argparse.ArgumentParser, names: list[str]) -> None:
         parser.error(f"--baselines: unknown {unknown}; registered: {list_baselines()}")
 
 
+def hub_is_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the Hub endpoint resolves and accepts a TCP connection (no request is sent)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    parsed = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def hub_offline_while(offline: bool) -> Iterator[None]:
+    """Hub offline mode (cached checkpoints only) inside the block when ``offline``; the previous mode after it."""
+    from huggingface_hub import constants
+
+    before_env, before = os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        constants.HF_HUB_OFFLINE = True  # read at call time by huggingface_hub and transformers' loaders
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+        if before_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = before_env
+
+
+def hub_baselines(names: list[str] | tuple[str, ...], model_ids: list[str] | tuple[str, ...] = (),
+                  go_offline_if_unreachable: bool = True) -> tuple[list[tuple[str, Any]], list[dict[str, str]]]:
+    """Load the Hub CTC baselines (``wav2vec2-o``, ``wav2vec2-multi``, and ``hub-ctc`` for each of ``model_ids``).
+
+    Returns ``([(label, baseline)], skipped)`` where ``skipped`` lists ``{"model", "reason"}`` for every checkpoint
+    that could not be loaded (:class:`~wav2tok_hf.retrieval.BaselineUnavailable`). Nothing is faked: a skipped
+    baseline has no row. When the Hub cannot be reached, they are loaded in Hub offline mode, so that checkpoints
+    already in the local cache still load and the others fail at once instead of after ~45 s of DNS retries.
+    """
+    from huggingface_hub import constants
+
+    from wav2tok_hf.retrieval import BaselineUnavailable, create_baseline
+
+    wanted = [(name, {}) for name in names if name != "hub-ctc"]
+    wanted += [(f"hub-ctc:{model_id}", {"model_id": model_id}) for model_id in model_ids]
+    loaded: list[tuple[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    if not wanted:
+        return loaded, skipped
+    offline = go_offline_if_unreachable and not constants.HF_HUB_OFFLINE and not hub_is_reachable()
+    note = " [Hub unreachable: offline mode, local cache only]" if offline else ""
+    with hub_offline_while(offline):
+        for label, kwargs in wanted:
+            try:
+                loaded.append((label, create_baseline("hub-ctc" if "model_id" in kwargs else label, **kwargs)))
+            except BaselineUnavailable as error:
+                skipped.append({"model": label, "reason": f"{error}{note}"})
+    return loaded, skipped
+
+
+def hub_baseline_encoders(names: list[str] | tuple[str, ...], model_ids: list[str] | tuple[str, ...] = (),
+                          go_offline_if_unreachable: bool = True) -> tuple[list, list[dict[str, str]]]:
+    """:func:`hub_baselines` as ``Encoder``s for ``run_benchmark``: ``(encoders, skipped)``."""
+    from wav2tok_hf.retrieval.encoders import baseline_encoder
+
+    loaded, skipped = hub_baselines(names, model_ids, go_offline_if_unreachable)
+    return [baseline_encoder(baseline, label) for label, baseline in loaded], skipped
+
+
 def build_note(model_dir: str, corpus: str, build: dict, from_cache: bool) -> str | None:
     """A warning when the model was trained on the same corpus recipe with other build settings (its training
     songs/speakers may then appear in this benchmark's test split), or None."""
-    from wav2tok_hf.benchmark import training_data_section
-
     data = training_data_section(model_dir)
     if not data or data.get("corpus") != corpus:
         return None

@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
     import numpy as np
 
-    from wav2tok_hf.benchmark import baseline_encoder, load_model_dir, retrieval_set_from_split
+    from _common import load_model_dir
+    from wav2tok_hf.retrieval.encoders import baseline_encoder
+    from wav2tok_hf.retrieval.evaluation import retrieval_set_from_split
     from wav2tok_hf.retrieval import create_baseline
     from wav2tok_hf.retrieval.index import Wav2TokIndex
 

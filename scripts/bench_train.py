@@ -1,8 +1,9 @@
 """Profile one wav2tok training step on this machine's CPU, phase by phase, for an experiment's shapes.
 
 Runs the trainer's own pieces (``PairDataset`` items, ``PairCollator``/``featurize``, ``dtw_alignment``,
-``Wav2TokTrainer.compute_loss``, ``Wav2TokTrainer.e_step``) for ``--steps`` optimiser steps of ``configs/qbsh.yaml``
-(8 s hums at 8 kHz, hop 256, pitch features, 2-layer BiLSTM 128, K=32, batch 16) and prints per-step milliseconds:
+``Wav2TokTrainer.compute_loss``, ``Wav2TokTrainer.e_step``) for ``--steps`` optimiser steps of
+``configs/released/qbsh.yaml`` (8 s hums at 8 kHz, hop 256, pitch features, 2-layer BiLSTM 128, K=32, batch 16) and
+prints per-step milliseconds:
 
 * data      -- decode the FLAC clips of the batch and form the pairs (``PairDataset.__getitem__``)
 * features  -- ``featurize`` of the 2B waves (STFT + pitch features)
@@ -18,7 +19,7 @@ sequence reversed within its length), torch's fused ``nn.LSTM(bidirectional=True
 padding: not exact). Results go to stdout as a markdown table and, with ``--output``, as JSON.
 
     python scripts/bench_train.py --steps 3                       # ~1-2 min on 2 cores
-    python scripts/bench_train.py --config configs/paper.yaml --steps 2 --output bench_train.json
+    python scripts/bench_train.py --config configs/paper/paper.yaml --steps 2 --output bench_train.json
 
 The corpus is the config's ``data.cache_dir`` when it exists, else a small Essen corpus built on the fly
 (``--songs``). ``--threads`` defaults to 1: on 2 cores shared with other jobs (load ~3.6), 2 intra-op threads made
@@ -113,7 +114,7 @@ def _encoder_comparison(features: torch.Tensor, mask: torch.Tensor, hidden: int,
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "qbsh.yaml"), help="experiment YAML")
+    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "released" / "qbsh.yaml"), help="experiment YAML")
     parser.add_argument("--steps", type=int, default=3, help="timed optimiser steps (after one warm-up step)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (default 1: on 2 shared cores a second thread made steps ~85x slower)")

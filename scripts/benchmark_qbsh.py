@@ -54,7 +54,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -63,7 +62,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
-from wav2tok_hf.benchmark import apply_threads, pin_threads, with_ranking_variants  # noqa: E402
+from wav2tok_hf.retrieval.encoders import apply_threads, pin_threads, with_ranking_variants  # noqa: E402
 import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_qbsh")
@@ -85,8 +84,7 @@ PROTOCOL_NOTES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _common.benchmark_parser(__doc__)
     parser.add_argument("--model", action="append", default=[], metavar="DIR",
                         help="a saved wav2tok model folder (repeat for several models)")
     parser.add_argument("--ablation-dir", metavar="DIR",
@@ -101,11 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-files-per-melody", type=int, help="MASTmelody: performances/references per melody")
     parser.add_argument("--corpus-seed", type=int,
                         help="seed of the corpus build (default: the model's training build seed, else --seed)")
-    parser.add_argument("--baselines", nargs="*", default=None,
-                        help=f"baselines to compare (default: {' '.join(DEFAULT_BASELINES)}; none in ablation-only "
-                             "runs); Hub ones are skipped with a reason when they cannot be loaded")
-    parser.add_argument("--hub-model-id", action="append", default=[], metavar="ID",
-                        help="extra Wav2Vec2ForCTC checkpoint (Hub id or folder) as a greedy-CTC ED baseline")
+    _common.add_baseline_arguments(
+        parser, None, help=f"baselines to compare (default: {' '.join(DEFAULT_BASELINES)}; none in ablation-only "
+                           "runs); Hub ones are skipped with a reason when they cannot be loaded")
     parser.add_argument("--max-references-per-song", type=int,
                         help="keep the first N references of each song in the database (e.g. 1 piano take per "
                              "MASTmelody melody; default: all)")
@@ -122,8 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "'pitch-contour-dtw' baseline's contour (default: embeddings)")
     parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOL_NOTES), default=["unseen", "closed-set"])
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    _common.add_common_arguments(parser)
+    _common.add_common_arguments(parser, plots=True)
     return parser
 
 
@@ -139,14 +134,12 @@ def _ablation_dirs(parser: argparse.ArgumentParser, root: str) -> list[str]:
 
 def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model_dirs: list[str]):
     """``(DatasetDict, build settings, loaded_from_cache)``."""
-    from wav2tok_hf.benchmark import training_data_section
-
     cached = _common.load_cached_corpus(parser, args.corpus_dir)
     if cached:
         return cached
     trained = {}
     for path in model_dirs:
-        data = training_data_section(path)
+        data = _common.training_data_section(path)
         if data and data.get("corpus") == args.corpus:
             trained = dict(data.get("build") or {})
             break
@@ -162,19 +155,14 @@ def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model
         return corpus, build, False
     from wav2tok_hf.data import prepare_mastmelody
 
-    if not args.source:
-        parser.error("--corpus mastmelody needs --source (the MASTmelody folder, e.g. ../shared/data/mastmelody)")
     build = {"seed": seed}
     for key in ("max_melodies", "max_files_per_melody"):
         value = getattr(args, key) if getattr(args, key) is not None else trained.get(key)
         if value is not None:
             build[key] = value
-    logger.info("building MASTmelody corpus %s", build)
-    try:
-        corpus = prepare_mastmelody(args.source, args.corpus_dir, **build)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
-        parser.error(f"--source {args.source!r}: {error}")
-    return corpus, build, False
+    return _common.build_corpus(
+        parser, prepare_mastmelody, args.source, args.corpus_dir, build, label="MASTmelody",
+        missing="--corpus mastmelody needs --source (the MASTmelody folder, e.g. ../shared/data/mastmelody)")
 
 
 def rerank_rows(models: list, sets: dict, shortlist: int, frame_sources: list[str]) -> list[dict]:
@@ -184,7 +172,7 @@ def rerank_rows(models: list, sets: dict, shortlist: int, frame_sources: list[st
     own embeddings, or the ``pitch-contour-dtw`` baseline's contour). ``search_s`` is the index search (tokens and
     re-rank DTW) per query; ``infer_s`` encodes the query's tokens and frames. Their own rows: never mixed with the
     tokens-only rows."""
-    from wav2tok_hf.benchmark import baseline_encoder
+    from wav2tok_hf.retrieval.encoders import baseline_encoder
     from wav2tok_hf.retrieval import create_baseline
     from wav2tok_hf.retrieval.index import Wav2TokIndex
     from wav2tok_hf.retrieval.metrics import mean_reciprocal_rank, top_k_accuracy
@@ -237,7 +225,7 @@ def _rank_after_rerank(result, label: str) -> float:
 
 def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], args: argparse.Namespace,
                  models: list = ()) -> dict:
-    from wav2tok_hf.benchmark import PROTOCOL_SPLITS, condition_sets, retrieval_set_from_split, run_benchmark
+    from wav2tok_hf.retrieval.evaluation import PROTOCOL_SPLITS, condition_sets, retrieval_set_from_split, run_benchmark
 
     split = PROTOCOL_SPLITS[protocol]
     name, audio = AUDIO[args.corpus]
@@ -263,7 +251,7 @@ def block_title(block: dict) -> str:
 
 
 def block_markdown(block: dict) -> str:
-    from wav2tok_hf.benchmark import format_table
+    from wav2tok_hf.retrieval.evaluation import format_table
 
     lines = [f"## {block['protocol']}", "", format_table(block["rows"], title=block_title(block)), ""]
     if block["skipped"]:
@@ -301,19 +289,12 @@ def _write_plots(blocks: list[dict], models: list, prefix: str, out: str) -> lis
 
 
 def _experiment_name(path: str) -> str | None:
-    try:
-        with open(os.path.join(path, "training_config.json"), encoding="utf-8") as f:
-            return (json.load(f).get("experiment") or {}).get("name")
-    except (OSError, ValueError):
-        return None
+    return _common.training_experiment(path).get("name")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _common.setup_logging(args.verbose)
-    apply_threads(args.threads)
-    _common.check_positive(parser, args.max_queries, "--max-queries")
+    args = _common.parse_args(parser, argv)
     _common.check_positive(parser, args.max_references_per_song, "--max-references-per-song")
     if args.rerank < 0:
         parser.error(f"--rerank {args.rerank}: expected the number of items to re-rank (>= 1), or 0 for none")
@@ -326,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     models = _common.load_models(parser, args.model)
     ablation_models = _common.load_models(parser, ablation_dirs)
 
-    from wav2tok_hf.benchmark import hub_baseline_encoders, model_encoder
+    from wav2tok_hf.retrieval.encoders import model_encoder
     from wav2tok_hf.demo import fit_baselines
 
     start = time.perf_counter()
@@ -337,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     local, hub = _common.split_baselines(baselines)
     baseline_encoders = fit_baselines(tuple(local), corpus["train"], SAMPLING_RATE, max_fit_clips=args.max_fit_clips,
                                       seed=args.seed) if local else []
-    hub_encoders, skipped = hub_baseline_encoders(hub, args.hub_model_id)
+    hub_encoders, skipped = _common.hub_baseline_encoders(hub, args.hub_model_id)
     for s in skipped:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
     os.makedirs(args.output_dir, exist_ok=True)

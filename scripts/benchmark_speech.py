@@ -50,7 +50,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
-from wav2tok_hf.benchmark import apply_threads, pin_threads, with_key_search, with_ranking_variants  # noqa: E402
+from wav2tok_hf.retrieval.encoders import apply_threads, pin_threads, with_key_search, with_ranking_variants  # noqa: E402
 import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_speech")
@@ -72,8 +72,7 @@ PROTOCOL_NOTE = ("speakers of the --split (test: never trained on nor selected o
 def build_parser() -> argparse.ArgumentParser:
     from wav2tok_hf.data.degrade import QUERY_CONDITIONS
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _common.benchmark_parser(__doc__)
     parser.add_argument("--model", required=True, metavar="DIR", help="a saved wav2tok model folder")
     parser.add_argument("--source", help="Speech Commands folder (e.g. ../shared/data/speech_commands_test_v0.02)")
     parser.add_argument("--corpus-dir", help="Speech Commands corpus cache: loaded when it exists, else built there")
@@ -96,10 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rir-count", type=int, default=16, help="simulated rooms of the reverb condition (default 16)")
     parser.add_argument("--rir-rt60", type=float, nargs=2, default=(0.2, 0.7), metavar=("MIN", "MAX"),
                         help="reverberation time range in seconds (default 0.2 0.7)")
-    parser.add_argument("--baselines", nargs="*", default=DEFAULT_BASELINES,
-                        help=f"baselines (default: {' '.join(DEFAULT_BASELINES)})")
-    parser.add_argument("--hub-model-id", action="append", default=[], metavar="ID",
-                        help="extra Wav2Vec2ForCTC checkpoint (Hub id or local folder) as a greedy-CTC ED baseline")
+    _common.add_baseline_arguments(parser, DEFAULT_BASELINES)
     parser.add_argument("--dtw", action="store_true", help="also DTW over the wav2tok frame embeddings")
     parser.add_argument("--key-search", nargs="+", type=float, metavar="SEMITONES",
                         help="also rank every encoder with a key search: each query at these pitch shifts "
@@ -115,22 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "--output-dir (e.g. after running the corpora as separate processes); with "
                              "--baseline-rows-from, first add that run's baseline rows to each report")
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
-    parser.add_argument("--no-plots", action="store_true")
-    _common.add_common_arguments(parser)
+    _common.add_common_arguments(parser, plots=True)
     return parser
 
 
 # ---------------------------------------------------------------------- corpora
 def load_speech_commands(args, parser):
-    from wav2tok_hf.benchmark import training_data_section
     from wav2tok_hf.data import prepare_speech_commands
 
-    cached = _common.load_cached_corpus(parser, args.corpus_dir)
-    if cached:
-        return cached
-    if not args.source:
-        parser.error("pass --source (the Speech Commands folder) or an existing --corpus-dir")
-    data = training_data_section(args.model) or {}
+    data = _common.training_data_section(args.model) or {}
     trained = dict(data.get("build") or {}) if data.get("corpus") == "speech-commands" else {}
     build = {"seed": args.corpus_seed if args.corpus_seed is not None else trained.get("seed", args.seed),
              "include_unknown": (args.include_unknown == "yes") if args.include_unknown
@@ -141,36 +130,29 @@ def load_speech_commands(args, parser):
     for key in ("split_fractions", "include_silence"):
         if key in trained:
             build[key] = tuple(trained[key]) if key == "split_fractions" else trained[key]
-    logger.info("building Speech Commands corpus %s", build)
-    try:
-        return prepare_speech_commands(args.source, args.corpus_dir, **build), build, False
-    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
-        parser.error(f"--source {args.source!r}: {error}")
+    return _common.load_or_build_corpus(parser, prepare_speech_commands, args.source, args.corpus_dir, build,
+                                        label="Speech Commands",
+                                        missing="pass --source (the Speech Commands folder) or an existing "
+                                                "--corpus-dir")
 
 
 def load_speechocean(args, parser):
     from wav2tok_hf.data import prepare_speechocean762
 
-    cached = _common.load_cached_corpus(parser, args.ocean_dir)
-    if cached:
-        return cached
-    if not args.ocean_source:
-        parser.error("pass --ocean-source (the speechocean762 folder or Hub id) or an existing --ocean-dir")
     build = {"seed": args.corpus_seed if args.corpus_seed is not None else args.seed}
     if args.ocean_max_speakers is not None:
         build["max_speakers"] = args.ocean_max_speakers
     if args.ocean_alignments:
         build["alignments"] = args.ocean_alignments
-    logger.info("building speechocean762 corpus %s", build)
-    try:
-        return prepare_speechocean762(args.ocean_source, args.ocean_dir, **build), build, False
-    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
-        parser.error(f"--ocean-source {args.ocean_source!r}: {error}")
+    return _common.load_or_build_corpus(parser, prepare_speechocean762, args.ocean_source, args.ocean_dir, build,
+                                        label="speechocean762", source_flag="--ocean-source",
+                                        missing="pass --ocean-source (the speechocean762 folder or Hub id) or an "
+                                                "existing --ocean-dir")
 
 
 def degraded_sets(retrieval, conditions, seed, noise_bank, rir_bank, snr_db):
     """V/TS/PS sets plus one set per users'-recording condition (queries degraded, database clean)."""
-    from wav2tok_hf.benchmark import condition_sets
+    from wav2tok_hf.retrieval.evaluation import condition_sets
     from wav2tok_hf.data.degrade import degrade
 
     sets = condition_sets(retrieval, seed=seed, conditions=tuple(c for c in conditions if c in BASE_CONDITIONS))
@@ -196,8 +178,8 @@ def telephone_set(retrieval, seed):
 
 # ---------------------------------------------------------------------- one corpus
 def run_corpus(key, corpus, build, cached, args, model, name, model_dir, resources):
-    from wav2tok_hf.benchmark import (format_table, hub_baseline_encoders, model_encoder, retrieval_set_from_split,
-                                      run_benchmark)
+    from wav2tok_hf.retrieval.encoders import model_encoder
+    from wav2tok_hf.retrieval.evaluation import format_table, retrieval_set_from_split, run_benchmark
     from wav2tok_hf.demo import fit_baselines
 
     recipe = "speech-commands" if key == "speech-commands" else "speechocean762"
@@ -400,10 +382,7 @@ def write_summary_only(parser, args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _common.setup_logging(args.verbose)
-    apply_threads(args.threads)
-    _common.check_positive(parser, args.max_queries, "--max-queries")
+    args = _common.parse_args(parser, argv)
     _common.check_positive(parser, args.rir_count, "--rir-count")
     _common.check_source(parser, args.source)
     _common.check_source(parser, args.noise_source, "--noise-source")
@@ -431,7 +410,6 @@ def main(argv: list[str] | None = None) -> int:
     if model.config.sampling_rate != SAMPLING_RATE:
         logger.warning("model rate %d Hz; the 16 kHz audio is resampled for it", model.config.sampling_rate)
 
-    from wav2tok_hf.benchmark import hub_baseline_encoders
     from wav2tok_hf.data.degrade import load_noise_bank, room_impulse_responses
 
     start = time.perf_counter()
@@ -447,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         resources["rirs"] = room_impulse_responses(args.rir_count, SAMPLING_RATE, rt60_s=tuple(args.rir_rt60),
                                                    seed=(1000 if args.split == "test" else 2000) + args.seed)
     _, hub = _common.split_baselines(args.baselines)
-    resources["hub"] = hub_baseline_encoders(hub, args.hub_model_id)
+    resources["hub"] = _common.hub_baseline_encoders(hub, args.hub_model_id)
     for s in resources["hub"][1]:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
     os.makedirs(args.output_dir, exist_ok=True)

@@ -49,7 +49,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
-from wav2tok_hf.benchmark import apply_threads, pin_threads  # noqa: E402
+from wav2tok_hf.retrieval.encoders import pin_threads  # noqa: E402
 import _plots  # noqa: E402
 
 logger = logging.getLogger("benchmark_std")
@@ -62,8 +62,7 @@ DEFAULT_BASELINES = ["logmel-dtw", "vq-logmel-ed", "pocketsphinx-phones", "wav2v
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _common.benchmark_parser(__doc__)
     parser.add_argument("--model", required=True, metavar="DIR", help="a saved wav2tok model folder")
     parser.add_argument("--source", help="Speech Commands folder (e.g. ../shared/data/speech_commands_test_v0.02)")
     parser.add_argument("--corpus-dir", help="STD corpus cache: loaded when it exists, else built (and saved there)")
@@ -82,50 +81,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="speechocean762: shortest aligned word used as a query, seconds (default 0.3)")
     parser.add_argument("--min-overlap", type=float, default=0.0,
                         help="fraction of the word a detection must overlap to hit it (default 0: any overlap)")
-    parser.add_argument("--baselines", nargs="*", default=DEFAULT_BASELINES,
-                        help=f"baselines (default: {' '.join(DEFAULT_BASELINES)})")
-    parser.add_argument("--hub-model-id", action="append", default=[], metavar="ID",
-                        help="extra Wav2Vec2ForCTC checkpoint (Hub id or folder) as a greedy-CTC ED baseline")
-    parser.add_argument("--no-plots", action="store_true")
-    _common.add_common_arguments(parser)
+    _common.add_baseline_arguments(parser, DEFAULT_BASELINES)
+    _common.add_common_arguments(parser, plots=True)
     return parser
 
 
 def load_corpus(args, parser):
     from wav2tok_hf.data import prepare_std
 
-    cached = _common.load_cached_corpus(parser, args.corpus_dir)
-    if cached:
-        return cached
-    if not args.source:
-        parser.error("pass --source (the Speech Commands folder) or an existing --corpus-dir")
     build = {"num_utterances": tuple(args.num_utterances), "queries_per_word": args.queries_per_word,
              "seed": args.corpus_seed if args.corpus_seed is not None else args.seed}
     if args.max_clips is not None:
         build["max_clips"] = args.max_clips
-    logger.info("building STD corpus %s", build)
-    try:
-        return prepare_std(args.source, args.corpus_dir, **build), build, False
-    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
-        parser.error(f"--source {args.source!r}: {error}")
+    return _common.load_or_build_corpus(parser, prepare_std, args.source, args.corpus_dir, build, label="STD",
+                                        missing="pass --source (the Speech Commands folder) or an existing "
+                                                "--corpus-dir")
 
 
 def load_ocean_sets(args, parser):
     """STD sets of speechocean762's validation and test speakers: ``(sets, build, cached)``."""
-    from wav2tok_hf.benchmark import std_set_from_splits
+    from wav2tok_hf.retrieval.std import std_set_from_splits
     from wav2tok_hf.data import prepare_speechocean762, speechocean762_std_splits
 
-    cached = _common.load_cached_corpus(parser, args.ocean_dir)
-    if cached:
-        corpus, build, from_cache = cached
-    else:
-        if not args.ocean_source:
-            parser.error("pass --ocean-source (the speechocean762 folder or Hub id) or an existing --ocean-dir")
-        build = {"seed": args.corpus_seed if args.corpus_seed is not None else args.seed}
-        try:
-            corpus, from_cache = prepare_speechocean762(args.ocean_source, args.ocean_dir, **build), False
-        except (FileNotFoundError, NotADirectoryError, ValueError) as error:
-            parser.error(f"--ocean-source {args.ocean_source!r}: {error}")
+    corpus, build, from_cache = _common.load_or_build_corpus(
+        parser, prepare_speechocean762, args.ocean_source, args.ocean_dir,
+        {"seed": args.corpus_seed if args.corpus_seed is not None else args.seed}, label="speechocean762",
+        source_flag="--ocean-source",
+        missing="pass --ocean-source (the speechocean762 folder or Hub id) or an existing --ocean-dir")
     std_build = {"query_speaker_fraction": args.query_speaker_fraction, "queries_per_word": args.queries_per_word,
                  "min_query_s": args.min_query_s, "seed": args.seed}
     sets = {}
@@ -141,9 +123,7 @@ def load_ocean_sets(args, parser):
 
 def speaker_overlap(model_dir: str, corpus, source: str | None) -> str | None:
     """Warn when the model was trained on Speech Commands speakers that speak in this STD test split."""
-    from wav2tok_hf.benchmark import training_data_section
-
-    data = training_data_section(model_dir)
+    data = _common.training_data_section(model_dir)
     if not data or data.get("corpus") != "speech-commands" or not source:
         return None
     from wav2tok_hf.data.speech_commands import load_speech_commands_clips, select_clips, split_by_speaker
@@ -166,17 +146,15 @@ def speaker_overlap(model_dir: str, corpus, source: str | None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _common.setup_logging(args.verbose)
-    apply_threads(args.threads)
-    for flag in ("max_queries", "max_utterances", "max_clips", "queries_per_word"):
+    args = _common.parse_args(parser, argv)
+    for flag in ("max_utterances", "max_clips", "queries_per_word"):
         _common.check_positive(parser, getattr(args, flag), "--" + flag.replace("_", "-"))
     _common.check_source(parser, args.source)
     _common.check_baselines(parser, args.baselines)
     (name, model, model_dir), = _common.load_models(parser, [args.model])
 
-    from wav2tok_hf.benchmark import (baseline_std_encoder, evaluate_std, hub_baselines, model_std_encoder,
-                                      std_set_from_splits)
+    from wav2tok_hf.retrieval.encoders import baseline_std_encoder, model_std_encoder
+    from wav2tok_hf.retrieval.std import evaluate_std, std_set_from_splits
     from wav2tok_hf.retrieval import create_baseline
 
     start = time.perf_counter()
@@ -204,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         if fit_audio is not None:
             baseline.fit(fit_audio, sampling_rate=SAMPLING_RATE)
         encoders.append(baseline_std_encoder(baseline, baseline_name))
-    hub_loaded, skipped = hub_baselines(hub, args.hub_model_id)
+    hub_loaded, skipped = _common.hub_baselines(hub, args.hub_model_id)
     for s in skipped:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
     encoders += [baseline_std_encoder(baseline, label) for label, baseline in hub_loaded]

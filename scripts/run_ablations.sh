@@ -14,7 +14,9 @@ mkdir -p "$OUT"
 for name in $CONFIGS; do
   if [ -f "$OUT/$name-last/config.json" ]; then echo "[ablation] $name: done, skipping"; continue; fi
   echo "[ablation] training $name ($STEPS steps, seed $SEED)"
-  wav2tok train --config "configs/$name.yaml" training.max_steps="$STEPS" training.seed="$SEED" \
+  config=$(find configs -name "$name.yaml")   # configs/paper/, configs/released/ or configs/levers/<corpus>/
+  [ -n "$config" ] || { echo "[ablation] no configs/**/$name.yaml" >&2; exit 2; }
+  wav2tok train --config "$config" training.max_steps="$STEPS" training.seed="$SEED" \
     training.output_dir="$OUT/$name" training.progress_bar=false training.report_to=none
   cp -r "$OUT/$name-run/last" "$OUT/$name-last"   # the final model too: selection may keep an early step
 done

@@ -10,7 +10,6 @@ selects models: plain length-normalised ED first, then ``normalized_weighted_lev
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -21,8 +20,7 @@ import _common  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _common.benchmark_parser(__doc__)
     parser.add_argument("--model", action="append", required=True, metavar="DIR", help="a saved model (repeatable)")
     parser.add_argument("--corpus-dir", action="append", required=True,
                         help="the saved corpus of each --model, in the same order (one for all when given once)")
@@ -41,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from wav2tok_hf.benchmark import apply_threads, condition_sets, retrieval_set_from_split
+    from wav2tok_hf.retrieval.encoders import apply_threads
+    from wav2tok_hf.retrieval.evaluation import condition_sets, retrieval_set_from_split
     from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs
     from wav2tok_hf.retrieval import evaluate_retrieval
 

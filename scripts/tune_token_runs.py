@@ -3,7 +3,8 @@
 
 For each model: DTW over its frame embeddings (the upper reference), then its tokens with runs collapsed (``0``)
 or split into one token per at most N frames, ranked by ``normalized_levenshtein`` and
-``normalized_weighted_levenshtein`` (at the model's substitution temperature and each ``--temperatures`` value).
+``normalized_weighted_levenshtein`` (at the model's substitution temperature and cost cap, and each
+``--temperatures`` x ``--cost-caps`` value).
 Frames are computed once per clip and every N derives its tokens from them, exactly as ``model.encode`` with that
 ``max_token_run``. Prints a table and writes ``token_runs.json`` (one row per model x N x ranking, MRR per
 condition and their mean).
@@ -29,17 +30,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-queries", type=int, default=200)
     parser.add_argument("--runs", type=int, nargs="+", default=[0, 2, 3, 4, 6, 8], help="max_token_run values")
     parser.add_argument("--temperatures", type=float, nargs="*", default=[], help="extra substitution temperatures")
+    parser.add_argument("--cost-caps", type=float, nargs="*", default=[],
+                        help="extra substitution cost caps (Wav2TokConfig.substitution_cost_cap, 0 < cap <= 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="results/token-runs")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.corpus_dir):
         parser.error(f"--corpus-dir {args.corpus_dir!r} is not a folder; expected a saved corpus")
-    if any(n < 0 for n in args.runs) or any(t <= 0 for t in args.temperatures):
-        parser.error("--runs must be >= 0 and --temperatures > 0")
+    if any(n < 0 for n in args.runs) or any(t <= 0 for t in args.temperatures) or any(
+            not 0 < c <= 2 for c in args.cost_caps):
+        parser.error("--runs must be >= 0, --temperatures > 0 and --cost-caps in (0, 2]")
 
     import datasets
 
-    from wav2tok_hf.benchmark import Encoder, condition_sets, load_model_dir, retrieval_set_from_split, run_benchmark
+    from _common import load_model_dir
+    from wav2tok_hf.retrieval.encoders import Encoder
+    from wav2tok_hf.retrieval.evaluation import condition_sets, retrieval_set_from_split, run_benchmark
     from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs, collapse_runs, split_long_runs
 
     corpus = datasets.load_from_disk(args.corpus_dir)
@@ -58,14 +64,18 @@ def main(argv: list[str] | None = None) -> int:
             return [cache[id(w)][1] for w in waves]
 
         encoders = [Encoder(f"{path} embeddings", lambda w, sr, f=frames: [e for _, e in f(w, sr)], "dtw")]
-        costs = {model.config.substitution_temperature: model.substitution_costs()}
-        costs.update({t: codebook_substitution_costs(model.codebook.numpy(), t) for t in args.temperatures})
+        own = (model.config.substitution_temperature, model.config.substitution_cost_cap)
+        costs = {own: model.substitution_costs()}
+        for tau in sorted({own[0], *args.temperatures}):
+            for cap in sorted({own[1], *args.cost_caps}):
+                costs.setdefault((tau, cap), codebook_substitution_costs(model.codebook.numpy(), tau, cap))
         for run in args.runs:
             def encode(w, sr, run=run, f=frames):
                 return [split_long_runs(*collapse_runs(tokens), run)[0] for tokens, _ in f(w, sr)]
             encoders.append(Encoder(f"{path} N={run}", encode, "normalized_levenshtein", model.config.codebook_size))
-            for tau, matrix in costs.items():
-                encoders.append(Encoder(f"{path} N={run} tau={tau:g}", encode, "normalized_weighted_levenshtein",
+            for (tau, cap), matrix in costs.items():
+                encoders.append(Encoder(f"{path} N={run} tau={tau:g} cap={cap:g}", encode,
+                                        "normalized_weighted_levenshtein",
                                         model.config.codebook_size, substitution_costs=matrix))
         for row in run_benchmark(encoders, sets):
             row["mean"] = (row["V"] + row["TS"] + row["PS"]) / 3

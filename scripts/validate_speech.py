@@ -58,9 +58,9 @@ def _through_8k(wave: np.ndarray) -> np.ndarray:
 
 
 def _trimmed(wave: np.ndarray) -> np.ndarray:
-    import librosa
+    from wav2tok_hf.audio_utils import trim_silence
 
-    return librosa.effects.trim(wave, top_db=30)[0]
+    return trim_silence(wave, SAMPLING_RATE, top_db=30, frame_length=2048)  # librosa.effects.trim's default frames
 
 
 def condition_data(retrieval, name: str, resources: dict) -> tuple[list, list]:
@@ -70,7 +70,7 @@ def condition_data(retrieval, name: str, resources: dict) -> tuple[list, list]:
     if name == "V":
         return retrieval.queries, retrieval.database
     if name in ("TS", "PS"):  # the benchmark's time-stretched / pitch-shifted queries
-        from wav2tok_hf.benchmark import condition_sets
+        from wav2tok_hf.retrieval.evaluation import condition_sets
 
         return condition_sets(retrieval, seed=0, conditions=(name,))[name].queries, retrieval.database
     if name == "8k":
@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
     import torch
 
-    from wav2tok_hf.benchmark import load_model_dir, retrieval_set_from_split
+    from _common import load_model_dir
+    from wav2tok_hf.retrieval.evaluation import retrieval_set_from_split
     from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs
     from wav2tok_hf.retrieval.metrics import evaluate_retrieval
 

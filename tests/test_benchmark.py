@@ -2,19 +2,21 @@ import numpy as np
 import pytest
 import torch
 from datasets import Audio, Dataset
-
 from wav2tok_test_utils import tiny_config, tone
+
 from wav2tok_hf import Wav2TokModel
-from wav2tok_hf.benchmark import (
+from wav2tok_hf.retrieval.encoders import (
     Encoder,
+    model_encoder,
+    with_key_search,
+    with_ranking_variants,
+)
+from wav2tok_hf.retrieval.evaluation import (
     RetrievalSet,
     condition_sets,
     format_table,
-    model_encoder,
     retrieval_set_from_split,
     run_benchmark,
-    with_key_search,
-    with_ranking_variants,
 )
 
 

@@ -236,16 +236,19 @@ def test_tune_substitution_temperature(tmp_module, model_8k, essen_dir):
 def test_tune_token_runs_and_bench_rerank(tmp_module, model_8k, essen_dir):
     out = tmp_module / "runs"
     assert _script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--runs", "0", "2",
-                                            "--temperatures", "0.1", "--output-dir", str(out)]) == 0
+                                            "--temperatures", "0.1", "--cost-caps", "1", "--output-dir", str(out)]) == 0
     report = json.loads((out / "token_runs.json").read_text())
     assert report["split"] == "validation"
     names = [(r["model"].split()[-1], r["distance"]) for r in report["rows"]]
     assert names[0] == ("embeddings", "dtw") and ("N=2", "normalized_levenshtein") in names
-    assert ("tau=0.1", "normalized_weighted_levenshtein") in names
+    weighted = [r["model"].split()[-2:] for r in report["rows"] if r["distance"] == "normalized_weighted_levenshtein"]
+    assert ["tau=0.1", "cap=1"] in weighted and ["tau=0.1", "cap=2"] in weighted  # every temperature x cap
     for row in report["rows"]:
         assert 0 < row["mean"] <= 1 and row["mean"] == pytest.approx((row["V"] + row["TS"] + row["PS"]) / 3)
     with pytest.raises(SystemExit):
         _script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--runs", "-1"])
+    with pytest.raises(SystemExit):
+        _script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--cost-caps", "3"])
     speed = tmp_module / "speed"
     assert _script("bench_rerank").main(["--model", model_8k, "--corpus-dir", essen_dir, "--rerank", "1",
                                          "--repeats", "1", "--output-dir", str(speed)]) == 0

@@ -13,7 +13,7 @@ def test_demo_trains_saves_and_reports(tmp_path, capsys):
     config = tmp_path / "tiny.yaml"
     config.write_text(textwrap.dedent(f"""
         name: tiny-demo
-        base: {(__import__("pathlib").Path(__file__).parents[1] / "configs" / "qbsh.yaml").as_posix()}
+        base: {(__import__("pathlib").Path(__file__).parents[1] / "configs" / "released" / "qbsh.yaml").as_posix()}
         model: {{hidden_size: 16, embedding_dim: 8, codebook_size: 8, n_fft: 512}}
         data:
           cache_dir: {(tmp_path / "essen").as_posix()}

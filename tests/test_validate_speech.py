@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wav2tok_hf.benchmark import RetrievalSet
+from wav2tok_hf.retrieval.evaluation import RetrievalSet
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

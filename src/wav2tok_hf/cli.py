@@ -1,7 +1,7 @@
 """``wav2tok``: a thin command line over the library.
 
     wav2tok demo [--output-dir wav2tok-qbsh]            build the Essen corpus, train, print MRR vs baselines
-    wav2tok train --config configs/qbsh.yaml [section.key=value ...]
+    wav2tok train --config configs/released/qbsh.yaml [section.key=value ...]   (an experiment or a stages YAML)
     wav2tok data <essen|mastmelody|speech-commands|std> OUTPUT_DIR ...
     wav2tok tokenize MODEL AUDIO [AUDIO ...]
     wav2tok push MODEL_DIR REPO_ID ...
@@ -21,13 +21,15 @@ import sys
 from collections.abc import Sequence
 
 def _train(args: argparse.Namespace) -> int:
-    from .training import load_experiment
+    from .training import load_stages
     from .training.experiment import run_training
 
-    experiment = load_experiment(args.config, args.overrides)
-    result, _ = run_training(experiment)
-    print(json.dumps({"output_dir": result.output_dir, "steps": result.steps, "best_validation_mrr": result.best_metric,
-                      "best_step": result.best_step, "pairs_per_second": round(result.pairs_per_second, 2)}, indent=1))
+    experiments = load_stages(args.config, args.overrides)  # one, or the stages of a released recipe, in order
+    for experiment in experiments:
+        result, _ = run_training(experiment)
+        print(json.dumps({"stage": experiment.name, "output_dir": result.output_dir, "steps": result.steps,
+                          "best_validation_mrr": result.best_metric, "best_step": result.best_step,
+                          "pairs_per_second": round(result.pairs_per_second, 2)}, indent=1))
     return 0
 
 
@@ -84,13 +86,82 @@ def _tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _card_field(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not (name.isidentifier() and name.isascii()):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with NAME a template field name, got {text!r}")
+    return name, value
+
+
+def _card_fields(args: argparse.Namespace) -> dict:
+    fields: dict = {}
+    if args.card_fields_json:
+        with open(args.card_fields_json, encoding="utf-8") as f:
+            loaded = json.load(f)
+        if not isinstance(loaded, dict):
+            raise SystemExit(f"{args.card_fields_json}: expected a JSON object of template fields")
+        fields.update(loaded)
+    fields.update(dict(args.card_field))
+    return fields
+
+
+def _push(args: argparse.Namespace) -> None:
+    from .hub import push_model
+
+    commit = push_model(args.model_dir, args.repo_id, benchmark_json=args.benchmark_json or None,
+                        private=args.private, token=args.token, commit_message=args.commit_message,
+                        card_fields=_card_fields(args), template=args.template)
+    print(commit.commit_url)
+
+
+def _card(args: argparse.Namespace) -> None:
+    from .hub import write_model_card
+
+    print(write_model_card(args.model_dir, args.repo_id, args.benchmark_json or None, _card_fields(args), args.template))
+
+
+def _add_hub_commands(commands: argparse._SubParsersAction) -> None:
+    """``wav2tok push MODEL_DIR REPO_ID`` (`wav2tok_hf.hub.push_model`) and ``wav2tok card MODEL_DIR`` (the card a
+    push would upload, written to MODEL_DIR/README.md), with the same model card options."""
+    from .hub import DEFAULT_COMMIT_MESSAGE
+
+    card_options = argparse.ArgumentParser(add_help=False)
+    card_options.add_argument("--benchmark-json", action="append", default=[], metavar="FILE",
+                              help="benchmark result JSON for the card's table (repeat for several corpora)")
+    card_options.add_argument("--card-field", action="append", default=[], type=_card_field, metavar="NAME=VALUE",
+                              help="value of a model card template field, e.g. training_data=... (repeatable)")
+    card_options.add_argument("--card-fields-json", metavar="FILE", help="JSON object of template field values")
+    card_options.add_argument("--template", metavar="FILE",
+                              help="model card template (default: the packaged model_card.md)")
+
+    push = commands.add_parser(
+        "push", parents=[card_options],
+        help="publish a trained model on the Hugging Face Hub (one commit, with a model card)",
+        description="Upload a saved wav2tok model, its processor, code, model card and benchmark results in one "
+        "commit. The Hub is HF_ENDPOINT (default https://huggingface.co); the token comes from --token, HF_TOKEN "
+        "or `hf auth login`. See docs/HUB.md.",
+    )
+    push.add_argument("model_dir", help="directory written by save_pretrained or the trainer")
+    push.add_argument("repo_id", help="Hub repository, e.g. me/wav2tok-qbsh")
+    push.add_argument("--private", action="store_true", help="create the repository as private")
+    push.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
+    push.add_argument("--commit-message", default=DEFAULT_COMMIT_MESSAGE, help="commit summary")
+    push.set_defaults(func=_push)
+
+    card = commands.add_parser("card", parents=[card_options],
+                               help="render the model card into MODEL_DIR/README.md (no upload)")
+    card.add_argument("model_dir", help="directory written by save_pretrained or the trainer")
+    card.add_argument("--repo-id", default=None, help="id shown in the card (default: the directory name)")
+    card.set_defaults(func=_card)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wav2tok", description="wav2tok: learned audio tokens for retrieval")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="build the embedded Essen corpus, train wav2tok-qbsh, report MRR vs baselines")
-    demo.add_argument("--config", default=None, help="experiment YAML (default: qbsh.yaml, shipped with the package)")
+    demo.add_argument("--config", default=None, help="experiment YAML (default: released/qbsh.yaml, shipped with the package)")
     demo.add_argument("--output-dir", default="wav2tok-qbsh", help="where the trained model is saved (default ./wav2tok-qbsh)")
     demo.add_argument("--overwrite", action="store_true",
                       help="allow --output-dir to be an existing file or a non-model folder (other files there are kept)")
@@ -100,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     train = commands.add_parser("train", help="train a model from an experiment YAML")
-    train.add_argument("--config", required=True, help="experiment YAML (see configs/)")
+    train.add_argument("--config", required=True, help="experiment YAML, or a stages YAML that trains its experiments in order (see configs/README.md)")
     train.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. training.max_steps=100")
     train.set_defaults(func=_train)
 
@@ -115,11 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_app_arguments(app).set_defaults(func=_app)
 
     from .data.cli import add_data_commands
-    from .hub import add_card_command, add_push_command
 
     add_data_commands(commands)
-    add_push_command(commands)
-    add_card_command(commands)
+    _add_hub_commands(commands)
     from .retrieval.build import add_index_commands
 
     add_index_commands(commands)

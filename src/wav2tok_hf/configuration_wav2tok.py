@@ -73,6 +73,9 @@ class Wav2TokConfig(PreTrainedConfig):
         substitution_temperature (`float`, defaults to 0.4): scale of the token substitution costs used by the
             weighted edit distance: substituting token `a` by `b` costs `min(2, (1 - cos(e_a, e_b)) /
             substitution_temperature)` (see [`Wav2TokModel.substitution_costs`]); insertions and deletions cost 1.
+        substitution_cost_cap (`float`, defaults to 2.0): the most one substitution costs, in `(0, 2]`. `2` (a
+            deletion plus an insertion) lets unrelated tokens cost more than in the plain edit distance; `1` keeps
+            every substitution at most as dear as there, so the weighted distance never exceeds the plain one.
         max_token_run (`int`, defaults to 0): `0` collapses every run of one token into a single token; `N > 0`
             keeps durations in the token string: a run of `r` frames gives `ceil(r / N)` tokens (one token per at
             most `N` frames), so a long note weighs more than a short one in the edit distance.
@@ -121,6 +124,7 @@ class Wav2TokConfig(PreTrainedConfig):
     beta: float | int = 0.01
     chunk_length_s: float | int = 60.0
     substitution_temperature: float | int = 0.4
+    substitution_cost_cap: float | int = 2.0
     max_token_run: int = 0
 
     def __post_init__(self, **kwargs):
@@ -160,7 +164,8 @@ class Wav2TokConfig(PreTrainedConfig):
             value = getattr(self, name)
             _check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
                    f"{name}={value!r}; expected a positive integer")
-        for name in ("fmin", "dropout", "temperature", "alpha", "beta", "chunk_length_s", "substitution_temperature") + (("fmax",) if self.fmax is not None else ()):
+        for name in ("fmin", "dropout", "temperature", "alpha", "beta", "chunk_length_s", "substitution_temperature",
+                     "substitution_cost_cap") + (("fmax",) if self.fmax is not None else ()):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name}={value!r}; expected a number")
@@ -175,6 +180,9 @@ class Wav2TokConfig(PreTrainedConfig):
         _check(self.temperature > 0, f"temperature={self.temperature!r}; expected > 0")
         _check(self.substitution_temperature > 0,
                f"substitution_temperature={self.substitution_temperature!r}; expected > 0")
+        _check(0 < self.substitution_cost_cap <= 2,
+               f"substitution_cost_cap={self.substitution_cost_cap!r}; expected 0 < cap <= 2 (2 = a deletion plus an "
+               "insertion)")
         _check(self.alpha >= 0 and self.beta >= 0, f"alpha={self.alpha!r}, beta={self.beta!r}; expected >= 0")
         _check(self.chunk_length_s > 0, f"chunk_length_s={self.chunk_length_s!r}; expected > 0")
         _check(isinstance(self.max_token_run, int) and not isinstance(self.max_token_run, bool)

@@ -10,22 +10,24 @@ import time
 from importlib import resources
 from typing import Any
 
-from .benchmark import (
-    PROTOCOL_SPLITS,
+from .retrieval.encoders import (
     Encoder,
     baseline_encoder,
-    condition_sets,
-    format_table,
     model_encoder,
     pin_threads,
+    with_ranking_variants,
+)
+from .retrieval.evaluation import (
+    PROTOCOL_SPLITS,
+    condition_sets,
+    format_table,
     retrieval_set_from_split,
     run_benchmark,
-    with_ranking_variants,
 )
 from .saving import write_file_atomic
 
 logger = logging.getLogger(__name__)
-DEMO_CONFIG = "qbsh.yaml"
+DEMO_CONFIG = "released/qbsh.yaml"  # relative to configs/ (the recipe of checkpoints/wav2tok-qbsh)
 DEMO_BASELINES = ("vq-logmel-ed", "logmel-dtw", "pitch-notes-ed", "relative-note-dtw", "pitch-contour-dtw")
 ESSEN_CARD_FIELDS = {
     "training_data": "Simulated sung/hummed renditions of Essen folk melodies bundled with music21 (`wav2tok data essen`): "
@@ -38,16 +40,18 @@ ESSEN_CARD_FIELDS = {
 
 def packaged_config(name: str = DEMO_CONFIG) -> str:
     """Path of an experiment config shipped with the package (``wav2tok_hf/configs``; in a source checkout, the
-    repository's ``configs/``, which the wheel packages).
+    repository's ``configs/``, which the wheel packages); ``name`` is relative to it, e.g. ``released/qbsh.yaml``.
 
     Example:
         >>> os.path.basename(packaged_config())
         'qbsh.yaml'
     """
-    installed = resources.files("wav2tok_hf") / "configs" / name
+    installed = resources.files("wav2tok_hf") / "configs"
+    for part in name.split("/"):
+        installed = installed / part
     if installed.is_file():
         return str(installed)
-    checkout = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", name)
+    checkout = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", *name.split("/"))
     if os.path.isfile(checkout):
         return os.path.normpath(checkout)
     raise FileNotFoundError(f"packaged experiment config {name!r} not found; pass --config PATH")
@@ -160,7 +164,7 @@ def format_timings(timings: dict[str, float]) -> str:
 def run_demo(config_path: str | None = None, output_dir: str = "wav2tok-qbsh",
              overrides: list[str] | tuple[str, ...] = (), report: str | None = None, overwrite: bool = False,
              progress: bool = True) -> dict[str, Any]:
-    """Train the demo experiment (default: the packaged ``qbsh.yaml``), save the model to ``output_dir`` and print
+    """Train the demo experiment (default: the packaged ``released/qbsh.yaml``), save the model to ``output_dir`` and print
     the benchmark table and where the time went. Every path is checked before any work starts."""
     from .hub import write_model_card
     from .modeling_wav2tok import Wav2TokModel

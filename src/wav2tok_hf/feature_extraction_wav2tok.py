@@ -6,7 +6,6 @@ another item's samples or the batch padding: a clip gives the same features alon
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +15,7 @@ from transformers import BatchFeature, SequenceFeatureExtractor
 
 from .audio_utils import ACCEPTED_AUDIO, load_audio
 from .configuration_wav2tok import FEATURE_TYPES, Wav2TokConfig
+from .pitch import autocorrelation_pitch, key_reference
 
 FEATURE_FIELDS = (
     "feature_type", "sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "fmin", "fmax",
@@ -71,27 +71,6 @@ def _deltas(x: torch.Tensor, lengths: torch.Tensor, width: int = 9) -> torch.Ten
     taps = torch.arange(-half, half + 1, dtype=x.dtype, device=x.device)
     windows = padded.unfold(1, width, 1)  # B, T, F, width
     return (windows * taps).sum(-1) / (taps**2).sum()
-
-
-def pitch_class_key(semitones: torch.Tensor, voiced: torch.Tensor) -> torch.Tensor:
-    """Key reference of pitch tracks ``(batch, frames)`` in semitones with a voicing mask of the same shape: the
-    circular mean of the pitch class over steady voiced frames (within half a semitone of both neighbours: no glides
-    or tracker outliers; all voiced frames when none is steady), in semitones within ``[-6, 6]``. Octave errors and
-    octave jumps do not move it, and it moves exactly with a transposition (mod 12). Used by the ``pitch`` front end
-    (``pitch_reference="pitch-class"``) and by the ``pitch-contour-dtw`` baseline.
-
-    Example:
-        >>> pitch = torch.tensor([[62.0] * 10 + [50.0] * 10])  # D, an octave apart
-        >>> round(pitch_class_key(pitch, torch.ones_like(pitch, dtype=torch.bool)).item(), 3)
-        2.0
-    """
-    step = (semitones[:, 1:] - semitones[:, :-1]).abs() < 0.5
-    steady = voiced.clone()
-    steady[:, 1:] &= step
-    steady[:, :-1] &= step
-    weight = torch.where(steady.any(1, keepdim=True), steady, voiced).to(semitones.dtype)
-    angle = semitones * (2 * math.pi / 12)
-    return torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) * (12 / (2 * math.pi))
 
 
 def _masked_standardize(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -276,7 +255,8 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         return torch.cat([mfcc, delta, _deltas(delta, lengths)], dim=-1)
 
     def _pitch_features(self, magnitude: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Transposition-invariant front end from a vectorised autocorrelation pitch tracker.
+        """Transposition-invariant front end from a vectorised autocorrelation pitch tracker
+        (:func:`~wav2tok_hf.pitch.autocorrelation_pitch`; key: :func:`~wav2tok_hf.pitch.key_reference`).
 
         Per frame: the window-corrected autocorrelation (Boersma 1993) of the windowed signal, computed from the
         STFT power, gives the pitch period (peak lag in the range ``fmin .. fmin * 2**(n_semitones / 12)`` Hz, a
@@ -288,37 +268,9 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         ``pitch_contour_scalars``) relative pitch / 12 and its slope, then voicing strength and normalised energy.
         """
         bps = self.bins_per_semitone
-        power = magnitude.pow(2)
-        window = torch.hann_window(self.n_fft)
-        acf = torch.fft.irfft(power, n=self.n_fft)[..., : self.n_fft // 2]
-        window_acf = torch.fft.irfft(torch.fft.rfft(window).abs().pow(2), n=self.n_fft)[: self.n_fft // 2]
-        acf = acf / window_acf.clamp(min=1e-3 * window_acf[0]) / (acf[..., :1] / window_acf[0] + 1e-10)
-        fmax_pitch = min(self.fmin * 2.0 ** (self.n_semitones / 12), self.sampling_rate / 4)
-        lag_min = max(2, int(self.sampling_rate / fmax_pitch))
-        lag_max = min(self.n_fft // 2 - 2, int(math.ceil(self.sampling_rate / max(self.fmin, 1.0))))
-        lags = torch.arange(lag_min, lag_max + 1)
-        octave_cost = 0.02 * torch.log2(lags.float() / lag_min)
-        candidates = acf[..., lag_min : lag_max + 1]
-        best = (candidates - octave_cost).argmax(-1)
-        strength = candidates.gather(-1, best[..., None])[..., 0].clamp(0, 1)
-        # Parabolic refinement of the peak lag.
-        i = (best + lag_min).clamp(1, acf.shape[-1] - 2)
-        left, mid, right = (acf.gather(-1, (i + d)[..., None])[..., 0] for d in (-1, 0, 1))
-        shift = (0.5 * (left - right) / (left - 2 * mid + right).clamp(max=-1e-6)).clamp(-0.5, 0.5)
-        semitones = 12 * torch.log2(self.sampling_rate / (i.float() + shift) / 440.0) + 69  # MIDI pitch
-        energy = torch.log(power.mean(-1) + 1e-8)
-        loud = torch.nanquantile(energy.masked_fill(~mask, float("nan")), 0.95, dim=1, keepdim=True)
-        voiced = mask & (strength > 0.5) & (energy > loud - 9.0)  # periodic and within ~40 dB of the loud frames
-        # Key reference: a winsorised mean of the voiced pitch (interquartile clip), exactly equivariant under
-        # transposition and, unlike the median, not jumping between notes when two notes share the middle.
-        pitch = semitones.masked_fill(~voiced, float("nan"))
-        low, high = torch.nanquantile(pitch, 0.25, dim=1, keepdim=True), torch.nanquantile(pitch, 0.75, dim=1, keepdim=True)
-        clipped = torch.minimum(torch.maximum(semitones, low), high) * voiced
-        reference = (clipped.sum(1) / voiced.sum(1).clamp(min=1)).nan_to_num(69.0)
-        if self.pitch_reference == "pitch-class":
-            # The pitch-class key, placed in the octave nearest the mean; still exactly transposition-equivariant.
-            key = pitch_class_key(semitones, voiced)
-            reference = key + 12 * torch.round((reference - key) / 12)
+        semitones, strength, energy, voiced = autocorrelation_pitch(
+            magnitude.pow(2), mask, self.n_fft, self.sampling_rate, self.fmin, self.n_semitones)
+        reference = key_reference(semitones, voiced, self.pitch_reference)
         relative = (semitones - reference[:, None]) * voiced
         if self.pitch_fold_octave:
             centres = torch.arange(12 * bps) / bps

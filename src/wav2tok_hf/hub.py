@@ -1,76 +1,51 @@
 """Publishing wav2tok models on the Hugging Face Hub and loading them back (see docs/HUB.md).
 
 * [`push_model`] uploads a model, its processor, the code that lets ``AutoModel.from_pretrained(repo_id,
-  trust_remote_code=True)`` work without this package, a model card rendered from ``model_card.md`` and the
-  benchmark results, all in **one commit**: a push that fails leaves the repository as it was.
+  trust_remote_code=True)`` work without this package, a model card (`wav2tok_hf.model_card`) and the benchmark
+  results, all in **one commit**: a push that fails leaves the repository as it was.
 * [`load_from_hub`] loads ``(model, processor)`` by repo id with clear errors for missing repositories, other model
   types and an unreachable Hub.
-* [`render_model_card`] / [`read_benchmark`] build the card; ``wav2tok push`` (see [`add_push_command`]) is the CLI.
+* [`write_model_card`] writes the card a push would upload into the model folder (no upload).
 
-The Hub address comes from ``HF_ENDPOINT`` (read by ``huggingface_hub`` when it is imported), the token from
-``token=``, ``HF_TOKEN`` or ``hf auth login``.
+``wav2tok push`` and ``wav2tok card`` (`wav2tok_hf.cli`) are the command line. The Hub address comes from
+``HF_ENDPOINT`` (read by ``huggingface_hub`` when it is imported), the token from ``token=``, ``HF_TOKEN`` or
+``hf auth login``.
+
+Example:
+    >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+    >>> model = Wav2TokModel(Wav2TokConfig(codebook_size=8, hidden_size=16, embedding_dim=8))
+    >>> push_model(model, "me/wav2tok-tiny", card_fields={"training_data": "hums"})
+    Traceback (most recent call last):
+    ...
+    wav2tok_hf.model_card.CardTemplateError: model card template ... uses field(s) {{training_audio}} with no value; ...
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .saving import write_file_atomic
+from .model_card import (
+    BenchmarkSource,
+    model_card_fields,
+    read_benchmarks,
+    render_model_card,
+)
+from .modeling_wav2tok import Wav2TokModel
+from .processing_wav2tok import Wav2TokProcessor
+from .saving import MODEL_TYPE, write_file_atomic
 
-MODEL_TYPE = "wav2tok"
 DEFAULT_COMMIT_MESSAGE = "Upload wav2tok model"
-DEFAULT_LICENSE = "apache-2.0"
 TRAINING_CONFIG_FILE = "training_config.json"
 BENCHMARK_FILE = "benchmark.json"
 # Remote files a push replaces: weights, code and results of an earlier push must not survive next to the new ones.
 REPLACED_PATTERNS = ["*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json", "*.py", BENCHMARK_FILE,
                      TRAINING_CONFIG_FILE]
-BenchmarkSource = str | os.PathLike | Mapping[str, Any]  # a benchmark JSON file or its loaded object
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-# Benchmark row keys with a known meaning, in table order, and their column headers.
-KNOWN_COLUMNS = {
-    "V": "V (MRR)",
-    "TS": "TS (MRR)",
-    "PS": "PS (MRR)",
-    "search_s": "search s/query",
-    "infer_s": "inference s/query",
-}
-TEXT_COLUMNS = ("distance",)  # text-valued row keys shown (right after the model name); other text is ignored
-# Top-level numbers of a benchmark JSON shown next to the corpus name.
-CONTEXT_KEYS = {"num_queries": "{:.0f} queries", "num_database": "{:.0f} database items",
-                "chance_mrr": "chance MRR {:.3f}"}
-AUDIO_KIND = {True: "synthetic audio", False: "real recordings", None: "real or synthetic audio: not stated"}
-COLUMN_LEGEND = {
-    "V": "unmodified queries",
-    "TS": "time-stretched queries",
-    "PS": "pitch-shifted queries",
-    "search_s": "search time per query in seconds",
-    "infer_s": "tokenisation time per query in seconds",
-}
-
-
-class CardTemplateError(ValueError):
-    """The model card template uses fields that were not given a value (``missing`` lists them)."""
-
-    def __init__(self, missing: Sequence[str], template: str):
-        self.missing = list(missing)
-        names = ", ".join(f"{{{{{name}}}}}" for name in self.missing)
-        super().__init__(
-            f"model card template {template} uses field(s) {names} with no value; pass them with "
-            f"card_fields={{{', '.join(repr(n) + ': ...' for n in self.missing)}}} (CLI: "
-            f"{' '.join('--card-field ' + n + '=...' for n in self.missing)}) or remove them from the template"
-        )
 
 
 class HubConnectionError(ConnectionError):
@@ -79,218 +54,6 @@ class HubConnectionError(ConnectionError):
 
 class RepositoryNotFound(FileNotFoundError):
     """The repository (or revision) does not exist on the Hub, or is private and no valid token was given."""
-
-
-# ---------------------------------------------------------------------------------------------------- benchmark
-@dataclass
-class BenchmarkResult:
-    """One benchmark run, normalised from the JSON the benchmark scripts write.
-
-    ``synthetic`` is ``None`` when the JSON does not say whether the corpus audio was real or synthetic.
-    ``columns`` lists the row keys shown in the table: ``distance``, then the known metrics (V, TS, PS, search_s,
-    infer_s), then other numeric keys. ``context`` holds ``num_queries`` / ``num_database`` / ``chance_mrr``.
-    """
-
-    corpus: str
-    synthetic: bool | None
-    rows: list[dict[str, Any]]
-    columns: list[str] = field(default_factory=list)
-    context: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"corpus": self.corpus, "synthetic": self.synthetic, **self.context, "rows": self.rows}
-
-
-def _as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("true", "yes", "1", "synthetic", "synthesised", "synthesized", "simulated"):
-            return True
-        if text in ("false", "no", "0", "real", "recorded"):
-            return False
-    return None
-
-
-def _as_number(value: Any) -> float | None:
-    """A finite float from a number, a numeric string or a ``{"mrr": x}`` dict; ``None`` otherwise."""
-    if isinstance(value, Mapping):
-        value = value.get("mrr", value.get("MRR"))
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def read_benchmark(source: str | os.PathLike | Mapping[str, Any] | Sequence[Any]) -> BenchmarkResult:
-    """Read one benchmark JSON (a path or the loaded object) tolerantly.
-
-    Expected: ``{"corpus": str, "synthetic": bool, "rows": [{"model": str, "V": mrr, "TS": mrr, "PS": mrr,
-    "search_s": s, "infer_s": s, ...}]}``. Also accepted: ``results`` instead of ``rows``, a bare list of rows,
-    ``dataset``/``name`` for the corpus, ``"real"``/``"synthetic"`` strings, ``name``/``method`` for the model,
-    ``{"mrr": x}`` metric values and extra numeric keys (they become extra columns). Missing or non-numeric
-    metrics show as "–". Raises `ValueError` (naming the file) when it is not JSON or holds no rows.
-
-    Example:
-
-    >>> result = read_benchmark({"corpus": "essen-qbsh", "synthetic": True,
-    ...                          "rows": [{"model": "wav2tok", "V": 0.91, "TS": 0.85, "PS": "n/a"}]})
-    >>> result.corpus, result.synthetic, result.columns
-    ('essen-qbsh', True, ['V', 'TS', 'PS'])
-    """
-    where = "benchmark JSON" if isinstance(source, (Mapping, list, tuple)) else f"benchmark JSON {os.fspath(source)!r}"
-    data: Any = source
-    if isinstance(source, (str, os.PathLike)):
-        try:
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"cannot read {where}: {error}") from error
-    if isinstance(data, (list, tuple)):
-        data = {"rows": list(data)}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{where} must be an object with 'rows' (or a list of rows), got {type(data).__name__}")
-    raw_rows = data.get("rows", data.get("results"))
-    if not isinstance(raw_rows, (list, tuple)) or not any(isinstance(r, Mapping) for r in raw_rows):
-        raise ValueError(f"{where} has no rows: expected 'rows': [{{'model': ..., 'V': ..., ...}}, ...]")
-    rows, extra = [], []
-    for index, raw in enumerate(r for r in raw_rows if isinstance(r, Mapping)):
-        model = raw.get("model", raw.get("name", raw.get("method", f"model {index + 1}")))
-        row: dict[str, Any] = {"model": str(model)}
-        for key, value in raw.items():
-            if key in ("model", "name", "method"):
-                continue
-            number = _as_number(value)
-            if key in TEXT_COLUMNS:
-                row[key] = None if value is None else str(value)
-            elif key in KNOWN_COLUMNS or number is not None:
-                row[key] = number
-                if key not in KNOWN_COLUMNS and key not in extra:
-                    extra.append(key)
-        rows.append(row)
-    columns = [key for key in (*TEXT_COLUMNS, *KNOWN_COLUMNS) if any(key in row for row in rows)] + extra
-    corpus = data.get("corpus", data.get("dataset", data.get("name")))
-    context = {key: number for key in CONTEXT_KEYS if (number := _as_number(data.get(key))) is not None}
-    return BenchmarkResult(str(corpus) if corpus else "unnamed corpus", _as_bool(data.get("synthetic")), rows, columns,
-                           context)
-
-
-def _format_cell(key: str, value: float | str | None) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, str):
-        return value.replace("|", "\\|")
-    if key.endswith("_s"):
-        return f"{value:.3g}"
-    return f"{value:.3f}"
-
-
-def benchmark_markdown(results: Sequence[BenchmarkResult]) -> str:
-    """Markdown for the card: per corpus, whether its audio is real or synthetic and a table of the rows."""
-    if not results:
-        return "No benchmark results were supplied with this upload."
-    parts = []
-    for result in results:
-        about = [AUDIO_KIND[result.synthetic]] + [CONTEXT_KEYS[k].format(v) for k, v in result.context.items()]
-        lines = [f"**{result.corpus}** ({', '.join(about)})", ""]
-        headers = ["model"] + [KNOWN_COLUMNS.get(key, key) for key in result.columns]
-        lines.append("| " + " | ".join(headers) + " |")
-        aligns = [" --- " if key in TEXT_COLUMNS else " ---: " for key in result.columns]
-        lines.append("|" + "|".join([" --- "] + aligns) + "|")
-        for row in result.rows:
-            cells = [_format_cell("model", row["model"])] + [_format_cell(k, row.get(k)) for k in result.columns]
-            lines.append("| " + " | ".join(cells) + " |")
-        legend = [f"{key}: {COLUMN_LEGEND[key]}" for key in result.columns if key in COLUMN_LEGEND]
-        if legend:
-            lines += ["", "; ".join(legend) + "."]
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------------- model card
-def default_template() -> Path:
-    """The model card template shipped with the package (``model_card.md`` at the repository root)."""
-    return Path(str(resources.files("wav2tok_hf") / "templates" / "model_card.md"))
-
-
-def render_model_card(fields: Mapping[str, Any], template: str | os.PathLike | None = None) -> str:
-    """Fill the ``{{name}}`` placeholders of a model card template.
-
-    Raises [`CardTemplateError`] naming every placeholder without a value, and `ValueError` when the rendered YAML
-    metadata block is invalid.
-
-    Example:
-
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "card.md"
-    >>> _ = path.write_text("# {{model_id}}\\n{{training_data}}\\n")
-    >>> render_model_card({"model_id": "me/wav2tok", "training_data": "hums"}, path)
-    '# me/wav2tok\\nhums\\n'
-    >>> render_model_card({"model_id": "me/wav2tok"}, path)
-    Traceback (most recent call last):
-    ...
-    wav2tok_hf.hub.CardTemplateError: model card template ... uses field(s) {{training_data}} with no value; ...
-    """
-    import yaml
-    from huggingface_hub import ModelCard
-
-    path = Path(template) if template is not None else default_template()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise FileNotFoundError(f"cannot read the model card template {str(path)!r}: {error}") from error
-    missing = sorted({name for name in PLACEHOLDER.findall(text) if fields.get(name) is None})
-    if missing:
-        raise CardTemplateError(missing, str(path))
-    card = PLACEHOLDER.sub(lambda match: str(fields[match.group(1)]), text)
-    try:
-        ModelCard(card, ignore_metadata_errors=False)
-    except (ValueError, yaml.YAMLError) as error:
-        raise ValueError(f"the model card rendered from {str(path)!r} has invalid YAML metadata: {error}") from error
-    return card
-
-
-def _model_details(config: Any, num_parameters: int) -> str:
-    rows = [
-        ("Architecture", f"wav2tok, {config.encoder_type} encoder, {config.num_layers} layers, hidden size "
-                         f"{config.hidden_size}"),
-        ("Input features", f"{config.feature_type} ({config.feature_size} per frame)" + (
-            f", {config.frequency_conv_layers} convolutions of {config.frequency_conv_channels} channels over "
-            f"(frequency, time) pooled over frequency" if config.frequency_conv_channels else "")),
-        ("Sampling rate", f"{config.sampling_rate} Hz"),
-        ("Frame rate", f"{config.frame_rate:g} frames/s (hop {config.hop_length}, window {config.n_fft})"),
-        ("Codebook", f"{config.codebook_size} tokens, {config.embedding_dim}-dimensional unit-norm codewords"),
-        ("Parameters", f"{num_parameters:,}"),
-    ]
-    run = getattr(config, "max_token_run", 0)
-    if run:
-        rows.insert(-1, ("Token string", f"runs of a token longer than {run} frames give one token per {run} frames "
-                                         f"({1000 * run / config.frame_rate:.0f} ms): note durations are kept"))
-    return "\n".join(["| | |", "| --- | --- |"] + [f"| {name} | {value} |" for name, value in rows])
-
-
-def model_card_fields(model: Any, repo_id: str, benchmarks: Sequence[BenchmarkResult] = (),
-                      card_fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The values the template can use: computed from the model, the repo id and the benchmark, then
-    ``card_fields`` (which override them and add descriptive fields such as ``training_data``)."""
-    from . import __version__
-
-    config = model.config
-    fields: dict[str, Any] = {
-        "model_id": repo_id,
-        "model_name": repo_id.split("/")[-1],
-        "license": DEFAULT_LICENSE,
-        "library_version": __version__,
-        "model_details": _model_details(config, sum(p.numel() for p in model.parameters())),
-        "codebook_size": config.codebook_size,
-        "sampling_rate": config.sampling_rate,
-        "benchmark_table": benchmark_markdown(benchmarks),
-    }
-    fields.update(card_fields or {})
-    return fields
 
 
 # ---------------------------------------------------------------------------------------------------- errors
@@ -332,9 +95,6 @@ def _check_model_type(config: Mapping[str, Any], where: str) -> None:
 # ---------------------------------------------------------------------------------------------------- push
 def _load_local(model_dir_or_model: Any, processor: Any) -> tuple[Any, Any, Path | None]:
     """(model, processor, source directory or None) from a saved directory or model object, type-checked."""
-    from .modeling_wav2tok import Wav2TokModel
-    from .processing_wav2tok import Wav2TokProcessor
-
     if isinstance(model_dir_or_model, (str, os.PathLike)):
         directory = Path(model_dir_or_model)
         config_file = directory / "config.json"
@@ -406,7 +166,7 @@ def push_model(
     from huggingface_hub import HfApi
 
     model, processor, source = _load_local(model_dir_or_model, processor)
-    benchmarks = _read_benchmarks(benchmark_json)
+    benchmarks = read_benchmarks(benchmark_json)
     fields = model_card_fields(model, repo_id, benchmarks, card_fields)
     render_model_card(fields, template)  # fail on a bad template before anything is sent
 
@@ -455,9 +215,6 @@ def load_from_hub(repo_id: str, revision: str | None = None, token: str | bool |
         RevisionNotFoundError,
     )
 
-    from .modeling_wav2tok import Wav2TokModel
-    from .processing_wav2tok import Wav2TokProcessor
-
     try:
         config_file = hf_hub_download(repo_id, "config.json", revision=revision, token=token)
     except RepositoryNotFoundError as error:
@@ -480,115 +237,24 @@ def load_from_hub(repo_id: str, revision: str | None = None, token: str | bool |
     return model, Wav2TokProcessor.from_pretrained(repo_id, revision=revision, token=token)
 
 
-def _read_benchmarks(benchmark_json: Any) -> list[BenchmarkResult]:
-    if benchmark_json is None:
-        return []
-    if isinstance(benchmark_json, (str, os.PathLike, Mapping)):
-        return [read_benchmark(benchmark_json)]
-    return [read_benchmark(item) for item in benchmark_json]
-
-
 def write_model_card(model_dir: str | os.PathLike, repo_id: str | None = None, benchmark_json: Any = None,
                      card_fields: Mapping[str, Any] | None = None, template: str | os.PathLike | None = None) -> Path:
     """Render the model card a push would upload and write it (atomically) to ``model_dir/README.md``.
 
     ``repo_id`` defaults to the directory name. Returns the path written.
+
+    Example:
+        >>> import tempfile
+        >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+        >>> folder = tempfile.mkdtemp()
+        >>> Wav2TokModel(Wav2TokConfig(codebook_size=8, hidden_size=16, embedding_dim=8)).save_pretrained(folder)
+        >>> path = write_model_card(folder, "me/tiny", card_fields={"training_data": "hums", "training_audio": "real"})
+        >>> path.read_text().splitlines()[:2]
+        ['---', 'license: apache-2.0']
     """
     model, _, _ = _load_local(model_dir, None)
     repo_id = repo_id or Path(model_dir).resolve().name
-    card = render_model_card(model_card_fields(model, repo_id, _read_benchmarks(benchmark_json), card_fields), template)
+    card = render_model_card(model_card_fields(model, repo_id, read_benchmarks(benchmark_json), card_fields), template)
     path = Path(model_dir) / "README.md"
     write_file_atomic(path, lambda f: f.write(card.encode("utf-8")))
     return path
-
-
-# ---------------------------------------------------------------------------------------------------- CLI
-def _card_field(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not PLACEHOLDER.fullmatch("{{" + name + "}}"):
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with NAME a template field name, got {text!r}")
-    return name, value
-
-
-def _card_fields(args: argparse.Namespace) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if args.card_fields_json:
-        loaded = json.loads(Path(args.card_fields_json).read_text(encoding="utf-8"))
-        if not isinstance(loaded, Mapping):
-            raise SystemExit(f"{args.card_fields_json}: expected a JSON object of template fields")
-        fields.update(loaded)
-    fields.update(dict(args.card_field))
-    return fields
-
-
-def _run_push(args: argparse.Namespace) -> None:
-    commit = push_model(args.model_dir, args.repo_id, benchmark_json=args.benchmark_json or None,
-                        private=args.private, token=args.token, commit_message=args.commit_message,
-                        card_fields=_card_fields(args), template=args.template)
-    print(commit.commit_url)
-
-
-def _run_card(args: argparse.Namespace) -> None:
-    print(write_model_card(args.model_dir, args.repo_id, args.benchmark_json or None, _card_fields(args), args.template))
-
-
-def _card_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--benchmark-json", action="append", default=[], metavar="FILE",
-                        help="benchmark result JSON for the card's table (repeat for several corpora)")
-    parser.add_argument("--card-field", action="append", default=[], type=_card_field, metavar="NAME=VALUE",
-                        help="value of a model card template field, e.g. training_data=... (repeatable)")
-    parser.add_argument("--card-fields-json", metavar="FILE", help="JSON object of template field values")
-    parser.add_argument("--template", metavar="FILE", help="model card template (default: the packaged model_card.md)")
-
-
-def add_card_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``card``: ``wav2tok card MODEL_DIR [--repo-id ID] [--benchmark-json F ...] [--card-field K=V ...]`` writes
-    the model card a push would upload to ``MODEL_DIR/README.md``."""
-    parser = subparsers.add_parser("card", help="render the model card into MODEL_DIR/README.md (no upload)")
-    parser.add_argument("model_dir", help="directory written by save_pretrained or the trainer")
-    parser.add_argument("--repo-id", default=None, help="id shown in the card (default: the directory name)")
-    _card_arguments(parser)
-    parser.set_defaults(func=_run_card)
-    return parser
-
-
-def add_push_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``push`` to a CLI: ``wav2tok push MODEL_DIR REPO_ID [--benchmark-json F ...] [--card-field K=V ...]``.
-
-    The parser's ``func`` runs [`push_model`] with the parsed namespace and prints the commit URL.
-
-    Example:
-
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser(prog="wav2tok")
-    >>> _ = add_push_command(parser.add_subparsers(dest="command"))
-    >>> args = parser.parse_args(["push", "runs/model", "me/wav2tok-qbsh", "--card-field", "training_audio=real"])
-    >>> args.repo_id, args.card_field
-    ('me/wav2tok-qbsh', [('training_audio', 'real')])
-    """
-    parser = subparsers.add_parser(
-        "push", help="publish a trained model on the Hugging Face Hub (one commit, with a model card)",
-        description="Upload a saved wav2tok model, its processor, code, model card and benchmark results in one "
-        "commit. The Hub is HF_ENDPOINT (default https://huggingface.co); the token comes from --token, HF_TOKEN "
-        "or `hf auth login`. See docs/HUB.md.",
-    )
-    parser.add_argument("model_dir", help="directory written by save_pretrained or the trainer")
-    parser.add_argument("repo_id", help="Hub repository, e.g. me/wav2tok-qbsh")
-    _card_arguments(parser)
-    parser.add_argument("--private", action="store_true", help="create the repository as private")
-    parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
-    parser.add_argument("--commit-message", default=DEFAULT_COMMIT_MESSAGE, help="commit summary")
-    parser.set_defaults(func=_run_push)
-    return parser
-
-
-def main(argv: Iterable[str] | None = None) -> None:
-    """``python -m wav2tok_hf.hub push MODEL_DIR REPO_ID ...``: the push command on its own."""
-    parser = argparse.ArgumentParser(prog="python -m wav2tok_hf.hub")
-    add_push_command(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(None if argv is None else list(argv))
-    args.func(args)
-
-
-if __name__ == "__main__":
-    main()

@@ -77,23 +77,28 @@ def split_long_runs(ids: list[int], runs: list[int], max_run: int) -> tuple[list
     return out_ids, out_runs
 
 
-def codebook_substitution_costs(codewords: np.ndarray, temperature: float) -> np.ndarray:
-    """Substitution costs of the weighted edit distance from a codebook: ``min(2, (1 - cos(c_a, c_b)) /
-    temperature)``, so confusing two near codewords costs little and two unrelated ones as much as a deletion plus
-    an insertion. Returns a float32 ``(K, K)`` matrix with a zero diagonal.
+def codebook_substitution_costs(codewords: np.ndarray, temperature: float, cap: float = 2.0) -> np.ndarray:
+    """Substitution costs of the weighted edit distance from a codebook: ``min(cap, (1 - cos(c_a, c_b)) /
+    temperature)``, so confusing two near codewords costs little and two unrelated ones ``cap`` (2: as much as a
+    deletion plus an insertion; 1: as much as in the plain edit distance). Returns a float32 ``(K, K)`` matrix with a
+    zero diagonal.
 
     Example:
         >>> import numpy as np
         >>> codebook_substitution_costs(np.array([[1, 0], [0.8, 0.6], [-1, 0]]), temperature=0.4).round(2).tolist()
         [[0.0, 0.5, 2.0], [0.5, 0.0, 2.0], [2.0, 2.0, 0.0]]
+        >>> codebook_substitution_costs(np.array([[1, 0], [0.8, 0.6], [-1, 0]]), 0.4, cap=1.0).round(2).tolist()
+        [[0.0, 0.5, 1.0], [0.5, 0.0, 1.0], [1.0, 1.0, 0.0]]
     """
     codewords = np.asarray(codewords, dtype=np.float64)
     if codewords.ndim != 2 or len(codewords) < 1 or not np.isfinite(codewords).all():
         raise ValueError(f"codewords must be a finite (K, dim) array, got shape {codewords.shape}")
     if not (isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature > 0):
         raise ValueError(f"temperature={temperature!r}; expected a positive number")
+    if not (isinstance(cap, (int, float)) and not isinstance(cap, bool) and 0 < cap <= 2):
+        raise ValueError(f"cap={cap!r}; expected 0 < cap <= 2")
     unit = codewords / np.maximum(np.linalg.norm(codewords, axis=1, keepdims=True), 1e-12)
-    costs = np.minimum(2.0, np.maximum(0.0, 1.0 - unit @ unit.T) / temperature)
+    costs = np.minimum(float(cap), np.maximum(0.0, 1.0 - unit @ unit.T) / temperature)
     np.fill_diagonal(costs, 0.0)
     return costs.astype(np.float32)
 
@@ -289,8 +294,8 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
         self.codebook.copy_(F.normalize(codewords.to(self.codebook.device), dim=-1))
 
     def substitution_costs(self) -> np.ndarray:
-        """``(K, K)`` token substitution costs for the weighted edit distance: ``min(2, (1 - cos(e_a, e_b)) /
-        config.substitution_temperature)`` between codewords, so two tokens whose codewords are near are cheap to
+        """``(K, K)`` token substitution costs for the weighted edit distance: ``min(config.substitution_cost_cap,
+        (1 - cos(e_a, e_b)) / config.substitution_temperature)`` between codewords, so two tokens whose codewords are near are cheap to
         confuse; insertions and deletions cost 1. ``Wav2TokIndex.from_encoder(model)`` stores them with the index.
 
         Example:
@@ -300,7 +305,8 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
             >>> costs.shape, float(costs.diagonal().max()), float(costs.max()) <= 2.0
             ((8, 8), 0.0, True)
         """
-        return codebook_substitution_costs(self.codebook.detach().cpu().numpy(), self.config.substitution_temperature)
+        return codebook_substitution_costs(self.codebook.detach().cpu().numpy(), self.config.substitution_temperature,
+                                           self.config.substitution_cost_cap)
 
     # ------------------------------------------------------------------ forward
     def embed_features(self, input_features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -190,8 +190,9 @@ def test_app_refuses_a_missing_index_with_a_message(tmp_path, capsys):
 
 
 def test_folder_catalog_finds_where_a_word_was_said(shared_data, speech_model, tmp_path):
-    """Real speech: a word cut from a speechocean762 utterance (by its forced alignment) is found in that utterance,
-    at (overlapping) the word's time, among the corpus's first utterances."""
+    """Real speech: the longest word of each of the corpus's first 12 utterances, cut out by its forced alignment, is
+    found in its own utterance, at (overlapping) the word's time, far more often than chance (1 in 12): 5 / 12 with
+    the K=50 speech model, 4 / 12 with the K=200 re-fit; a broken search or model finds about 1."""
     import csv
 
     root = shared_data / "speechocean762_train"
@@ -202,17 +203,17 @@ def test_folder_catalog_finds_where_a_word_was_said(shared_data, speech_model, t
     assert len(catalog.index) == 12
     first = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.flac"))[:12]
     assert catalog.index.ids == first
-    target = first[3]
-    assert catalog.title(target) != target  # the prompt text from manifest.tsv
-    utt = Path(target).stem
-    word = max((w for w in words if w["utt"] == utt), key=lambda w: float(w["end"]) - float(w["start"]))
-    wave, rate = load_audio(str(folder / target))
-    start, end = float(word["start"]), float(word["end"])
+    assert catalog.title(first[3]) != first[3]  # the prompt text from manifest.tsv
     searcher = Searcher(speech_model, catalog, subsequence=True, limits=WORD_LIMITS)
-    outcome = searcher.search(wave[int(start * rate):int(end * rate)], sampling_rate=rate)
-    best = outcome.hits[0]
-    assert best.item_id == target, [(h.item_id, h.score) for h in outcome.hits[:3]]
-    assert best.start_s < end and best.end_s > start, (best.start_s, best.end_s, start, end)
+    found = []
+    for target in first:
+        utt = Path(target).stem
+        word = max((w for w in words if w["utt"] == utt), key=lambda w: float(w["end"]) - float(w["start"]))
+        wave, rate = load_audio(str(folder / target))
+        start, end = float(word["start"]), float(word["end"])
+        best = searcher.search(wave[int(start * rate):int(end * rate)], sampling_rate=rate).hits[0]
+        found.append(best.item_id == target and best.start_s < end and best.end_s > start)
+    assert sum(found) >= 3, found
     assert build_folder_catalog(speech_model, folder, tmp_path / "cache", limit=12).index.ids == first  # cached
 
 

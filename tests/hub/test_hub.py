@@ -24,14 +24,13 @@ import torch
 from hub_server import LocalHub
 
 from wav2tok_hf import Wav2TokConfig, Wav2TokModel
-from wav2tok_hf.hub import (
+from wav2tok_hf.cli import main
+from wav2tok_hf.hub import HubConnectionError, push_model
+from wav2tok_hf.model_card import (
     CardTemplateError,
-    HubConnectionError,
     benchmark_markdown,
     default_template,
-    main,
     model_card_fields,
-    push_model,
     read_benchmark,
     render_model_card,
 )

@@ -60,3 +60,23 @@ def test_build_and_search_a_folder(corpus, tmp_path, capsys, monkeypatch):
     assert main(["index", "build", model, audio, out]) == 2  # refuses to overwrite without --overwrite
     assert "already holds an index" in capsys.readouterr().err
     assert main(["index", "build", model, str(tmp_path / "nothing-here"), str(tmp_path / "x")]) == 2
+
+
+def test_build_with_graph_saves_it_and_search_uses_it(corpus, tmp_path, capsys):
+    model, audio, out = str(corpus / "model"), str(corpus / "audio"), str(tmp_path / "index")
+    assert main(["index", "build", model, audio, out, "--graph"]) == 0
+    capsys.readouterr()
+    index = Wav2TokIndex.load(out)
+    assert index._graph is not None and len(index._graph) == len(index) == 4
+    assert main(["index", "search", out, os.path.join(audio, "up/a.wav"), "--top-k", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert rows[0]["id"] == "up/a.wav" and len(rows) == 2
+
+
+def test_build_with_graph_refuses_a_codebook_over_255_before_tokenising(tmp_path, capsys):
+    big = Wav2TokModel(Wav2TokConfig(codebook_size=300, sampling_rate=SR, hidden_size=16, embedding_dim=8))
+    big.save_pretrained(tmp_path / "big")
+    assert main(["index", "build", str(tmp_path / "big"), str(tmp_path / "no-audio"), str(tmp_path / "i"),
+                 "--graph"]) == 2
+    assert "at most 255 tokens" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "i")

@@ -113,3 +113,10 @@ def test_token_error_rate():
         token_error_rate([[]], [[1]])
     with pytest.raises(ValueError, match="equally many"):
         token_error_rate([[1]], [])
+
+
+def test_weighted_evaluation_takes_the_vocabulary_from_the_costs_when_the_top_ids_are_unused():
+    costs = np.ones((5, 5)) - np.eye(5)  # a 5-token codebook whose tokens 3 and 4 never occur below
+    out = evaluate_retrieval([[0, 1], [2, 2]], ["a", "b"], [[0, 1, 1], [2]], ["a", "b"],
+                             distance="normalized_weighted_levenshtein", substitution_costs=costs)
+    assert out["mrr"] == 1.0

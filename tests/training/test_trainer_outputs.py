@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from wav2tok_hf import Wav2TokConfig, Wav2TokModel
-from wav2tok_hf.benchmark import RetrievalSet
+from wav2tok_hf.retrieval.evaluation import RetrievalSet
 from wav2tok_hf.training import Wav2TokTrainer, Wav2TokTrainingArguments
 
 

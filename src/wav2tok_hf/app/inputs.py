@@ -72,19 +72,3 @@ def check_clip(audio: Any, limits: ClipLimits, sampling_rate: int | None = None,
     return wave, rate
 
 
-def trim_silence(wave: np.ndarray, sampling_rate: int, top_db: float = 40.0) -> np.ndarray:
-    """Cut the leading and trailing stretches quieter than ``top_db`` below the clip's loudest frame (librosa's
-    ``effects.trim``, 64 ms frames). A recording starts and ends with silence that the database renditions do not
-    have; left in, it shifts every frame's normalisation and adds tokens (see the app tests).
-
-    Example:
-        >>> tone = np.sin(np.arange(8000) / 3.0).astype(np.float32)
-        >>> len(trim_silence(np.concatenate([np.zeros(4000, np.float32), tone, np.zeros(4000, np.float32)]), 8000))
-        8448
-    """
-    import librosa
-
-    frame = max(16, int(0.064 * sampling_rate))
-    trimmed, _ = librosa.effects.trim(wave, top_db=top_db, frame_length=frame, hop_length=frame // 4)
-    return trimmed if len(trimmed) else wave
-

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..pitch import pitch_contour
 from .alignment import token_colour
 
 
@@ -20,21 +21,6 @@ def token_spans(durations_s: Sequence[float]) -> np.ndarray:
     """
     ends = np.cumsum(np.asarray(durations_s, dtype=np.float64))
     return np.stack([ends - np.asarray(durations_s, dtype=np.float64), ends], axis=1) if len(ends) else np.zeros((0, 2))
-
-
-def pitch_contour(wave: np.ndarray, sampling_rate: int, fmin: float = 65.0, fmax: float = 1000.0,
-                  hop_length: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """``(times_s, midi)`` of a YIN pitch track (librosa), ``nan`` where the frame is quiet (below -35 dB of the
-    loudest frame) or the period estimate is unreliable."""
-    import librosa
-
-    frame_length = 2048 if sampling_rate > 12000 else 1024
-    fmax = min(fmax, sampling_rate / 4)
-    f0 = librosa.yin(wave, fmin=fmin, fmax=fmax, sr=sampling_rate, frame_length=frame_length, hop_length=hop_length)
-    rms = librosa.feature.rms(y=wave, frame_length=frame_length, hop_length=hop_length)[0][: len(f0)]
-    voiced = librosa.amplitude_to_db(rms, ref=np.max) > -35
-    midi = np.where(voiced, librosa.hz_to_midi(f0), np.nan)
-    return librosa.frames_to_time(np.arange(len(f0)), sr=sampling_rate, hop_length=hop_length), midi
 
 
 def token_figure(wave: np.ndarray, sampling_rate: int, tokens: Sequence[int], durations_s: Sequence[float],

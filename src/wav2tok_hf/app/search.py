@@ -19,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..audio_utils import trim_silence
 from ..retrieval.index import SUBSEQUENCE_DISTANCES, vocabulary_of
 from .alignment import TokenAlignment, align_tokens
 from .catalog import Catalog
-from .inputs import HUM_LIMITS, ClipError, ClipLimits, check_clip, trim_silence
+from .inputs import HUM_LIMITS, ClipError, ClipLimits, check_clip
 
 
 @dataclass(frozen=True)

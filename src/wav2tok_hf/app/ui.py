@@ -12,7 +12,7 @@ import html
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,6 +178,20 @@ def word_handler(services: AppServices):
     return run
 
 
+def _search_panel(gr: Any, prefix: str, label: str, button_text: str, handler: Callable) -> None:
+    """A search tab's body: a recording input beside a button and a summary, then the results and the alignment
+    (elem ids ``<prefix>-audio``, ``-search``, ``-summary``, ``-results``, ``-alignment``), the button wired to
+    ``handler(audio) -> (summary, results, alignment)``."""
+    with gr.Row():
+        audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label=label, elem_id=f"{prefix}-audio")
+        with gr.Column():
+            button = gr.Button(button_text, variant="primary", elem_id=f"{prefix}-search")
+            summary = gr.Markdown(elem_id=f"{prefix}-summary")
+    results = gr.HTML(elem_id=f"{prefix}-results")
+    alignment = gr.HTML(elem_id=f"{prefix}-alignment")
+    button.click(handler, audio, [summary, results, alignment])
+
+
 def tokens_handler(services: AppServices):
     def run(audio: str | None, which: str):
         model = services.models().get(which) or services.hum.model
@@ -206,15 +220,7 @@ def build_demo(services: AppServices):
         with gr.Tab("Hum to search", elem_id="tab-hum"):
             gr.Markdown(f"Searching **{len(catalog.index)} items**: {catalog.description or 'the given index'}. "
                         f"Hum or sing a song's opening (1–60 s).")
-            with gr.Row():
-                hum_audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="your hum",
-                                     elem_id="hum-audio")
-                with gr.Column():
-                    hum_button = gr.Button("Search", variant="primary", elem_id="hum-search")
-                    hum_summary = gr.Markdown(elem_id="hum-summary")
-            hum_results = gr.HTML(elem_id="hum-results")
-            hum_alignment = gr.HTML(elem_id="hum-alignment")
-            hum_button.click(hum_handler(services), hum_audio, [hum_summary, hum_results, hum_alignment])
+            _search_panel(gr, "hum", "your hum", "Search", hum_handler(services))
         with gr.Tab("Find where it was said", elem_id="tab-word"):
             if services.word is None:
                 gr.Markdown(services.speech_help, elem_id="word-help")
@@ -222,15 +228,7 @@ def build_demo(services: AppServices):
                 utterances = services.word.catalog
                 gr.Markdown(f"Searching **{len(utterances.index)} recordings** ({utterances.description}) for the "
                             "word you say (0.2–10 s); each hit plays from where the word was found.")
-                with gr.Row():
-                    word_audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="your word",
-                                          elem_id="word-audio")
-                    with gr.Column():
-                        word_button = gr.Button("Find", variant="primary", elem_id="word-search")
-                        word_summary = gr.Markdown(elem_id="word-summary")
-                word_results = gr.HTML(elem_id="word-results")
-                word_alignment = gr.HTML(elem_id="word-alignment")
-                word_button.click(word_handler(services), word_audio, [word_summary, word_results, word_alignment])
+                _search_panel(gr, "word", "your word", "Find", word_handler(services))
         with gr.Tab("See the tokens", elem_id="tab-tokens"):
             gr.Markdown("The clip's pitch contour (melody model) or spectrogram (speech model), with each token's "
                         "segment in the token's colour.")

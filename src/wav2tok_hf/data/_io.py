@@ -12,10 +12,22 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from datasets import Dataset, DatasetDict, Features, load_from_disk
+from datasets import Audio, Dataset, DatasetDict, Features, Value, load_from_disk
 
 SPLITS = ("train", "validation", "test")
 HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def corpus_features(sampling_rate: int, **columns) -> Features:
+    """The columns every corpus recipe writes (``audio`` at ``sampling_rate``, ``label``, ``kind``, ``source_id``),
+    followed by the recipe's own ``columns`` in the order given.
+
+    Example:
+        >>> list(corpus_features(8000, song_id=Value("string")))
+        ['audio', 'label', 'kind', 'source_id', 'song_id']
+    """
+    return Features({"audio": Audio(sampling_rate=sampling_rate), "label": Value("string"), "kind": Value("string"),
+                     "source_id": Value("string"), **columns})
 
 
 def encode_flac(wave: np.ndarray, sampling_rate: int, name: str) -> dict:

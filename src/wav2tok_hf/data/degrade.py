@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import butter, fftconvolve, resample_poly, sosfilt
 
+from ..registry import registering
 from .augment import add_noise
 
 Degradation = Callable[..., np.ndarray]
@@ -59,14 +60,7 @@ QUERY_CONDITIONS = ("telephone", "noise", "reverb", "eq", "gain", "dc")
 
 def register_degradation(name: str) -> Callable[[Degradation], Degradation]:
     """Register ``fn(wave, sampling_rate, rng, **options) -> wave`` under ``name``."""
-
-    def decorator(fn: Degradation) -> Degradation:
-        if name in _REGISTRY:
-            raise ValueError(f"a degradation named {name!r} is already registered")
-        _REGISTRY[name] = fn
-        return fn
-
-    return decorator
+    return registering(_REGISTRY, name, "degradation")
 
 
 def list_degradations() -> list[str]:

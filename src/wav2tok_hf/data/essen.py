@@ -15,29 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from datasets import Audio, DatasetDict, Features, List, Value
+from datasets import Audio, DatasetDict, List, Value
 
-from ._io import SPLITS, build_dataset_dict, dataset_card, encode_flac, finish
+from ._io import SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish
 from .synth import SINGERS, render_reference, sample_singer, sing
 
 logger = logging.getLogger(__name__)
 
-ESSEN_FEATURES = Features(
-    {
-        "audio": Audio(sampling_rate=8000),
-        "label": Value("string"),
-        "kind": Value("string"),
-        "source_id": Value("string"),
-        "song_id": Value("string"),
-        "title": Value("string"),
-        "rendition": Value("int32"),
-        "key_shift": Value("int32"),
-        "tempo": Value("float32"),
-        "timbre": Value("string"),
-        "excerpt_start_s": Value("float32"),
-        "note_midi": List(Value("float32")),
-        "note_durations_s": List(Value("float32")),
-    }
+ESSEN_FEATURES = corpus_features(
+    8000,
+    song_id=Value("string"),
+    title=Value("string"),
+    rendition=Value("int32"),
+    key_shift=Value("int32"),
+    tempo=Value("float32"),
+    timbre=Value("string"),
+    excerpt_start_s=Value("float32"),
+    note_midi=List(Value("float32")),
+    note_durations_s=List(Value("float32")),
 )
 MIN_NOTES = 10
 

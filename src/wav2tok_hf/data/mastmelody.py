@@ -19,25 +19,21 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from datasets import Audio, DatasetDict, Features, Value
+from datasets import Audio, DatasetDict, Value
 
 from ..audio_utils import load_audio
-from ._io import SPLITS, build_dataset_dict, dataset_card, encode_flac, finish, resolve_source_dir, split_groups
+from ._io import (SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, resolve_source_dir,
+                  split_groups)
 from .synth import VOICE_TIMBRES, render_f0_track
 
-MASTMELODY_FEATURES = Features(
-    {
-        "audio": Audio(sampling_rate=8000),
-        "label": Value("string"),
-        "kind": Value("string"),
-        "source_id": Value("string"),
-        "melody_id": Value("string"),
-        "performer": Value("string"),
-        "take": Value("string"),
-        "passed": Value("bool"),
-        "grade": Value("float32"),
-        "timbre": Value("string"),
-    }
+MASTMELODY_FEATURES = corpus_features(
+    8000,
+    melody_id=Value("string"),
+    performer=Value("string"),
+    take=Value("string"),
+    passed=Value("bool"),
+    grade=Value("float32"),
+    timbre=Value("string"),
 )
 FILE_PATTERN = re.compile(r"^(?P<melody>\d+_mel\d+)_(?P<kind>per|ref)(?P<take>\d+)(?:_(?P<result>pass|fail))?$")
 NAMES = "'<melody>_per<id>_<pass|fail>' (sung performance) or '<melody>_ref<id>' (piano reference)"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..audio_utils import load_audio
+from ..audio_utils import load_audio, trim_silence
 from .augment import Augmenter
 
 MODES = ("auto", "labelled", "unlabelled")
@@ -148,10 +148,7 @@ class PairDataset(Dataset):
         """The non-silent span of ``wave`` with ``trim_probability`` (at least 50 ms kept), else ``wave``."""
         if rng.random() >= self.trim_probability:
             return wave
-        import librosa
-
-        trimmed = librosa.effects.trim(wave, top_db=self.trim_top_db, frame_length=512, hop_length=128)[0]
-        return trimmed if len(trimmed) >= 0.05 * self.sampling_rate else wave
+        return trim_silence(wave, self.sampling_rate, self.trim_top_db, frame_length=512, min_kept_s=0.05)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self):

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..pitch import to_midi
+
 HOP_S = 0.01
 _MIN_NOTE_S = 0.06
 
@@ -45,13 +47,6 @@ class SingingDeviation:
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
-
-
-def to_midi(f0_hz: np.ndarray) -> np.ndarray:
-    """Hz -> MIDI with ``nan`` for unvoiced (``f0 <= 0``) frames."""
-    f0_hz = np.asarray(f0_hz, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(f0_hz > 0, 69.0 + 12.0 * np.log2(f0_hz / 440.0), np.nan)
 
 
 def resample_track(times_s: np.ndarray, midi: np.ndarray, hop_s: float = HOP_S) -> tuple[np.ndarray, np.ndarray]:

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from datasets import Audio, DatasetDict, Features, Value
+from datasets import Audio, DatasetDict, Value
 
 from ..audio_utils import load_audio
-from ._io import SPLITS, build_dataset_dict, dataset_card, encode_flac, finish, is_hub_id, resolve_source_dir, split_groups
+from ._io import (SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id,
+                  resolve_source_dir, split_groups)
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE = "_silence_"
@@ -33,16 +34,11 @@ EXPECTED = (
     "or pass a Hub dataset id such as 'google/speech_commands'"
 )
 LICENSE = "CC BY 4.0. Cite Warden, 'Speech Commands: A Dataset for Limited-Vocabulary Speech Recognition', arXiv:1804.03209."
-SPEECH_COMMANDS_FEATURES = Features(
-    {
-        "audio": Audio(sampling_rate=16000),
-        "label": Value("string"),
-        "kind": Value("string"),
-        "source_id": Value("string"),
-        "speaker": Value("string"),
-        "take": Value("int32"),
-        "category": Value("string"),
-    }
+SPEECH_COMMANDS_FEATURES = corpus_features(
+    16000,
+    speaker=Value("string"),
+    take=Value("int32"),
+    category=Value("string"),
 )
 _NAME = re.compile(r"^(?:(?P<word>[a-z]+)_)?(?P<speaker>[0-9a-f]+)_nohash_(?P<take>\d+)")
 

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from datasets import Audio, Dataset, DatasetDict, Features, List, Value
+from datasets import Audio, Dataset, DatasetDict, List, Value
 
 from ..audio_utils import load_audio
-from ._io import (SPLITS, build_dataset_dict, dataset_card, encode_flac, finish, is_hub_id, resolve_source_dir,
-                  split_groups)
+from ._io import (SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id,
+                  resolve_source_dir, split_groups)
 
 EXPECTED = (
     "manifest.tsv (utt, speaker, path, text), WAVE/SPEAKERnnnn/<utt>.flac and word_alignments.tsv (utt, word, start, "
@@ -42,35 +42,25 @@ LICENSE = (
 )
 DIGITS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
 UTTERANCE_SPLITS = tuple(f"{split}_utterances" for split in SPLITS)
-WORD_FEATURES = Features(
-    {
-        "audio": Audio(sampling_rate=16000),
-        "label": Value("string"),
-        "kind": Value("string"),
-        "source_id": Value("string"),
-        "speaker": Value("string"),
-        "utterance_id": Value("string"),
-        "word_index": Value("int32"),
-        "start_s": Value("float32"),
-        "end_s": Value("float32"),
-        "take": Value("int32"),
-        "category": Value("string"),
-    }
+WORD_FEATURES = corpus_features(
+    16000,
+    speaker=Value("string"),
+    utterance_id=Value("string"),
+    word_index=Value("int32"),
+    start_s=Value("float32"),
+    end_s=Value("float32"),
+    take=Value("int32"),
+    category=Value("string"),
 )
-UTTERANCE_FEATURES = Features(
-    {
-        "audio": Audio(sampling_rate=16000),
-        "label": Value("string"),
-        "kind": Value("string"),
-        "source_id": Value("string"),
-        "speaker": Value("string"),
-        "gender": Value("string"),
-        "age": Value("int32"),
-        "corpus_split": Value("string"),
-        "word_labels": List(Value("string")),
-        "word_starts_s": List(Value("float32")),
-        "word_ends_s": List(Value("float32")),
-    }
+UTTERANCE_FEATURES = corpus_features(
+    16000,
+    speaker=Value("string"),
+    gender=Value("string"),
+    age=Value("int32"),
+    corpus_split=Value("string"),
+    word_labels=List(Value("string")),
+    word_starts_s=List(Value("float32")),
+    word_ends_s=List(Value("float32")),
 )
 
 

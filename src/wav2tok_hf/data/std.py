@@ -11,35 +11,25 @@ import os
 from pathlib import Path
 
 import numpy as np
-from datasets import Audio, DatasetDict, Features, List, Value
+from datasets import Audio, DatasetDict, List, Value
 
-from ._io import SPLITS, build_dataset_dict, dataset_card, encode_flac, finish, is_hub_id
+from ._io import SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id
 from .speech_commands import LICENSE, SILENCE, SpeechClip, load_speech_commands_clips, select_clips, split_by_speaker
 
-UTTERANCE_FEATURES = Features(
-    {
-        "audio": Audio(sampling_rate=16000),
-        "label": Value("string"),
-        "kind": Value("string"),
-        "source_id": Value("string"),
-        "word_labels": List(Value("string")),
-        "word_starts_s": List(Value("float32")),
-        "word_ends_s": List(Value("float32")),
-        "speakers": List(Value("string")),
-        "word_source_ids": List(Value("string")),
-        "noise_source_ids": List(Value("string")),
-        "snr_db": Value("float32"),
-    }
+UTTERANCE_FEATURES = corpus_features(
+    16000,
+    word_labels=List(Value("string")),
+    word_starts_s=List(Value("float32")),
+    word_ends_s=List(Value("float32")),
+    speakers=List(Value("string")),
+    word_source_ids=List(Value("string")),
+    noise_source_ids=List(Value("string")),
+    snr_db=Value("float32"),
 )
-QUERY_FEATURES = Features(
-    {
-        "audio": Audio(sampling_rate=16000),
-        "label": Value("string"),
-        "kind": Value("string"),
-        "source_id": Value("string"),
-        "speaker": Value("string"),
-        "take": Value("int32"),
-    }
+QUERY_FEATURES = corpus_features(
+    16000,
+    speaker=Value("string"),
+    take=Value("int32"),
 )
 _FRAME_S = 0.01
 

@@ -40,8 +40,9 @@ import torch
 
 from ..audio_utils import load_audio
 from ..configuration_wav2tok import Wav2TokConfig
-from ..feature_extraction_wav2tok import pitch_class_key
 from ..modeling_wav2tok import codebook_substitution_costs, collapse_runs
+from ..pitch import harmonic_pitch, pitch_class_key, pyin_pitch
+from ..registry import registering
 from .index import Vocabulary
 
 _REGISTRY: dict[str, Callable[..., RetrievalBaseline]] = {}
@@ -64,14 +65,7 @@ def register_baseline(name: str) -> Callable:
         [[0], [0]]
         >>> unregister_baseline("my-constant")
     """
-
-    def decorator(factory: Callable) -> Callable:
-        if name in _REGISTRY:
-            raise ValueError(f"a baseline named {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
-
-    return decorator
+    return registering(_REGISTRY, name, "baseline")
 
 
 def unregister_baseline(name: str) -> None:
@@ -127,6 +121,11 @@ class RetrievalBaseline:
     @property
     def vocabulary(self) -> Vocabulary:
         raise NotImplementedError
+
+    def substitution_costs(self) -> np.ndarray | None:
+        """``(K, K)`` substitution costs of the weighted edit distances, for token baselines with a codebook; ``None``
+        (the default) where tokens have no geometry."""
+        return None
 
     def _waves(self, audio: Any, sampling_rate: int | None) -> tuple[list[np.ndarray], bool]:
         """Decode/resample inputs to ``self.sampling_rate``; returns ``(waves, was_single_input)``."""
@@ -274,49 +273,6 @@ class VQLogMelEDBaseline(_LogMelMixin, RetrievalBaseline):
 
 
 # ---------------------------------------------------------------------- pitch baselines
-_DIGITAL_SILENCE_DB = -60.0  # frame spectrum norm (dB) below which a frame is silence whatever the loudest frame
-
-
-def harmonic_pitch(
-    wave: np.ndarray, sampling_rate: int, hop_length: int, fmin: float = 70.0, fmax: float = 1000.0,
-    n_harmonics: int = 5, harmonic_decay: float = 0.8, bins_per_semitone: int = 3, silence_db: float = 35.0,
-) -> np.ndarray:
-    """Fast monophonic pitch track by harmonic summation; MIDI pitch per frame, NaN where unvoiced.
-
-    The salience of a candidate f0 is the sum over harmonics ``h`` of ``harmonic_decay ** (h - 1)`` times the
-    (square-root) magnitude spectrum at ``h * f0``, computed for all frames and candidates in one matrix product;
-    frames quieter than ``silence_db`` below the loudest frame, and digital silence, are unvoiced.
-
-    Example:
-        >>> import numpy as np
-        >>> tone = np.sin(2 * np.pi * 440.0 * np.arange(8000) / 8000).astype(np.float32)
-        >>> float(np.round(np.nanmedian(harmonic_pitch(tone, 8000, hop_length=128)), 1))
-        69.0
-    """
-    import librosa
-
-    n_fft = int(2 ** np.ceil(np.log2(sampling_rate * 0.128)))
-    magnitude = np.abs(librosa.stft(wave, n_fft=n_fft, hop_length=hop_length))  # (bins, frames)
-    spectrum = np.sqrt(magnitude)
-    midi_grid = np.arange(np.ceil(librosa.hz_to_midi(fmin)), librosa.hz_to_midi(fmax), 1.0 / bins_per_semitone)
-    f0 = librosa.midi_to_hz(midi_grid)
-    template = np.zeros((spectrum.shape[0], len(midi_grid)), dtype=np.float32)
-    for h in range(1, n_harmonics + 1):
-        position = h * f0 * n_fft / sampling_rate
-        low = np.floor(position).astype(int)
-        frac = position - low
-        ok = low + 1 < spectrum.shape[0]
-        columns = np.flatnonzero(ok)
-        weight = harmonic_decay ** (h - 1)
-        np.add.at(template, (low[ok], columns), weight * (1 - frac[ok]))
-        np.add.at(template, (low[ok] + 1, columns), weight * frac[ok])
-    salience = spectrum.T @ template  # (frames, candidates)
-    pitch = midi_grid[np.argmax(salience, axis=1)]
-    energy_db = 20 * np.log10(np.linalg.norm(magnitude, axis=0) + 1e-10)
-    voiced = (energy_db >= energy_db.max() - silence_db) & (energy_db > _DIGITAL_SILENCE_DB)
-    return np.where(voiced, pitch, np.nan)
-
-
 def notes_from_pitch(midi: np.ndarray, frame_rate: float, min_note_s: float = 0.08,
                      smooth_frames: int = 5) -> list[tuple[int, float, float]]:
     """Segment a frame-wise MIDI pitch track (NaN = unvoiced) into ``(note, onset_s, duration_s)`` notes.
@@ -360,14 +316,8 @@ class _PitchMixin:
 
     def track(self, wave: np.ndarray) -> np.ndarray:
         """MIDI pitch per frame (``hop_s`` apart) of a mono wave at ``self.sampling_rate``; NaN where unvoiced."""
-        import librosa
-
-        if self.tracker == "pyin":
-            frame_length = int(2 ** np.ceil(np.log2(self.sampling_rate * 0.064)))
-            f0, _, _ = librosa.pyin(wave, fmin=self.fmin, fmax=self.fmax, sr=self.sampling_rate,
-                                    frame_length=frame_length, hop_length=self.hop_length)
-            return librosa.hz_to_midi(f0)
-        return harmonic_pitch(wave, self.sampling_rate, self.hop_length, fmin=self.fmin, fmax=self.fmax)
+        tracker = pyin_pitch if self.tracker == "pyin" else harmonic_pitch
+        return tracker(wave, self.sampling_rate, self.hop_length, fmin=self.fmin, fmax=self.fmax)
 
     def notes(self, wave: np.ndarray) -> list[tuple[int, float, float]]:
         """``(MIDI note, onset_s, duration_s)`` of a mono wave at ``self.sampling_rate``; never empty (a clip without
@@ -454,7 +404,7 @@ class RelativeNoteDTWBaseline(_PitchMixin, RetrievalBaseline):
 class PitchContourDTWBaseline(_PitchMixin, RetrievalBaseline):
     """Classic query-by-humming matching of pitch contours: the voiced frames of a pitch track (every
     ``subsample``-th), as points on the pitch-class circle relative to the clip's key
-    (:func:`~wav2tok_hf.feature_extraction_wav2tok.pitch_class_key`, the ``pitch`` front end's key),
+    (:func:`~wav2tok_hf.pitch.pitch_class_key`, the ``pitch`` front end's key),
     compared by euclidean DTW. Transposition-, octave- and (through DTW) tempo-invariant; no note segmentation.
     A clip without voiced frames gives the single row ``[0, 0]``.
 

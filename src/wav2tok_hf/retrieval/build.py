@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .graph import PAD
 from .index import Wav2TokIndex, vocabulary_of
 from .storage import IndexLockedError
 
@@ -94,9 +95,11 @@ def build_index(
     label_column: str | None = None,
     id_column: str | None = None,
     overwrite: bool = False,
+    graph: bool = False,
 ) -> Wav2TokIndex:
     """Tokenise ``source`` with the model at ``model_path`` and save the index to ``index_dir`` (see the module
-    docstring). Resumes an interrupted build of the same model, source and options."""
+    docstring). Resumes an interrupted build of the same model, source and options. ``graph=True`` also builds
+    the graph of :meth:`Wav2TokIndex.build_graph` (approximate fast top-k) and saves it with the index."""
     from tqdm.auto import tqdm
 
     from .. import Wav2TokModel
@@ -106,6 +109,9 @@ def build_index(
     if num_proc < 1 or chunk_size < 1 or batch_size < 1:
         raise ValueError("num_proc, chunk_size and batch_size must be positive")
     model = Wav2TokModel.from_pretrained(model_path).eval()
+    if graph and model.config.codebook_size > PAD:
+        raise ValueError(f"--graph packs token ids into bytes: it accepts codebooks of at most {PAD} tokens; "
+                         f"{model_path} has {model.config.codebook_size}")
     ds, id_column, label_column = _load_corpus(source, split, model.config.sampling_rate, label_column, id_column)
     if ds.num_rows == 0:
         raise ValueError(f"{source!r} has no rows to index")
@@ -173,6 +179,8 @@ def build_index(
         index.add([chunk["tokens"][k] for k in keep], ids=[chunk["ids"][k] for k in keep],
                   labels=[chunk["labels"][k] for k in keep], durations=[chunk["durations"][k] for k in keep],
                   frames=None if frames is None else [frames[k] for k in keep])
+    if graph:
+        index.build_graph()
     index.save(index_dir)
     with open(os.path.join(index_dir, BUILD_FILE), "w") as f:
         json.dump({**options, "items": len(index), "skipped_empty": ds.num_rows - len(index)}, f, indent=1)
@@ -204,7 +212,8 @@ def _build_command(args: argparse.Namespace) -> int:
     try:
         index = build_index(args.model, args.source, args.index_dir, split=args.split, num_proc=args.num_proc,
                             chunk_size=args.chunk_size, batch_size=args.batch_size, store_frames=args.store_frames,
-                            label_column=args.label_column, id_column=args.id_column, overwrite=args.overwrite)
+                            label_column=args.label_column, id_column=args.id_column, overwrite=args.overwrite,
+                            graph=args.graph)
     except IndexLockedError as error:
         raise ValueError(str(error)) from None
     print(json.dumps({"index_dir": args.index_dir, "items": len(index), "classes": len(index._class_names),
@@ -239,6 +248,9 @@ def add_index_commands(commands: Any) -> None:
     build.add_argument("--label-column", help="dataset column with class labels (default: 'label' if present)")
     build.add_argument("--id-column", help="dataset column with item ids (default: the row number)")
     build.add_argument("--overwrite", action="store_true", help="replace an existing index in INDEX_DIR")
+    build.add_argument("--graph", action="store_true",
+                       help="also build the search graph (APPROXIMATE fast top-k for large indexes; recall measured in "
+                            "scripts/bench_scale.py --graph)")
     build.set_defaults(func=_build_command)
     search = sub.add_parser("search", help="rank the items of INDEX_DIR for one audio query (JSON lines)")
     search.add_argument("index_dir")

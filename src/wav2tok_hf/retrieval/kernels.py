@@ -125,6 +125,8 @@ def weighted_levenshtein(query: np.ndarray, flat: np.ndarray, offsets: np.ndarra
     return out
 
 
+# Kept apart from _weighted_one on purpose: the same DP through a 0/1 cost matrix measured 1.2-1.6x slower over
+# 100k items (int32 compare vs float64 cost lookups), and plain ED is the fast search's refine step.
 @numba.njit(cache=True, nogil=True)
 def _levenshtein_one(query, target):
     n = target.shape[0]

@@ -149,8 +149,8 @@ def evaluate_retrieval(
 ) -> dict[str, Any]:
     """Build an index from ``db_seqs`` and return :func:`evaluate_index` metrics for the queries.
 
-    Token distances need integer sequences (``vocab_size`` defaults to the largest id + 1; the weighted ones also
-    ``substitution_costs``, a ``(vocab_size, vocab_size)`` matrix); DTW distances need ``(frames, dim)`` arrays
+    Token distances need integer sequences (``vocab_size`` defaults to the size of ``substitution_costs`` when given,
+    else the largest id + 1; the weighted ones also ``substitution_costs``, a ``(vocab_size, vocab_size)`` matrix); DTW distances need ``(frames, dim)`` arrays
     compared with ``metric``. With ``query_versions``, each query is a list of versions (see :func:`evaluate_index`).
 
     Example:
@@ -159,6 +159,8 @@ def evaluate_retrieval(
         (1.0, 1.0, [1.0, 1.0])
     """
     if distance in TOKEN_DISTANCES:
+        if vocab_size is None and substitution_costs is not None:  # ids the sequences never use still have costs
+            vocab_size = len(substitution_costs)
         if vocab_size is None:
             flat_queries = [v for q in query_seqs for v in q] if query_versions else list(query_seqs)
             vocab_size = 1 + max(int(np.max(s)) for s in [*db_seqs, *flat_queries] if len(s))

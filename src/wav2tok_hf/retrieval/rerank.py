@@ -15,6 +15,33 @@ import numpy as np
 from . import kernels
 
 
+def check_frames(frames: Any, vocabulary: Any, what: str) -> np.ndarray:
+    """One item's frames as a float32 ``(frames, vocabulary.size)`` array, after checking that they are a non-empty
+    2-D numeric array (numpy or torch) of the vocabulary's frame dimension without NaN/inf; the one frame validator
+    of the index (DTW items and queries) and of its re-rank store.
+
+    Example:
+        >>> from wav2tok_hf.retrieval import Vocabulary
+        >>> check_frames([[1, 2], [3, 4]], Vocabulary("demo-frames", 2, "frames"), "item 0").dtype
+        dtype('float32')
+        >>> check_frames(np.zeros((3, 5)), Vocabulary("demo-frames", 2, "frames"), "item 0")
+        Traceback (most recent call last):
+        ...
+        ValueError: item 0 has frame dimension 5, but the vocabulary 'demo-frames' has frame dimension 2
+    """
+    array = np.asarray(frames.detach().cpu() if hasattr(frames, "detach") else frames)
+    dim = vocabulary.size
+    if array.ndim != 2 or array.shape[0] == 0 or array.dtype.kind not in "fiu":
+        raise ValueError(f"{what} must be a non-empty 2-D (frames, {dim}) float array, got shape {array.shape}")
+    if array.shape[1] != dim:
+        raise ValueError(f"{what} has frame dimension {array.shape[1]}, but the vocabulary {vocabulary.name!r} "
+                         f"has frame dimension {dim}")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} contains NaN/inf values")
+    return array
+
+
 class RerankStore:
     """Frame sequences of every item of an index, flat in float16 (``data[offsets[i]:offsets[i + 1]]``).
 
@@ -49,14 +76,7 @@ class RerankStore:
 
     def validate(self, frames: Any, what: str) -> np.ndarray:
         """One item's frames as float16 ``(frames, dim)`` (unit-norm rows for ``cosine``)."""
-        array = np.asarray(frames.detach().cpu() if hasattr(frames, "detach") else frames)
-        dim = self.vocabulary.size
-        if array.ndim != 2 or array.shape[1] != dim or array.shape[0] == 0 or array.dtype.kind not in "fiu":
-            raise ValueError(f"{what}: re-rank frames must be a non-empty (frames, {dim}) float array of vocabulary "
-                             f"{self.vocabulary.name!r}, got shape {array.shape}")
-        array = array.astype(np.float32)
-        if not np.isfinite(array).all():
-            raise ValueError(f"{what}: re-rank frames contain NaN/inf values")
+        array = check_frames(frames, self.vocabulary, f"{what}: re-rank frames")
         if self.metric == "cosine":
             array = array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
         return array.astype(np.float16)

@@ -117,6 +117,9 @@ def save_index(index: Any, directory: str | os.PathLike) -> None:
     if index.kind == "tokens" and len(index):
         grams = index._qgrams()
         arrays["qgram_indptr"], arrays["qgram_postings"] = grams.indptr, grams.postings
+    if index._graph is not None:
+        index._sync_graph()
+        arrays["graph"], arrays["graph_keys"] = index._graph.to_bytes(), index._graph_keys
     with folder_lock(directory, exclusive=True):
         generation = secrets.token_hex(6)
         files = {name: _write_array(directory, name, generation, array) for name, array in arrays.items()}
@@ -131,6 +134,8 @@ def save_index(index: Any, directory: str | os.PathLike) -> None:
             "rerank": None if index.rerank is None else {"vocabulary": asdict(index.rerank.vocabulary),
                                                          "metric": index.rerank.metric},
             "arrays": files,
+            "graph": None if index._graph is None else {"expansion_search": index._graph.expansion_search,
+                                                         "next_key": index._graph_next_key},
         }
         _write_json(os.path.join(directory, INDEX_FILE), payload)
         keep = {entry["file"] for entry in files.values()}
@@ -224,6 +229,16 @@ def _load_v2(cls: type, Vocabulary: type, directory: str, payload: dict, mmap: b
         if indptr[-1] != len(arrays["qgram_postings"]):
             raise ValueError("the bigram index does not match its postings")
         index._cache["qgram"] = QGramIndex(indptr, arrays["qgram_postings"], np.diff(offsets), index.vocabulary.size)
+    if payload.get("graph"):
+        from .graph import TokenGraph
+
+        keys = np.asarray(arrays["graph_keys"], np.int64)
+        if len(keys) != n or (np.diff(keys) <= 0).any():
+            raise ValueError("the graph keys do not match the items")
+        index._graph = TokenGraph.from_bytes(arrays["graph"], int(payload["graph"]["expansion_search"]))
+        if len(index._graph) != n:
+            raise ValueError(f"the graph holds {len(index._graph)} items, the index {n}")
+        index._graph_keys, index._graph_next_key = keys, int(payload["graph"]["next_key"])
     return index
 
 

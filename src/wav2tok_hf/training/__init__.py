@@ -1,6 +1,6 @@
 """Training: the Accelerate EM trainer, its losses, K-means and the experiment config format."""
 
-from .arguments import ExperimentConfig, Wav2TokTrainingArguments, load_experiment, training_arguments
+from .arguments import ExperimentConfig, Wav2TokTrainingArguments, load_experiment, load_stages, training_arguments
 from .kmeans import codebook_usage, spherical_kmeans
 from .losses import ctc_loss, diversity_loss, matching_loss
 from .trainer import PairCollator, TrainResult, Wav2TokTrainer
@@ -15,6 +15,7 @@ __all__ = [
     "ctc_loss",
     "diversity_loss",
     "load_experiment",
+    "load_stages",
     "matching_loss",
     "spherical_kmeans",
     "training_arguments",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 from dataclasses import dataclass, field
@@ -178,7 +179,8 @@ def _parse_value(text: str) -> Any:
 
 def _read_yaml(path: str | os.PathLike, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     """Read one experiment YAML; ``base: other.yaml`` (relative to this file) is read first and its sections are
-    updated key by key, so an ablation config states only what it changes."""
+    updated key by key, so an ablation config states only what it changes. ``name``, ``description`` and
+    ``training.output_dir`` belong to the file that states them and are not inherited (see :func:`load_experiment`)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"experiment config not found: {path}")
     with open(path, encoding="utf-8") as f:
@@ -194,6 +196,8 @@ def _read_yaml(path: str | os.PathLike, seen: tuple[str, ...] = ()) -> dict[str,
     merged = _read_yaml(base_path, (*seen, base_path))
     merged.pop("name", None)
     merged.pop("description", None)
+    if isinstance(merged.get("training"), dict):
+        merged["training"].pop("output_dir", None)
     for key, value in raw.items():
         if key in SECTIONS and isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
@@ -206,6 +210,9 @@ def load_experiment(path: str | os.PathLike, overrides: list[str] | tuple[str, .
     """Read an experiment YAML (following its ``base:`` chain) and apply ``section.key=value`` overrides (values
     parsed as YAML).
 
+    ``name`` defaults to the file's name without ``.yaml``, ``training.output_dir`` to ``wav2tok-<name>`` (relative
+    to the working directory): each config writes its own folder unless it (or an override) states one.
+
     Unknown top-level keys, sections that are not mappings and malformed overrides raise ``ValueError`` before
     anything is built; unknown keys inside sections are caught when the section is turned into its object.
 
@@ -217,6 +224,9 @@ def load_experiment(path: str | os.PathLike, overrides: list[str] | tuple[str, .
         5
     """
     raw = _read_yaml(path)
+    if "stages" in raw:
+        raise ValueError(f"{path} lists training stages, not one experiment: run it with `wav2tok train --config "
+                         f"{path}` (or read it with load_stages)")
     allowed = set(SECTIONS) | {"name", "description"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
@@ -232,7 +242,52 @@ def load_experiment(path: str | os.PathLike, overrides: list[str] | tuple[str, .
             raise ValueError(f"override {item!r}: expected section.key=value with section in {SECTIONS}")
         raw[section][name] = _parse_value(value)
     raw.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    raw["training"].setdefault("output_dir", f"wav2tok-{raw['name']}")
     return ExperimentConfig(**raw)
+
+
+STAGE_CHAIN_KEYS = ("training.output_dir", "training.init_from")
+
+
+def load_stages(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> list[ExperimentConfig]:
+    """The experiments that ``wav2tok train --config path`` trains, in order: the one experiment of an experiment
+    YAML, or those of a stages YAML (``stages: [first.yaml, second.yaml, ...]``, paths relative to it, and an
+    optional ``description``) whose every later stage continues from the one before (its ``training.init_from`` is
+    the previous stage's ``training.output_dir``; checked here, before anything trains). Overrides apply to every
+    stage, except the keys that chain them (``training.output_dir``, ``training.init_from``), which are refused.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "a.yaml").write_text("model: {codebook_size: 25}\\n")
+        >>> _ = (folder / "b.yaml").write_text("base: a.yaml\\ntraining: {init_from: wav2tok-a}\\n")
+        >>> _ = (folder / "ab.yaml").write_text("stages: [a.yaml, b.yaml]\\n")
+        >>> [(e.name, e.training["output_dir"]) for e in load_stages(folder / "ab.yaml", ["training.max_steps=5"])]
+        [('a', 'wav2tok-a'), ('b', 'wav2tok-b')]
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"experiment config not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        raw = _safe_yaml(f, os.fspath(path)) or {}
+    if not isinstance(raw, dict) or "stages" not in raw:
+        return [load_experiment(path, overrides)]
+    stages = raw["stages"]
+    if set(raw) - {"stages", "description"} or not isinstance(stages, list) or not stages \
+            or not all(isinstance(stage, str) for stage in stages):
+        raise ValueError(f"{path}: a stages config holds `stages: [experiment.yaml, ...]` (a non-empty list of paths "
+                         f"relative to it) and an optional description; got keys {sorted(raw)}")
+    chained = [item for item in overrides if item.partition("=")[0] in STAGE_CHAIN_KEYS]
+    if chained:
+        raise ValueError(f"overrides {chained}: {list(STAGE_CHAIN_KEYS)} chain the stages of {path} and cannot be "
+                         "overridden; train the stages one by one with their own configs instead")
+    folder = os.path.dirname(os.path.abspath(path))
+    experiments = [load_experiment(os.path.join(folder, stage), overrides) for stage in stages]
+    for before, after in itertools.pairwise(experiments):
+        expected, got = before.training["output_dir"], after.training.get("init_from")
+        if got is None or os.path.normpath(got) != os.path.normpath(expected):
+            raise ValueError(f"{path}: stage {after.name!r} has training.init_from={got!r}; it must continue from the "
+                             f"stage before it, training.init_from={expected!r} ({before.name!r}'s output_dir)")
+    return experiments
 
 
 def training_arguments(section: dict[str, Any]) -> Wav2TokTrainingArguments:

@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any
 
-from ..benchmark import retrieval_set_from_split
+from ..retrieval.evaluation import retrieval_set_from_split
 from ..configuration_wav2tok import Wav2TokConfig
 from ..saving import check_save_target
 from .arguments import ExperimentConfig, training_arguments

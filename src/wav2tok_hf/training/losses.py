@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -165,6 +167,44 @@ def consistency_loss(logits: torch.Tensor, logits_prime: torch.Tensor, aligned: 
     a = logits[b, t]
     partner = logits_prime[b, aligned[b, t]]
     return 0.5 * (F.cross_entropy(a, partner.argmax(-1)) + F.cross_entropy(partner, a.argmax(-1)))
+
+
+class LossTerm(NamedTuple):
+    """One row of the M-step loss table: ``weight * compute()`` joins the total and is logged as ``loss/<name>``.
+
+    ``compute`` is called only when the term is used (an ``optional`` term with weight 0 is neither computed nor
+    logged), so a switched-off term costs nothing and draws nothing from the random number generators."""
+
+    weight: float
+    name: str
+    compute: Callable[[], torch.Tensor]
+    optional: bool = True
+
+
+def weighted_total(terms: Sequence[LossTerm]) -> tuple[torch.Tensor, dict[str, float]]:
+    """The total loss ``w_1 * L_1 + w_2 * L_2 + ...`` (added left to right, in the table's order) and the logged
+    value of each used term and of the total.
+
+    Example:
+        >>> terms = [LossTerm(0.5, "a", lambda: torch.tensor(2.0), optional=False),
+        ...          LossTerm(0.0, "b", lambda: torch.tensor(float("nan"))),  # switched off: never computed
+        ...          LossTerm(2.0, "c", lambda: torch.tensor(3.0))]
+        >>> total, logs = weighted_total(terms)
+        >>> total.item(), logs
+        (7.0, {'loss/a': 2.0, 'loss/c': 3.0, 'loss/total': 7.0})
+    """
+    total: torch.Tensor | None = None
+    logs: dict[str, float] = {}
+    for term in terms:
+        if term.optional and not term.weight > 0:
+            continue
+        value = term.compute()
+        total = term.weight * value if total is None else total + term.weight * value
+        logs[f"loss/{term.name}"] = value.item()
+    if total is None:
+        raise ValueError("the loss table has no term in use; at least one term must be required or weighted > 0")
+    logs["loss/total"] = total.item()
+    return total, logs
 
 
 def _token_sums(z: torch.Tensor, tokens: torch.Tensor, k: int) -> torch.Tensor:

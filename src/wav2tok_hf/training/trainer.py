@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..benchmark import RetrievalSet, condition_sets, evaluate_encoder
+from ..retrieval.evaluation import RetrievalSet, condition_sets, evaluate_encoder
 from ..feature_extraction_wav2tok import Wav2TokFeatureExtractor
 from ..modeling_wav2tok import Wav2TokModel, collapse_runs
 from ..processing_wav2tok import Wav2TokProcessor
@@ -25,7 +26,8 @@ from ..saving import check_save_target, save_folder
 from .arguments import Wav2TokTrainingArguments
 from .checkpoint import check_checkpoint, load_checkpoint, save_checkpoint
 from .kmeans import codebook_usage, spherical_kmeans
-from .losses import alignment_loss, consistency_loss, ctc_loss, diversity_loss, dtw_alignment, matching_loss, smoothness_loss
+from .losses import (LossTerm, alignment_loss, consistency_loss, ctc_loss, diversity_loss, dtw_alignment, matching_loss,
+                     smoothness_loss, weighted_total)
 
 logger = logging.getLogger(__name__)
 PAIR_KEYS = ("input_values", "input_values_prime")
@@ -101,12 +103,54 @@ class TrainResult:
 
 
 def _linear_schedule(warmup: int, total: int):
+    """Linear warm-up to the peak at step ``warmup - 1``, then linear decay to 0 at ``total``. Hand-written because
+    `transformers.get_linear_schedule_with_warmup` warms up as ``step / warmup`` (lr 0 at step 0), one step behind
+    this ``(step + 1) / warmup``: it would change every warm-up step's learning rate, so no run would reproduce.
+
+    >>> factor = _linear_schedule(warmup=2, total=6)
+    >>> [factor(step) for step in range(7)]
+    [0.5, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
+    """
+
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return factor
+
+
+@dataclass
+class _Run:
+    """What one `Wav2TokTrainer.train` call holds while it runs (built by `Wav2TokTrainer._prepare`)."""
+
+    accelerator: Any
+    model: torch.nn.Module  # as prepared by Accelerate: DDP-wrapped when distributed
+    raw: Wav2TokModel  # the same model unwrapped
+    optimizer: Any
+    scheduler: Any
+    loader: DataLoader
+    sampler: EpochSampler
+    params: list[torch.nn.Parameter]
+    blank_logit: torch.nn.Parameter | None
+    bar: Any
+    start: float
+    pairs_seen: int = 0
+    running: dict[str, list[float]] = field(default_factory=dict)  # loss values since the last log
+
+
+class _DDPView:
+    """Why: the loss reads the model's config, codebook and similarity head, but its forward pass must go through
+    the DDP wrapper (or gradients are not synchronised): calls go to the wrapper, attributes to the model."""
+
+    def __init__(self, wrapped):
+        self._wrapped = wrapped
+
+    def __call__(self, *args, **kwargs):
+        return self._wrapped(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._wrapped.module, name)
 
 
 def model_config_fields(config: Wav2TokConfig) -> dict[str, Any]:
@@ -122,7 +166,7 @@ class Wav2TokTrainer:
       ``e_step_clips`` training clips, spherical K-means (K-means++ first, then warm-started from the codebook unless
       ``kmeans_init="new"``), install the centroids; usage (perplexity, dead codes re-seeded) is logged.
     * **M-step**: ``L = L_m + alpha * L_ctc(X, T') + beta * L_ctc(X', T)`` (+ the weighted diversity, smoothness,
-      alignment and consistency terms of [`Wav2TokTrainingArguments`]), batched.
+      alignment and consistency terms of [`Wav2TokTrainingArguments`]), batched; one row per term in `loss_terms`.
     * Validation MRR on ``eval_set`` selects the model written to ``output_dir``.
 
     Args:
@@ -206,44 +250,34 @@ class Wav2TokTrainer:
         return self.args.alignment_weight > 0 or self.args.consistency_weight > 0
 
     def compute_loss(self, model: Wav2TokModel, batch: dict[str, torch.Tensor], blank_logit) -> tuple[torch.Tensor, dict]:
+        """The M-step loss of one batch of pairs and the logged value of each term (see `loss_terms`)."""
+        return weighted_total(self.loss_terms(model, batch, blank_logit))
+
+    def loss_terms(self, model: Wav2TokModel, batch: dict[str, torch.Tensor], blank_logit) -> list[LossTerm]:
+        """The loss table, one (weight, name, term) row per term, summed in this order: adding a term is one row."""
         out = model(batch["input_features"], batch["attention_mask"], return_dict=True)
         half = out.logits.shape[0] // 2
         lengths = out.lengths
         with torch.no_grad():
             strings = [collapse_runs(out.frame_tokens[i, : lengths[i]])[0] for i in range(2 * half)]
-        config = model.config
-        args = self.args
-        # Each view is trained towards the other view's token string.
-        ctc_x = ctc_loss(out.logits[:half], lengths[:half], strings[half:], blank_logit, args.ctc_normalize)
-        ctc_xp = ctc_loss(out.logits[half:], lengths[half:], strings[:half], blank_logit, args.ctc_normalize)
-        loss = config.alpha * ctc_x + config.beta * ctc_xp
-        logs = {"loss/ctc_x": ctc_x.item(), "loss/ctc_x_prime": ctc_xp.item()}
-        if args.matching_loss:
-            head = model.similarity_head if config.similarity == "learned" else None
-            l_m = matching_loss(out.embeddings[:half], out.embeddings[half:], out.frame_tokens[:half],
-                                out.frame_tokens[half:], model.codebook, config.temperature, head)
-            loss = loss + l_m
-            logs["loss/matching"] = l_m.item()
-        if args.diversity_weight > 0:
-            mask = torch.arange(out.logits.shape[1], device=lengths.device)[None, :] < lengths[:, None]
-            l_div = diversity_loss(out.logits, mask)
-            loss = loss + args.diversity_weight * l_div
-            logs["loss/diversity"] = l_div.item()
-        if args.smoothness_weight > 0:
-            l_smooth = smoothness_loss(out.embeddings, lengths)
-            loss = loss + args.smoothness_weight * l_smooth
-            logs["loss/smoothness"] = l_smooth.item()
-        if args.alignment_weight > 0:
-            l_align = alignment_loss(out.embeddings[:half], out.embeddings[half:], batch["aligned"],
-                                     args.alignment_temperature, args.alignment_frames)
-            loss = loss + args.alignment_weight * l_align
-            logs["loss/alignment"] = l_align.item()
-        if args.consistency_weight > 0:
-            l_cons = consistency_loss(out.logits[:half], out.logits[half:], batch["aligned"])
-            loss = loss + args.consistency_weight * l_cons
-            logs["loss/consistency"] = l_cons.item()
-        logs["loss/total"] = loss.item()
-        return loss, logs
+        config, args = model.config, self.args
+        z, logits, tokens = out.embeddings, out.logits, out.frame_tokens  # rows [:half] view X, [half:] view X'
+        valid = torch.arange(logits.shape[1], device=lengths.device)[None, :] < lengths[:, None]
+        head = model.similarity_head if config.similarity == "learned" else None
+        ctc = functools.partial(ctc_loss, blank_logit=blank_logit, normalize=args.ctc_normalize)
+        return [  # (weight, name, term); each view is trained towards the other view's token string
+            LossTerm(config.alpha, "ctc_x", lambda: ctc(logits[:half], lengths[:half], strings[half:]), optional=False),
+            LossTerm(config.beta, "ctc_x_prime", lambda: ctc(logits[half:], lengths[half:], strings[:half]),
+                     optional=False),
+            LossTerm(float(args.matching_loss), "matching", lambda: matching_loss(
+                z[:half], z[half:], tokens[:half], tokens[half:], model.codebook, config.temperature, head)),
+            LossTerm(args.diversity_weight, "diversity", lambda: diversity_loss(logits, valid)),
+            LossTerm(args.smoothness_weight, "smoothness", lambda: smoothness_loss(z, lengths)),
+            LossTerm(args.alignment_weight, "alignment", lambda: alignment_loss(
+                z[:half], z[half:], batch["aligned"], args.alignment_temperature, args.alignment_frames)),
+            LossTerm(args.consistency_weight, "consistency", lambda: consistency_loss(
+                logits[:half], logits[half:], batch["aligned"])),
+        ]
 
     # ------------------------------------------------------------------ validation and saving
     def evaluate(self, model: Wav2TokModel) -> dict[str, float]:
@@ -306,8 +340,29 @@ class Wav2TokTrainer:
         return os.path.join(root, f"step_{steps[-1]}") if steps else None
 
     def train(self) -> TrainResult:
-        from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs, broadcast, set_seed
+        """Run the EM loop to ``max_steps`` (resuming if asked), then write the selected model to ``output_dir``."""
+        run = self._prepare()
+        while self.state.step < self.args.max_steps:
+            for batch in self._epoch_batches(run):
+                self._maybe_e_step(run)
+                self._train_step(run, batch)
+                if not run.accelerator.sync_gradients:
+                    continue  # gradients still accumulating: not an optimiser step yet
+                self.state.step += 1
+                run.bar.update(1)
+                self._maybe_log(run)
+                self._maybe_evaluate(run)
+                self._maybe_save(run)
+                if self.state.step >= self.args.max_steps:
+                    break
+            else:  # the epoch ran out
+                self.state.epoch += 1
+                self.state.batches_in_epoch = 0
+        return self._finish(run)
+
+    def _prepare(self) -> _Run:
+        """Check the targets, build the accelerator, data loader, optimiser and schedule, and resume if asked."""
+        from accelerate.utils import set_seed
         from tqdm.auto import tqdm
 
         args = self.args
@@ -317,18 +372,7 @@ class Wav2TokTrainer:
             # Small LSTMs gain nothing from intra-op threads on CPU, and on a busy 2-core machine 2 threads made a
             # step 20-200x slower than 1 (spin-waiting): see scripts/bench_train.py.
             torch.set_num_threads(args.cpu_threads)
-        mixed = args.mixed_precision if torch.cuda.is_available() else "no"
-        if mixed != args.mixed_precision:
-            logger.warning("mixed_precision=%s needs a GPU; training in fp32 on CPU", args.mixed_precision)
-        # Some parameters are idle in the ablations (NoSim, Cos): let DDP tolerate them.
-        ddp = DistributedDataParallelKwargs(find_unused_parameters=not args.matching_loss or self.model.config.similarity != "learned")
-        accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps, mixed_precision=mixed,
-                                  log_with=None if args.report_to == "none" else args.report_to,
-                                  project_dir=args.run_dir, kwargs_handlers=[ddp],
-                                  # stepped below once per optimiser step: Accelerate would step it once per process
-                                  step_scheduler_with_optimizer=False,
-                                  # torchrun without a GPU: Accelerate only goes multi-process (gloo) when told cpu=True
-                                  cpu=not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1)
+        accelerator = self._make_accelerator()
         set_seed(args.seed)
         resume = args.resume_from_checkpoint
         if resume == "latest":
@@ -362,57 +406,98 @@ class Wav2TokTrainer:
 
         bar = tqdm(total=args.max_steps, initial=self.state.step, disable=not (args.progress_bar and accelerator.is_main_process),
                    desc="wav2tok train")
-        pairs_seen, start = 0, time.perf_counter()
-        running: dict[str, list[float]] = {}
+        run = _Run(accelerator, model, raw, optimizer, scheduler, loader, sampler, params, blank_logit, bar,
+                   start=time.perf_counter())
         model.train()
-        while self.state.step < args.max_steps:
-            sampler.set_epoch(self.state.epoch)
-            if hasattr(loader, "set_epoch"):  # Accelerate's loader re-sets the sampler's epoch from its own counter,
-                loader.set_epoch(self.state.epoch)  # which restarts at 0 after a resume
-            if hasattr(self.train_dataset, "set_epoch"):
-                self.train_dataset.set_epoch(self.state.epoch)
-            epoch_loader = accelerator.skip_first_batches(loader, self.state.batches_in_epoch) if self.state.batches_in_epoch else loader
-            for batch in epoch_loader:
-                if self.state.step % args.e_step_interval == 0 and accelerator.sync_gradients:
-                    stats = self.e_step(raw, accelerator.device)
-                    if accelerator.num_processes > 1:  # every process must hold rank 0's codebook
-                        raw.set_codebook(broadcast(raw.codebook.clone(), from_process=0))
-                    accelerator.log(stats, step=self.state.step)
-                    if self.state.step == 0 and not self.state.history:
-                        self._evaluate_and_select(raw, accelerator)  # the starting point: K-means on the initial encoder
-                with accelerator.accumulate(model):
-                    loss, logs = self.compute_loss(model if not hasattr(model, "module") else _DDPView(model), batch, blank_logit)
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and args.max_grad_norm > 0:
-                        accelerator.clip_grad_norm_(params, args.max_grad_norm)
-                    optimizer.step()
-                    if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
-                        scheduler.step()  # the schedule counts optimiser steps, whatever the number of processes
-                    optimizer.zero_grad()
-                self.state.batches_in_epoch += 1
-                pairs_seen += batch["input_features"].shape[0] // 2
-                for key, value in logs.items():
-                    running.setdefault(key, []).append(value)
-                if not accelerator.sync_gradients:
-                    continue
-                self.state.step += 1
-                bar.update(1)
-                if self.state.step % args.logging_interval == 0 or self.state.step == args.max_steps:
-                    means = {k: float(np.mean(v)) for k, v in running.items()}
-                    means["lr"] = scheduler.get_last_lr()[0]
-                    accelerator.log(means, step=self.state.step)
-                    bar.set_postfix(loss=f"{means['loss/total']:.3f}")
-                    running = {}
-                if self.state.step % args.eval_interval == 0 or self.state.step == args.max_steps:
-                    self._evaluate_and_select(raw, accelerator)
-                if self.state.step % args.save_interval == 0 or self.state.step == args.max_steps:
-                    self._checkpoint(accelerator, raw, optimizer, scheduler, blank_logit)
-                if self.state.step >= args.max_steps:
-                    break
-            else:
-                self.state.epoch += 1
-                self.state.batches_in_epoch = 0
-        bar.close()
+        return run
+
+    def _make_accelerator(self):
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        args = self.args
+        mixed = args.mixed_precision if torch.cuda.is_available() else "no"
+        if mixed != args.mixed_precision:
+            logger.warning("mixed_precision=%s needs a GPU; training in fp32 on CPU", args.mixed_precision)
+        # Some parameters are idle in the ablations (NoSim, Cos): let DDP tolerate them.
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=not args.matching_loss or self.model.config.similarity != "learned")
+        return Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps, mixed_precision=mixed,
+                           log_with=None if args.report_to == "none" else args.report_to,
+                           project_dir=args.run_dir, kwargs_handlers=[ddp],
+                           # stepped in _train_step once per optimiser step: Accelerate would step it once per process
+                           step_scheduler_with_optimizer=False,
+                           # torchrun without a GPU: Accelerate only goes multi-process (gloo) when told cpu=True
+                           cpu=not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1)
+
+    def _epoch_batches(self, run: _Run):
+        """This epoch's batches, in the order fixed by (seed, epoch); after a resume, without those already seen."""
+        run.sampler.set_epoch(self.state.epoch)
+        if hasattr(run.loader, "set_epoch"):  # Accelerate's loader re-sets the sampler's epoch from its own counter,
+            run.loader.set_epoch(self.state.epoch)  # which restarts at 0 after a resume
+        if hasattr(self.train_dataset, "set_epoch"):
+            self.train_dataset.set_epoch(self.state.epoch)
+        if self.state.batches_in_epoch:
+            return run.accelerator.skip_first_batches(run.loader, self.state.batches_in_epoch)
+        return run.loader
+
+    def _maybe_e_step(self, run: _Run) -> None:
+        """The E-step at step 0 and every ``e_step_interval`` optimiser steps (then the first validation, at step 0)."""
+        from accelerate.utils import broadcast
+
+        accelerator, raw = run.accelerator, run.raw
+        if self.state.step % self.args.e_step_interval != 0 or not accelerator.sync_gradients:
+            return
+        stats = self.e_step(raw, accelerator.device)
+        if accelerator.num_processes > 1:  # every process must hold rank 0's codebook
+            raw.set_codebook(broadcast(raw.codebook.clone(), from_process=0))
+        accelerator.log(stats, step=self.state.step)
+        if self.state.step == 0 and not self.state.history:
+            self._evaluate_and_select(raw, accelerator)  # the starting point: K-means on the initial encoder
+
+    def _train_step(self, run: _Run, batch: dict[str, torch.Tensor]) -> None:
+        """One M-step batch: loss, backward, and (once the gradients are accumulated) clip, optimiser and schedule."""
+        accelerator, args = run.accelerator, self.args
+        with accelerator.accumulate(run.model):
+            model = run.model if not hasattr(run.model, "module") else _DDPView(run.model)
+            loss, logs = self.compute_loss(model, batch, run.blank_logit)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and args.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(run.params, args.max_grad_norm)
+            run.optimizer.step()
+            if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
+                run.scheduler.step()  # the schedule counts optimiser steps, whatever the number of processes
+            run.optimizer.zero_grad()
+        self.state.batches_in_epoch += 1
+        run.pairs_seen += batch["input_features"].shape[0] // 2
+        for key, value in logs.items():
+            run.running.setdefault(key, []).append(value)
+
+    def _due(self, interval: int) -> bool:
+        return self.state.step % interval == 0 or self.state.step == self.args.max_steps
+
+    def _maybe_log(self, run: _Run) -> None:
+        """Every ``logging_interval`` steps: the mean of each loss term since the last log, and the learning rate."""
+        if not self._due(self.args.logging_interval):
+            return
+        means = {k: float(np.mean(v)) for k, v in run.running.items()}
+        means["lr"] = run.scheduler.get_last_lr()[0]
+        run.accelerator.log(means, step=self.state.step)
+        run.bar.set_postfix(loss=f"{means['loss/total']:.3f}")
+        run.running = {}
+
+    def _maybe_evaluate(self, run: _Run) -> None:
+        if self._due(self.args.eval_interval):
+            self._evaluate_and_select(run.raw, run.accelerator)
+
+    def _maybe_save(self, run: _Run) -> None:
+        if self._due(self.args.save_interval):
+            self._checkpoint(run.accelerator, run.raw, run.optimizer, run.scheduler, run.blank_logit)
+
+    def _finish(self, run: _Run) -> TrainResult:
+        """Save the last model beside the selected one, copy the selected one (or, without validation, the last) to
+        ``output_dir``."""
+        args, accelerator, raw = self.args, run.accelerator, run.raw
+        run.bar.close()
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             self.save_model(raw, os.path.join(args.run_dir, "last"))  # the final model, beside the selected one
@@ -423,9 +508,9 @@ class Wav2TokTrainer:
             else:
                 self.save_model(raw, args.output_dir, overwrite=args.overwrite_output_dir)
         accelerator.end_training()
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - run.start
         return TrainResult(args.output_dir, self.state.step, self.state.best_metric, self.state.best_step,
-                           self.state.history, pairs_seen * accelerator.num_processes / max(elapsed, 1e-9))
+                           self.state.history, run.pairs_seen * accelerator.num_processes / max(elapsed, 1e-9))
 
     def _evaluate_and_select(self, raw: Wav2TokModel, accelerator) -> None:
         if self.eval_set is None or not accelerator.is_main_process:
@@ -463,17 +548,3 @@ class Wav2TokTrainer:
             shutil.rmtree(target, ignore_errors=True)
             os.replace(partial, target)
         accelerator.wait_for_everyone()
-
-
-class _DDPView:
-    """Calls the DDP-wrapped module for the forward pass (so gradients are synchronised) while exposing the
-    underlying model's config, codebook and similarity head to the loss."""
-
-    def __init__(self, wrapped):
-        self._wrapped = wrapped
-
-    def __call__(self, *args, **kwargs):
-        return self._wrapped(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._wrapped.module, name)
