@@ -26,11 +26,31 @@ def _train(args: argparse.Namespace) -> int:
 
     experiments = load_stages(args.config, args.overrides)  # one, or the stages of a released recipe, in order
     for experiment in experiments:
+        if len(experiments) > 1 and _stage_done(experiment):  # a rerun continues where the recipe stopped
+            print(json.dumps({"stage": experiment.name, "output_dir": experiment.training["output_dir"],
+                              "skipped": "already trained with this config"}, indent=1))
+            continue
         result, _ = run_training(experiment)
         print(json.dumps({"stage": experiment.name, "output_dir": result.output_dir, "steps": result.steps,
                           "best_validation_mrr": result.best_metric, "best_step": result.best_step,
                           "pairs_per_second": round(result.pairs_per_second, 2)}, indent=1))
     return 0
+
+
+def _stage_done(experiment) -> bool:
+    """A stage whose output folder holds the model trained by exactly this experiment (its saved
+    ``training_config.json``) and whose run reached ``max_steps`` (the last checkpoint)."""
+    from .training import training_arguments
+
+    args = training_arguments(experiment.training)
+    try:
+        with open(os.path.join(args.output_dir, "training_config.json"), encoding="utf-8") as f:
+            saved = json.load(f)["experiment"]
+        root = os.path.join(args.run_dir, "checkpoints")
+        steps = [int(d[5:]) for d in os.listdir(root) if d.startswith("step_") and d[5:].isdigit()]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return saved == json.loads(json.dumps(experiment.to_dict())) and max(steps, default=0) >= args.max_steps
 
 
 def _demo(args: argparse.Namespace) -> int:

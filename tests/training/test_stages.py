@@ -1,5 +1,6 @@
 """`wav2tok train --config STAGES.yaml` trains a released recipe's stages in order, each continuing the one before
-(configs/released/wav2tok-speech.yaml), on a tiny Essen corpus; a broken chain is refused before anything trains."""
+(configs/released/wav2tok-speech.yaml), on a tiny Essen corpus; a rerun skips the stages already trained with the same
+config; a broken chain is refused before anything trains."""
 
 import json
 from pathlib import Path
@@ -32,6 +33,19 @@ def test_stages_train_in_order_and_chain(tmp_path, essen_cache, capsys, monkeypa
         assert saved["experiment"]["name"] == name
     assert saved["training_arguments"]["init_from"] == "wav2tok-first"  # the second stage started from the first
     assert (Path("wav2tok-second") / "model.safetensors").is_file()
+
+    # the same command again: both stages are done with this config, nothing retrains
+    mtimes = {name: (Path(f"wav2tok-{name}") / "model.safetensors").stat().st_mtime_ns for name in ("first", "second")}
+    assert cli_main(["train", "--config", str(stages), "training.max_steps=2"]) == 0
+    again = [json.loads("{" + block) for block in capsys.readouterr().out.split("{")[1:]]
+    assert [(p["stage"], p.get("skipped")) for p in again] == [
+        ("first", "already trained with this config"), ("second", "already trained with this config")]
+    assert mtimes == {n: (Path(f"wav2tok-{n}") / "model.safetensors").stat().st_mtime_ns for n in ("first", "second")}
+    # another config (here max_steps) is not "done": it trains again
+    assert cli_main(["train", "--config", str(stages), "training.max_steps=3",
+                     "training.overwrite_output_dir=true"]) == 0
+    third = [json.loads("{" + block) for block in capsys.readouterr().out.split("{")[1:]]
+    assert [(p["stage"], p.get("skipped"), p.get("steps")) for p in third] == [("first", None, 3), ("second", None, 3)]
 
 
 def test_broken_chain_is_refused_before_training(tmp_path, essen_cache):
