@@ -98,10 +98,15 @@ def test_graph_is_saved_and_opened_with_the_index(tmp_path):
     index.save(tmp_path)
     opened = Wav2TokIndex.load(tmp_path)
     assert opened._graph is not None and opened._graph.expansion_search == 32
+    assert opened._graph.viewed  # memory-mapped with the other arrays; copied on the first edit
+    assert not Wav2TokIndex.load(tmp_path, mmap=False)._graph.viewed
     for query in (index.sequence("5"), index.sequence("77")[:9]):
         assert opened.search(query, top_k=10).ids == index.search(query, top_k=10).ids
     opened.add([[9, 9, 8]], ids=["later"])  # keys continue after the saved ones
     assert opened.search([9, 9, 8], top_k=1).ids == ["later"]
+    assert not opened._graph.viewed
+    opened.delete(["later"])
+    assert opened.search(index.sequence("5"), top_k=10).ids == index.search(index.sequence("5"), top_k=10).ids
 
     payload = json.loads((tmp_path / "index.json").read_text())
     keys_file = tmp_path / payload["arrays"]["graph_keys"]["file"]

@@ -116,6 +116,7 @@ class TokenGraph:
         self._index = index_type(ndim=WIDTH * 8, dtype="b1", metric=self._metric, connectivity=connectivity,
                                  expansion_add=expansion_add)
         self.expansion_search = expansion_search
+        self._viewed: np.ndarray | None = None  # the buffer a read-only view maps (see from_bytes)
 
     @classmethod
     def build(cls, flat: np.ndarray, offsets: np.ndarray, keys: np.ndarray, threads: int = 0,
@@ -125,13 +126,26 @@ class TokenGraph:
         graph.add(flat, offsets, keys, threads)
         return graph
 
+    @property
+    def viewed(self) -> bool:
+        """Whether the graph is a read-only view of a (memory-mapped) buffer; adding or removing copies it first."""
+        return self._viewed is not None
+
+    def _writable(self) -> None:
+        if self._viewed is not None:
+            self._index.load(np.asarray(self._viewed).tobytes())
+            self._index.metric = self._metric  # a loaded file names no callback: set it again, or searches crash
+            self._viewed = None
+
     def add(self, flat: np.ndarray, offsets: np.ndarray, keys: np.ndarray, threads: int = 0) -> None:
         if len(flat) and int(np.max(flat)) >= PAD:
             raise ValueError(f"graph search packs token ids into bytes below {PAD}; got id {int(np.max(flat))}")
         if len(offsets) > 1:
+            self._writable()
             self._index.add(np.asarray(keys, np.uint64), pack(flat, offsets), threads=threads)
 
     def remove(self, keys: np.ndarray) -> None:
+        self._writable()
         self._index.remove(np.asarray(keys, np.uint64))
 
     def __len__(self) -> int:
@@ -148,9 +162,24 @@ class TokenGraph:
         return np.frombuffer(self._index.save(), np.uint8)
 
     @classmethod
-    def from_bytes(cls, buffer: np.ndarray, expansion_search: int = 512) -> TokenGraph:
-        """A graph over ``buffer`` (a uint8 array from :meth:`to_bytes`, memory-mapped or not), loaded into memory."""
+    def from_bytes(cls, buffer: np.ndarray, expansion_search: int = 512, view: bool = False) -> TokenGraph:
+        """A graph over ``buffer`` (a uint8 array from :meth:`to_bytes`): loaded into memory, or with ``view=True``
+        searched in place (a memory-mapped buffer is then read lazily, page by page; the first add / remove copies
+        it into memory).
+
+        Example:
+            >>> flat, offsets = np.array([1, 2, 3, 7, 8, 9]), np.array([0, 3, 6])
+            >>> saved = TokenGraph.build(flat, offsets, np.arange(2), threads=1).to_bytes()
+            >>> graph = TokenGraph.from_bytes(saved, view=True)
+            >>> graph.viewed, graph.candidates(np.array([7, 8, 9]), 1).tolist()
+            (True, [1])
+        """
         graph = cls(expansion_search=expansion_search)
-        graph._index.load(np.asarray(buffer, np.uint8).tobytes())
+        buffer = np.asarray(buffer, np.uint8)
+        if view:
+            graph._index.view(memoryview(buffer))
+            graph._viewed = buffer  # kept alive: the index reads it
+        else:
+            graph._index.load(buffer.tobytes())
         graph._index.metric = graph._metric  # a loaded file names no callback: set it again, or searches crash
         return graph

@@ -235,7 +235,7 @@ def _load_v2(cls: type, Vocabulary: type, directory: str, payload: dict, mmap: b
         keys = np.asarray(arrays["graph_keys"], np.int64)
         if len(keys) != n or (np.diff(keys) <= 0).any():
             raise ValueError("the graph keys do not match the items")
-        index._graph = TokenGraph.from_bytes(arrays["graph"], int(payload["graph"]["expansion_search"]))
+        index._graph = TokenGraph.from_bytes(arrays["graph"], int(payload["graph"]["expansion_search"]), view=mmap)
         if len(index._graph) != n:
             raise ValueError(f"the graph holds {len(index._graph)} items, the index {n}")
         index._graph_keys, index._graph_next_key = keys, int(payload["graph"]["next_key"])
