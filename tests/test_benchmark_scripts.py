@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from wav2tok_test_utils import load_script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = REPO_ROOT / "scripts"
 SPEECH = REPO_ROOT.parent / "shared" / "data" / "speech_commands_test_v0.02"
+pytestmark = pytest.mark.usefixtures("hub_offline_and_threads")  # no network here; the scripts set threads
 BLOCK_KEYS = {"corpus", "synthetic", "protocol", "num_queries", "num_database", "chance_mrr", "rows", "skipped"}
 ROW_KEYS = {"model", "distance", "V", "TS", "PS", "search_s", "infer_s"}
-
-
-def _script(name: str):
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    return importlib.import_module(name)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _hub_offline_and_threads():
-    """No network here: make Hub loads fail at once (the scripts also do this when the Hub is unreachable)."""
-    import torch
-    from huggingface_hub import constants
-
-    before, threads = constants.HF_HUB_OFFLINE, torch.get_num_threads()
-    constants.HF_HUB_OFFLINE = True
-    yield
-    constants.HF_HUB_OFFLINE = before
-    torch.set_num_threads(threads)  # the scripts set 1 thread (--threads)
 
 
 def _tiny_model(path: Path, sampling_rate: int) -> str:
@@ -85,7 +65,7 @@ def _check_block(block: dict, synthetic: bool) -> None:
 
 def test_qbsh_essen(tmp_module, model_8k, essen_dir):
     out = tmp_module / "qbsh"
-    main = _script("benchmark_qbsh").main
+    main = load_script("benchmark_qbsh").main
     assert main(["--model", model_8k, "--corpus-dir", essen_dir, "--output-dir", str(out), "--dtw", "--seed", "0",
                  "--rerank", "1000", "--rerank-frames", "embeddings", "pitch-contour-dtw",
                  "--baselines", "vq-logmel-ed", "pitch-notes-ed", "wav2vec2-o",
@@ -143,7 +123,7 @@ def test_qbsh_ablation(tmp_module, model_8k, essen_dir):
     for name in ("cos", "nosim"):
         shutil.copytree(model_8k, root / name)
     out = tmp_module / "ablation_out"
-    assert _script("benchmark_qbsh").main(["--ablation-dir", str(root), "--corpus-dir", essen_dir, "--output-dir",
+    assert load_script("benchmark_qbsh").main(["--ablation-dir", str(root), "--corpus-dir", essen_dir, "--output-dir",
                                            str(out), "--max-queries", "3", "--no-plots"]) == 0
     report = json.loads((out / "ablation_essen.json").read_text())
     _check_block(report, synthetic=True)
@@ -155,7 +135,7 @@ def test_qbsh_ablation(tmp_module, model_8k, essen_dir):
 
 
 def test_qbsh_errors(tmp_module, model_8k, capsys):
-    main = _script("benchmark_qbsh").main
+    main = load_script("benchmark_qbsh").main
     with pytest.raises(SystemExit) as error:
         main(["--model", str(tmp_module / "missing-model")])
     assert error.value.code == 2
@@ -174,7 +154,7 @@ def test_qbsh_errors(tmp_module, model_8k, capsys):
 @pytest.mark.skipif(not SPEECH.is_dir(), reason=f"shared speech data not found at {SPEECH}")
 def test_speech(tmp_module, model_16k):
     out = tmp_module / "speech"
-    assert _script("benchmark_speech").main([
+    assert load_script("benchmark_speech").main([
         "--model", model_16k, "--source", str(SPEECH), "--max-clips", "300", "--include-unknown", "no",
         "--max-queries", "6", "--key-search", "-2", "0", "2", "--conditions", "V", "TS", "PS",
         "--output-dir", str(out), "--baselines", "logmel-dtw", "vq-logmel-ed", "wav2vec2-o", "wav2vec2-multi"]) == 0
@@ -196,7 +176,7 @@ def test_speech(tmp_module, model_16k):
 @pytest.mark.skipif(not SPEECH.is_dir(), reason=f"shared speech data not found at {SPEECH}")
 def test_std(tmp_module, model_16k):
     out = tmp_module / "std"
-    assert _script("benchmark_std").main([
+    assert load_script("benchmark_std").main([
         "--model", model_16k, "--source", str(SPEECH), "--max-clips", "400", "--num-utterances", "3", "4", "4",
         "--max-queries", "6", "--output-dir", str(out), "--baselines", "logmel-dtw", "wav2vec2-o", "wav2vec2-multi"]) == 0
     report = json.loads((out / "std.json").read_text())
@@ -219,7 +199,7 @@ def test_std(tmp_module, model_16k):
 
 def test_tune_substitution_temperature(tmp_module, model_8k, essen_dir):
     out = tmp_module / "tune"
-    assert _script("tune_substitution_temperature").main([
+    assert load_script("tune_substitution_temperature").main([
         "--model", model_8k, "--corpus-dir", essen_dir, "--temperatures", "0.4", "0.8", "--output-dir", str(out)]) == 0
     report = json.loads((out / "substitution_temperature.json").read_text())
     assert [(r["distance"], r["temperature"]) for r in report["rows"]] == [
@@ -229,13 +209,13 @@ def test_tune_substitution_temperature(tmp_module, model_8k, essen_dir):
         assert 0 < row["mean"] <= 1 and row["mean"] == pytest.approx((row["V"] + row["TS"] + row["PS"]) / 3)
     assert "Validation split (never test)" in (out / "substitution_temperature.md").read_text()
     with pytest.raises(SystemExit):
-        _script("tune_substitution_temperature").main(["--model", model_8k, "--corpus-dir", essen_dir,
+        load_script("tune_substitution_temperature").main(["--model", model_8k, "--corpus-dir", essen_dir,
                                                         "--temperatures", "0", "--output-dir", str(out)])
 
 
 def test_tune_token_runs_and_bench_rerank(tmp_module, model_8k, essen_dir):
     out = tmp_module / "runs"
-    assert _script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--runs", "0", "2",
+    assert load_script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--runs", "0", "2",
                                             "--temperatures", "0.1", "--cost-caps", "1", "--output-dir", str(out)]) == 0
     report = json.loads((out / "token_runs.json").read_text())
     assert report["split"] == "validation"
@@ -246,11 +226,11 @@ def test_tune_token_runs_and_bench_rerank(tmp_module, model_8k, essen_dir):
     for row in report["rows"]:
         assert 0 < row["mean"] <= 1 and row["mean"] == pytest.approx((row["V"] + row["TS"] + row["PS"]) / 3)
     with pytest.raises(SystemExit):
-        _script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--runs", "-1"])
+        load_script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--runs", "-1"])
     with pytest.raises(SystemExit):
-        _script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--cost-caps", "3"])
+        load_script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--cost-caps", "3"])
     speed = tmp_module / "speed"
-    assert _script("bench_rerank").main(["--model", model_8k, "--corpus-dir", essen_dir, "--rerank", "1",
+    assert load_script("bench_rerank").main(["--model", model_8k, "--corpus-dir", essen_dir, "--rerank", "1",
                                          "--repeats", "1", "--output-dir", str(speed)]) == 0
     timing = json.loads((speed / "bench_rerank.json").read_text())["search_s_per_query"]
     assert set(timing) == {"tokens only", "tokens + re-rank top 1 (embedding DTW)", "pitch-contour DTW, every item"}

@@ -3,35 +3,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from wav2tok_test_utils import load_script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared" / "data"
 SPEECH, OCEAN = SHARED / "speech_commands_test_v0.02", SHARED / "speechocean762_train"
-pytestmark = pytest.mark.skipif(not (SPEECH.is_dir() and OCEAN.is_dir()), reason=f"shared speech data not in {SHARED}")
-
-
-def _script(name: str):
-    if str(REPO_ROOT / "scripts") not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT / "scripts"))
-    return importlib.import_module(name)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _hub_offline_and_threads():
-    import torch
-    from huggingface_hub import constants
-
-    before, threads = constants.HF_HUB_OFFLINE, torch.get_num_threads()
-    constants.HF_HUB_OFFLINE = True
-    yield
-    constants.HF_HUB_OFFLINE = before
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.skipif(not (SPEECH.is_dir() and OCEAN.is_dir()), reason=f"shared speech data not in {SHARED}"),
+              pytest.mark.usefixtures("hub_offline_and_threads")]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +32,7 @@ def work(tmp_path_factory):
 
 def test_speech_corpora_and_query_conditions(work):
     out = work / "speech"
-    assert _script("benchmark_speech").main([
+    assert load_script("benchmark_speech").main([
         "--model", str(work / "tiny16k"), "--ocean-source", str(OCEAN), "--ocean-dir", str(work / "ocean"),
         "--ocean-max-speakers", "10", "--noise-source", str(SPEECH), "--rir-count", "1", "--rir-rt60", "0.15", "0.2",
         "--conditions", "V", "telephone", "noise", "reverb", "eq", "gain", "dc", "--dtw", "--max-queries", "5",
@@ -74,22 +56,22 @@ def test_speech_corpora_and_query_conditions(work):
     common = ["--model", str(work / "tiny16k"), "--ocean-dir", str(work / "ocean"), "--corpora", "speechocean-words",
               "--noise-source", str(SPEECH), "--rir-count", "1", "--rir-rt60", "0.15", "0.2", "--max-queries", "5",
               "--baselines", "--baseline-rows-from", str(out), "--no-plots", "--output-dir", str(again)]
-    assert _script("benchmark_speech").main([*common, "--conditions", "V", "telephone", "noise", "reverb", "eq",
+    assert load_script("benchmark_speech").main([*common, "--conditions", "V", "telephone", "noise", "reverb", "eq",
                                              "gain", "dc"]) == 0
     copied = json.loads((again / "speechocean_words.json").read_text())
     assert [r for r in copied["rows"] if r["model"] == "logmel-dtw"] == [rows[("logmel-dtw", "dtw")]]
     assert copied["baseline_rows_from"].endswith("speechocean_words.json")
     with pytest.raises(SystemExit, match="measured something else"):
-        _script("benchmark_speech").main([*common, "--conditions", "V", "dc"])
+        load_script("benchmark_speech").main([*common, "--conditions", "V", "dc"])
     (again / "summary.md").unlink()
-    assert _script("benchmark_speech").main(["--model", str(work / "tiny16k"), "--summary-only",
+    assert load_script("benchmark_speech").main(["--model", str(work / "tiny16k"), "--summary-only",
                                              "--output-dir", str(again)]) == 0
     assert "## speechocean-words" in (again / "summary.md").read_text()
 
 
 def test_speech_refuses_a_noise_condition_without_real_noise(work, capsys):
     with pytest.raises(SystemExit):
-        _script("benchmark_speech").main(["--model", str(work / "tiny16k"), "--ocean-dir", str(work / "ocean"),
+        load_script("benchmark_speech").main(["--model", str(work / "tiny16k"), "--ocean-dir", str(work / "ocean"),
                                           "--conditions", "V", "noise"])
     assert "needs real noise" in capsys.readouterr().err
 
@@ -98,7 +80,7 @@ def test_std_on_real_connected_speech(work):
     out = work / "std"
     ocean = work / "ocean"
     args = ["--ocean-dir", str(ocean)] if ocean.is_dir() else ["--ocean-source", str(OCEAN), "--ocean-dir", str(ocean)]
-    assert _script("benchmark_std").main([
+    assert load_script("benchmark_std").main([
         "--model", str(work / "tiny16k"), *args, "--max-queries", "4", "--baselines", "logmel-dtw", "vq-logmel-ed",
         "--output-dir", str(out)]) == 0
     report = json.loads((out / "std.json").read_text())

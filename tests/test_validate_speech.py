@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import numpy as np
+from wav2tok_test_utils import load_script
 
 from wav2tok_hf.retrieval.evaluation import RetrievalSet
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
 
 def _script():
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    return importlib.import_module("validate_speech")
+    return load_script("validate_speech")
 
 
 def test_conditions_band_limit_trim_and_degrade_only_what_they_say():

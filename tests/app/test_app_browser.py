@@ -7,6 +7,7 @@ Set ``WAV2TOK_APP_SCREENSHOT=docs/app.png`` to also refresh the README's screens
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -108,11 +109,19 @@ def app_url(tmp_path_factory, playwright_api):
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]  # user errors never become stack traces
 
 
-def _browser(playwright_api, tmp_path, *extra_flags):
+@contextlib.contextmanager
+def _app_page(playwright_api, app_url, tmp_path, *extra_flags):
+    """A page of the running app in a fresh headless Chromium, closed on the way out."""
     api, chromium = playwright_api
-    return api.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=chromium, headless=True,
-                                                  args=CHROMIUM_FLAGS + list(extra_flags),
-                                                  viewport={"width": 1280, "height": 1000})
+    browser = api.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=chromium, headless=True,
+                                                     args=CHROMIUM_FLAGS + list(extra_flags),
+                                                     viewport={"width": 1280, "height": 1000})
+    try:
+        page = browser.new_page()
+        page.goto(app_url)
+        yield page
+    finally:
+        browser.close()
 
 
 def _search(page, tmp_path, attempts: int = 30) -> list[str]:
@@ -143,10 +152,7 @@ def _screenshot(page, tmp_path, name):
 
 
 def test_uploaded_hum_finds_its_song(playwright_api, app_url, hums, tmp_path):
-    browser = _browser(playwright_api, tmp_path)
-    try:
-        page = browser.new_page()
-        page.goto(app_url)
+    with _app_page(playwright_api, app_url, tmp_path) as page:
         page.locator("#hum-audio input[type=file]").set_input_files(str(hums["folder"] / "upload.wav"))
         ids = _search(page, tmp_path)
         assert len(ids) == 10 and hums["song"] in ids, (hums["song"], ids)
@@ -158,17 +164,12 @@ def test_uploaded_hum_finds_its_song(playwright_api, app_url, hums, tmp_path):
         assert played.ok and played.body()[:4] == b"fLaC", played.status  # each row's play button serves the song
         _screenshot(page, tmp_path, "upload.png")
         print(f"uploaded hum of {hums['song']}: rank {ids.index(hums['song']) + 1} of {SONGS}")
-    finally:
-        browser.close()
 
 
 def test_hum_into_the_microphone_finds_its_song(playwright_api, app_url, hums, tmp_path):
     mic = hums["folder"] / "mic.wav"
-    browser = _browser(playwright_api, tmp_path, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                       f"--use-file-for-fake-audio-capture={mic}%noloop")
-    try:
-        page = browser.new_page()
-        page.goto(app_url)
+    with _app_page(playwright_api, app_url, tmp_path, "--use-fake-device-for-media-stream",
+                   "--use-fake-ui-for-media-stream", f"--use-file-for-fake-audio-capture={mic}%noloop") as page:
         page.locator("#hum-audio button[aria-label='Record audio']").click()
         page.locator("#hum-audio button.record-button").click()
         time.sleep(hums["seconds"] + 1.2)  # the fake microphone plays mic.wav once, in real time
@@ -177,30 +178,20 @@ def test_hum_into_the_microphone_finds_its_song(playwright_api, app_url, hums, t
         assert hums["song"] in ids, (hums["song"], ids)
         _screenshot(page, tmp_path, "microphone.png")
         print(f"microphone hum of {hums['song']}: rank {ids.index(hums['song']) + 1} of {SONGS}")
-    finally:
-        browser.close()
 
 
 def test_corrupt_upload_gets_a_clear_message(playwright_api, app_url, hums, tmp_path):
-    browser = _browser(playwright_api, tmp_path)
-    try:
-        page = browser.new_page()
-        page.goto(app_url)
+    with _app_page(playwright_api, app_url, tmp_path) as page:
         page.locator("#hum-audio input[type=file]").set_input_files(str(hums["folder"] / "corrupt.wav"))
         page.click("#hum-search")
         message = page.get_by_text("Could not read this file as audio", exact=False).first
         expect(message).to_contain_text("Accepted: WAV, FLAC or OGG", timeout=60_000)
         assert "Traceback" not in page.locator("body").inner_text()
         _screenshot(page, tmp_path, "corrupt.png")
-    finally:
-        browser.close()
 
 
 def test_token_view_and_word_search_help(playwright_api, app_url, hums, tmp_path):
-    browser = _browser(playwright_api, tmp_path)
-    try:
-        page = browser.new_page()
-        page.goto(app_url)
+    with _app_page(playwright_api, app_url, tmp_path) as page:
         page.get_by_role("tab", name="Find where it was said").click()
         expect(page.locator("#word-help")).to_contain_text("--speech-folder")  # no speech index: how to make one
         page.get_by_role("tab", name="See the tokens").click()
@@ -210,5 +201,3 @@ def test_token_view_and_word_search_help(playwright_api, app_url, hums, tmp_path
         assert page.locator("#tokens-strings .w2t-tok").count() > 10
         assert page.locator("#tokens-plot img, #tokens-plot canvas").count() >= 1  # the matplotlib figure
         _screenshot(page, tmp_path, "tokens.png")
-    finally:
-        browser.close()
