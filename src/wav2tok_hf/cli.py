@@ -41,16 +41,17 @@ def _stage_done(experiment) -> bool:
     """A stage whose output folder holds the model trained by exactly this experiment (its saved
     ``training_config.json``) and whose run reached ``max_steps`` (the last checkpoint)."""
     from .training import training_arguments
+    from .training.checkpoint import latest_checkpoint
 
     args = training_arguments(experiment.training)
+    last = latest_checkpoint(args.run_dir)
     try:
         with open(os.path.join(args.output_dir, "training_config.json"), encoding="utf-8") as f:
             saved = json.load(f)["experiment"]
-        root = os.path.join(args.run_dir, "checkpoints")
-        steps = [int(d[5:]) for d in os.listdir(root) if d.startswith("step_") and d[5:].isdigit()]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return saved == json.loads(json.dumps(experiment.to_dict())) and max(steps, default=0) >= args.max_steps
+    return (last is not None and int(os.path.basename(last).split("_")[1]) >= args.max_steps
+            and saved == json.loads(json.dumps(experiment.to_dict())))
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -113,6 +113,13 @@ def _encode_with(encoder: Any, audio: list, sampling_rate: int | None, kind: str
     return list(sequences), list(durations)
 
 
+def _typed_scores(distance: str, scores: np.ndarray) -> np.ndarray:
+    """Candidate paths compute float64 scores; give them the exhaustive scan's dtype for the distance."""
+    if distance in ("levenshtein", "subsequence_levenshtein"):
+        return scores.astype(np.int32)
+    return scores.astype(np.float32) if distance == "normalized_levenshtein" else scores
+
+
 def _is_single_token_query(query: Any) -> bool:
     if isinstance(query, np.ndarray) or hasattr(query, "numpy"):
         return np.asarray(query).ndim == 1
@@ -659,16 +666,8 @@ class Wav2TokIndex:
         flat, offsets = self._flat()
         items = np.searchsorted(self._graph_keys, self._graph.candidates(query, candidates))
         costs = self.substitution_costs if distance in WEIGHTED_DISTANCES else None
-        scores = kernels.subset_distances(query, flat, offsets, items, costs)
-        if distance.startswith("normalized"):
-            scores = scores / np.maximum(np.maximum(len(query), np.diff(offsets)[items]), 1)
-        order = np.lexsort((items, scores))[:top_k]  # ties in insertion order, as the exhaustive scan
-        scores = scores[order]
-        if distance == "levenshtein":
-            scores = scores.astype(np.int32)
-        elif distance == "normalized_levenshtein":
-            scores = scores.astype(np.float32)
-        return SearchResult(distance, items[order], scores, index=self)
+        best, scores = kernels.rank_subset(query, flat, offsets, items, top_k, distance.startswith("normalized"), costs)
+        return SearchResult(distance, best, _typed_scores(distance, scores), index=self)
 
     def _qgrams(self) -> QGramIndex:
         if "qgram" not in self._cache:
@@ -816,21 +815,14 @@ class Wav2TokIndex:
                                        strings=self._strings, costs=self.substitution_costs if weighted else None,
                                        max_candidates=budget, scan=skip)
         scans[distance] = scans.get(distance, 0) + 1 if top.stage == 2 else 0
-        scores = top.scores
-        if distance in ("levenshtein", "subsequence_levenshtein"):
-            scores = scores.astype(np.int32)
-        elif distance == "normalized_levenshtein":
-            scores = scores.astype(np.float32)
-        return SearchResult(distance, top.indices, scores, top.starts, top.ends, index=self)
+        return SearchResult(distance, top.indices, _typed_scores(distance, top.scores), top.starts, top.ends, index=self)
 
     def _approximate_top_k(self, query: np.ndarray, distance: str, top_k: int, candidates: int) -> SearchResult:
         flat, offsets = self._flat()
         costs = self.substitution_costs if distance in WEIGHTED_DISTANCES else None
         top = self._qgrams().approximate_top_k(query, flat, offsets, top_k, distance.startswith("normalized"),
                                                candidates, costs)
-        scores = top.scores.astype(np.int32) if distance == "levenshtein" else (
-            top.scores.astype(np.float32) if distance == "normalized_levenshtein" else top.scores)
-        return SearchResult(distance, top.indices, scores, index=self)
+        return SearchResult(distance, top.indices, _typed_scores(distance, top.scores), index=self)
 
     def _rerank_queries(self, rerank: int | None, query_frames: Any, single: bool, n: int) -> list | None:
         if rerank is None:

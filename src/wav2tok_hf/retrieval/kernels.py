@@ -175,6 +175,28 @@ def subset_distances(query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, i
     return out
 
 
+def rank_subset(query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, items: np.ndarray, k: int,
+                normalized: bool, costs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of the listed ``items`` by exact ED (``costs=None``) or weighted ED, divided by the longer
+    length when ``normalized``; ``(items, scores)`` best first, ties in item order (as the exhaustive ranking): the
+    refine step of every candidate search.
+
+    Example:
+        >>> import numpy as np
+        >>> flat = np.array([0, 1, 2, 0, 2, 1, 0, 1], np.int32)
+        >>> rank_subset(np.array([0, 1], np.int32), flat, np.array([0, 3, 6, 8]), np.array([2, 1, 0]), 2, False)
+        (array([2, 0]), array([0., 1.]))
+    """
+    chunk = np.sort(np.asarray(items)).astype(np.int64)
+    query = np.ascontiguousarray(query, np.int32)
+    scores = subset_distances(query, np.ascontiguousarray(flat, np.int32), np.ascontiguousarray(offsets, np.int64),
+                              chunk, costs)
+    if normalized:
+        scores = scores / np.maximum(len(query), offsets[chunk + 1] - offsets[chunk])
+    order = smallest(scores, k)
+    return chunk[order], scores[order]
+
+
 @numba.njit(cache=True, nogil=True)
 def _semiglobal_one(query, target):
     m = query.shape[0]

@@ -227,11 +227,8 @@ class QGramIndex:
         items, bounds, _ = self.bounds(query, normalized)  # unscaled: ranks by shared bigrams, also for weighted ED
         if len(items) > candidates:
             items = items[np.argpartition(bounds, candidates - 1)[:candidates]]
-        chunk = np.sort(items).astype(np.int64)  # item order: ties resolved as in the exhaustive ranking
-        scores, _, _ = self._distances(query, np.ascontiguousarray(flat, np.int32),
-                                       np.ascontiguousarray(offsets, np.int64), chunk, normalized, costs, False)
-        order = kernels.smallest(scores, k)
-        return TopK(chunk[order], scores[order], len(chunk), 3)
+        best, scores = kernels.rank_subset(query, flat, offsets, items, k, normalized, costs)
+        return TopK(best, scores, len(items), 3)
 
     def _distances(self, query, flat, offsets, chunk, normalized, costs, subsequence) -> tuple:
         if subsequence:

@@ -94,6 +94,24 @@ def set_rng_state(tensors: dict[str, torch.Tensor], rest: dict[str, Any]) -> Non
     random.setstate((version, tuple(internal), gauss))
 
 
+def latest_checkpoint(run_dir: str) -> str | None:
+    """The ``checkpoints/step_N`` folder of ``run_dir`` with the largest N, or None when it has none.
+
+    Example:
+        >>> import tempfile
+        >>> run = tempfile.mkdtemp()
+        >>> for step in (50, 100, 9):
+        ...     os.makedirs(os.path.join(run, "checkpoints", f"step_{step}"))
+        >>> os.path.basename(latest_checkpoint(run)), latest_checkpoint(tempfile.mkdtemp())
+        ('step_100', None)
+    """
+    root = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(root):
+        return None
+    steps = sorted(int(d.split("_")[1]) for d in os.listdir(root) if d.startswith("step_") and d.split("_")[1].isdigit())
+    return os.path.join(root, f"step_{steps[-1]}") if steps else None
+
+
 def save_checkpoint(directory: str, *, rank: int, main: bool, model: torch.nn.Module | None = None,
                     model_config: dict[str, Any] | None = None, optimizer: torch.optim.Optimizer | None = None,
                     scheduler: Any = None, trainer_state: dict[str, Any] | None = None,

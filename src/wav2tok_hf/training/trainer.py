@@ -24,7 +24,7 @@ from ..configuration_wav2tok import Wav2TokConfig
 from ..retrieval.index import WEIGHTED_DISTANCES
 from ..saving import check_save_target, save_folder
 from .arguments import Wav2TokTrainingArguments
-from .checkpoint import check_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import check_checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from .kmeans import codebook_usage, spherical_kmeans
 from .losses import (LossTerm, alignment_loss, consistency_loss, ctc_loss, diversity_loss, dtw_alignment, matching_loss,
                      smoothness_loss, weighted_total)
@@ -332,13 +332,6 @@ class Wav2TokTrainer:
         if keys:
             raise ValueError(f"cannot resume from {checkpoint}: its model config differs in {keys}")
 
-    def _latest_checkpoint(self) -> str | None:
-        root = os.path.join(self.args.run_dir, "checkpoints")
-        if not os.path.isdir(root):
-            return None
-        steps = sorted(int(d.split("_")[1]) for d in os.listdir(root) if d.startswith("step_") and d.split("_")[1].isdigit())
-        return os.path.join(root, f"step_{steps[-1]}") if steps else None
-
     def train(self) -> TrainResult:
         """Run the EM loop to ``max_steps`` (resuming if asked), then write the selected model to ``output_dir``."""
         run = self._prepare()
@@ -376,7 +369,7 @@ class Wav2TokTrainer:
         set_seed(args.seed)
         resume = args.resume_from_checkpoint
         if resume == "latest":
-            resume = self._latest_checkpoint()
+            resume = latest_checkpoint(self.args.run_dir)
         if resume:
             self._check_resume(resume)
 
