@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+# what a model folder was trained on: library code, named here for the scripts
+from wav2tok_hf.benchmarks.provenance import build_note, training_data_section, training_experiment  # noqa: F401
 
 logger = logging.getLogger("benchmark")
 
@@ -120,20 +122,6 @@ def load_model_dir(path: str) -> Any:
     if not os.path.isfile(os.path.join(path, "config.json")):
         raise FileNotFoundError(f"{path!r} is not a saved wav2tok model (no config.json in it)")
     return Wav2TokModel.from_pretrained(path).eval()
-
-
-def training_experiment(model_dir: str) -> dict[str, Any]:
-    """The experiment a model folder was trained with (``training_config.json``), ``{}`` if none can be read."""
-    try:
-        with open(os.path.join(model_dir, "training_config.json"), encoding="utf-8") as f:
-            return json.load(f).get("experiment") or {}
-    except (OSError, ValueError):
-        return {}
-
-
-def training_data_section(model_dir: str) -> dict[str, Any] | None:
-    """The ``data`` section of the experiment a model folder was trained with, if any."""
-    return training_experiment(model_dir).get("data")
 
 
 def load_models(parser: argparse.ArgumentParser, model_dirs: list[str]) -> list[tuple[str, Any, str]]:
@@ -272,42 +260,3 @@ def hub_baseline_encoders(names: list[str] | tuple[str, ...], model_ids: list[st
 
     loaded, skipped = hub_baselines(names, model_ids, go_offline_if_unreachable)
     return [baseline_encoder(baseline, label) for label, baseline in loaded], skipped
-
-
-def build_note(model_dir: str, corpus: str, build: dict, from_cache: bool) -> str | None:
-    """A warning when the model was trained on the same corpus recipe with other build settings (its training
-    songs/speakers may then appear in this benchmark's test split), or None."""
-    data = training_data_section(model_dir)
-    if not data or data.get("corpus") != corpus:
-        return None
-    trained = dict(data.get("build") or {})
-    if from_cache:
-        trained_cache = data.get("cache_dir")
-        if trained_cache and os.path.realpath(trained_cache) == os.path.realpath(build.get("cache_dir", "")):
-            return None  # the very corpus the model was trained on: its test split was never trained on
-        return (f"{model_dir}: trained on {corpus} cached at {trained_cache!r} (built with {trained}), but this "
-                f"benchmark loaded {build.get('cache_dir')!r}: unless it is the same build, its test split may contain "
-                "songs/speakers the model was trained on")
-    differing = {k: (trained.get(k), v) for k, v in build.items() if k in trained and _norm(trained[k]) != _norm(v)}
-    if differing:
-        return (f"{model_dir}: trained on {corpus} with build settings {trained}, but this benchmark built it with "
-                f"{differing} (trained vs here): its test split may contain material the model was trained on")
-    return None
-
-
-def _norm(value: Any) -> Any:
-    return list(value) if isinstance(value, (list, tuple)) else value
-
-
-def median_seconds(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up call."""
-    import statistics
-    import time
-
-    fn()
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)

@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     models = _common.load_models(parser, args.model)
     ablation_models = _common.load_models(parser, ablation_dirs)
 
-    from wav2tok_hf.retrieval.encoders import model_encoder
+    from wav2tok_hf.retrieval.encoders import model_encoders
     from wav2tok_hf.demo import fit_baselines
 
     start = time.perf_counter()
@@ -328,9 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     if models:
         encoders = []
         for name, model, _ in models:
-            encoders.append(model_encoder(model, name))
-            if args.dtw:
-                encoders.append(model_encoder(model, name, distance="dtw"))
+            encoders += model_encoders(model, name, args.dtw)
         encoders = with_ranking_variants(encoders + baseline_encoders + hub_encoders)
         pin_threads(encoders, args.threads)
         blocks = [run_protocol(p, corpus, encoders, skipped, args, models) for p in args.protocols]
@@ -350,9 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     if ablation_models:
         encoders = []
         for (name, model, path) in ablation_models:
-            encoders.append(model_encoder(model, os.path.basename(os.path.normpath(path))))
-            if args.dtw:
-                encoders.append(model_encoder(model, os.path.basename(os.path.normpath(path)), distance="dtw"))
+            encoders += model_encoders(model, os.path.basename(os.path.normpath(path)), args.dtw)
         if args.baselines:
             encoders += baseline_encoders + hub_encoders
         encoders = with_ranking_variants(encoders)

@@ -41,7 +41,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import functools
 import logging
 import os
 import sys
@@ -50,23 +50,17 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
-from wav2tok_hf.retrieval.encoders import apply_threads, pin_threads, with_key_search, with_ranking_variants  # noqa: E402
 import _plots  # noqa: E402
+from wav2tok_hf.benchmarks.speech import (  # noqa: E402
+    BASE_CONDITIONS,
+    CORPORA,
+    DEFAULT_BASELINES,
+    SAMPLING_RATE,
+    SpeechCorpus,
+    SpeechOptions,
+)
 
 logger = logging.getLogger("benchmark_speech")
-DEFAULT_BASELINES = ["logmel-dtw", "vq-logmel-ed", "pocketsphinx-phones", "wav2vec2-o", "wav2vec2-multi"]
-CORPORA = ("speech-commands", "speechocean-words", "speechocean-telephone")
-BASE_CONDITIONS = ("V", "TS", "PS")
-SAMPLING_RATE = 16000
-AUDIO = {
-    "speech-commands": "REAL speech (Speech Commands v0.02 test-set recordings, CC BY 4.0)",
-    "speechocean-words": "REAL speech (speechocean762 read English by non-native children and adults, CC BY 4.0; "
-                         "word clips cut from machine forced alignments)",
-    "speechocean-telephone": "REAL speech through a SIMULATED telephone channel (speechocean762 word clips, database "
-                             "and queries at 8 kHz, 300-3400 Hz, mu-law)",
-}
-PROTOCOL_NOTE = ("speakers of the --split (test: never trained on nor selected on); half of them form the database, the "
-                 "other half query it with the same words")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,96 +144,62 @@ def load_speechocean(args, parser):
                                                 "existing --ocean-dir")
 
 
-def degraded_sets(retrieval, conditions, seed, noise_bank, rir_bank, snr_db):
-    """V/TS/PS sets plus one set per users'-recording condition (queries degraded, database clean)."""
-    from wav2tok_hf.retrieval.evaluation import condition_sets
-    from wav2tok_hf.data.degrade import degrade
+def load_corpora(args, parser, corpora: list[str], model_dir: str) -> list[SpeechCorpus]:
+    """Each corpus to run, its split's retrieval set built: inputs, so a corpus that cannot be built or a split too
+    small for the protocol is a usage error before any benchmark runs."""
+    from wav2tok_hf.benchmarks.speech import speech_corpus
 
-    sets = condition_sets(retrieval, seed=seed, conditions=tuple(c for c in conditions if c in BASE_CONDITIONS))
-    options = {"noise": {"noise_bank": noise_bank, "snr_db": snr_db}, "reverb": {"rir_bank": rir_bank}}
-    for name in conditions:
-        if name not in BASE_CONDITIONS:
-            queries = [degrade(name, q, retrieval.sampling_rate, seed=(seed, i), **options.get(name, {}))
-                       for i, q in enumerate(retrieval.queries)]
-            sets[name] = dataclasses.replace(retrieval, queries=queries, name=f"{retrieval.name}/{name}")
-    return {name: sets[name] for name in conditions}
+    out, ocean = [], None
+    for key in corpora:
+        if key == "speech-commands":
+            corpus, build, cached = load_speech_commands(args, parser)
+            hint = "; use more clips (--max-clips) or --include-unknown no"
+            where = f"Speech Commands {args.split} split ({len(corpus[args.split])} clips)"
+        else:
+            ocean = ocean or load_speechocean(args, parser)  # one build serves both speechocean corpora
+            corpus, build, cached = ocean
+            hint, where = "", f"speechocean762 {args.split} split ({len(corpus[args.split])} word clips)"
+        try:
+            out.append(speech_corpus(key, corpus, build, cached, model_dir, split=args.split,
+                                     conditions=args.conditions, max_queries=args.max_queries, seed=args.seed))
+        except ValueError as error:
+            parser.error(f"{where}: {error}{hint}")
+        for warning in out[-1].warnings:
+            print(f"WARNING [{key}]: {warning}", file=sys.stderr)
+    return out
 
 
-def telephone_set(retrieval, seed):
-    """Database and queries through the telephone channel (a new microphone and band for the whole corpus)."""
-    from wav2tok_hf.data.degrade import degrade
+def load_resources(args, parser) -> tuple:
+    """``(noise bank, room responses)`` of the noise and reverb conditions (``None`` when not asked for)."""
+    from wav2tok_hf.data.degrade import load_noise_bank, room_impulse_responses
 
-    sr = retrieval.sampling_rate
-    return dataclasses.replace(
-        retrieval, name=f"{retrieval.name}/telephone-corpus",
-        queries=[degrade("telephone", q, sr, seed=(seed, 0, i)) for i, q in enumerate(retrieval.queries)],
-        database=[degrade("telephone", d, sr, seed=(seed, 1, i)) for i, d in enumerate(retrieval.database)])
+    noise, rirs = None, None
+    if "noise" in args.conditions:
+        try:
+            # test: the noise clips training does not use; validation (model selection): the training half
+            part = "test" if args.split == "test" else "train"
+            noise = load_noise_bank(args.noise_source or args.source, part=part, sampling_rate=SAMPLING_RATE)
+        except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+            parser.error(f"--noise-source {args.noise_source or args.source!r}: {error}")
+    if "reverb" in args.conditions:
+        rirs = room_impulse_responses(args.rir_count, SAMPLING_RATE, rt60_s=tuple(args.rir_rt60),
+                                      seed=(1000 if args.split == "test" else 2000) + args.seed)
+    return noise, rirs
 
 
-# ---------------------------------------------------------------------- one corpus
-def run_corpus(key, corpus, build, cached, args, model, name, model_dir, resources):
-    from wav2tok_hf.retrieval.encoders import model_encoder
-    from wav2tok_hf.retrieval.evaluation import format_table, retrieval_set_from_split, run_benchmark
-    from wav2tok_hf.demo import fit_baselines
+def write_corpus(data: SpeechCorpus, report: dict, markdown: str, *, args, model, name: str) -> None:
+    """``<corpus>.md``, ``<corpus>.json`` and (unless --no-plots) the plots of one corpus, then print its table."""
+    from wav2tok_hf.retrieval.encoders import apply_threads
 
-    recipe = "speech-commands" if key == "speech-commands" else "speechocean762"
-    warnings = [w for w in [_common.build_note(model_dir, recipe, build, cached)] if w]
-    for warning in warnings:
-        print(f"WARNING [{key}]: {warning}", file=sys.stderr)
-    retrieval = retrieval_set_from_split(corpus[args.split], SAMPLING_RATE, max_queries=args.max_queries,
-                                         seed=args.seed, synthetic=False, name=f"{key}/{args.split}")
-    conditions = list(args.conditions)
-    if key == "speechocean-telephone":
-        retrieval = telephone_set(retrieval, args.seed)
-        conditions = [c for c in conditions if c in BASE_CONDITIONS]
-    sets = degraded_sets(retrieval, conditions, args.seed, resources.get("noise"), resources.get("rirs"), args.snr_db)
-    local, hub = _common.split_baselines(args.baselines)
-    encoders = [model_encoder(model, name)]
-    if args.dtw:
-        embeddings = model_encoder(model, name, distance="dtw")
-        encoders.append(dataclasses.replace(embeddings, name=f"{name} (frame embeddings)"))
-    if local:
-        encoders += fit_baselines(tuple(local), corpus["train"], SAMPLING_RATE, max_fit_clips=args.max_fit_clips,
-                                  seed=args.seed)
-    hub_encoders, skipped = resources["hub"]
-    encoders = with_ranking_variants(encoders + hub_encoders)
-    if args.key_search:
-        encoders = with_key_search(encoders, tuple(args.key_search))
-    encoders = pin_threads(encoders, args.threads)
-    logger.info("%s: %d queries x %d database items, conditions %s", key, len(retrieval.queries),
-                len(retrieval.database), conditions)
-    rows = run_benchmark(encoders, sets, details=True)
-    reused = None
-    if args.baseline_rows_from:
-        mine = {"split": args.split, "seed": args.seed, "conditions": conditions, **retrieval.sizes()}
-        reused = reused_baseline_rows(args.baseline_rows_from, key, mine)
-    if reused:
-        rows += reused["rows"]
-        skipped = skipped + [s for s in reused["skipped"] if s["model"] not in {x["model"] for x in skipped}]
-    report = {"corpus": key, "split": args.split, "synthetic": False, "audio": AUDIO[key],
-              "protocol": "unseen-speakers", "protocol_note": PROTOCOL_NOTE, "conditions": conditions,
-              **retrieval.sizes(), "rows": rows,
-              "skipped": skipped, "warnings": warnings, "seed": args.seed, "corpus_build": build,
-              "key_search_semitones": args.key_search,
-              "baseline_rows_from": reused["from"] if reused else None, "corpus_from_cache": cached,
-              "models": {name: model_dir},
-              "snr_db": args.snr_db if "noise" in conditions else None,
-              "rir": {"count": args.rir_count, "rt60_s": list(args.rir_rt60)} if "reverb" in conditions else None}
-    title = (f"Spoken-word retrieval, {AUDIO[key]}; unseen {args.split} speakers: {report['num_queries']} queries vs "
-             f"{report['num_database']} clips of {report['num_classes']} words; chance MRR {report['chance_mrr']:.3f}")
-    markdown = [f"# {key} word retrieval ({AUDIO[key]})", ""]
-    markdown += [f"> WARNING: {w}" for w in warnings] + ([""] if warnings else [])
-    markdown += [format_table(rows, conditions=tuple(conditions), title=title), ""]
-    if skipped:
-        markdown += ["Skipped:", *_common.skipped_lines(skipped), ""]
+    key, retrieval, conditions = data.key, data.retrieval, data.conditions
     stem = key.replace("-", "_")
     out = args.output_dir
     if not args.no_plots:
         apply_threads(args.threads)
-        files = [_plots.plot_condition_bars(rows, os.path.join(out, f"{stem}_mrr.png"),
+        files = [_plots.plot_condition_bars(report["rows"], os.path.join(out, f"{stem}_mrr.png"),
                                             f"MRR per query condition — {key} (real speech), unseen speakers",
                                             conditions=tuple(conditions), chance=report["chance_mrr"]),
-                 _plots.plot_rank_histograms(rows, os.path.join(out, f"{stem}_ranks.png"),
+                 _plots.plot_rank_histograms(report["rows"], os.path.join(out, f"{stem}_ranks.png"),
                                              f"Ranks — {key} (real speech), unseen speakers",
                                              conditions=tuple(c for c in conditions if c in BASE_CONDITIONS))]
         if key == "speech-commands":
@@ -251,107 +211,16 @@ def run_corpus(key, corpus, build, cached, args, model, name, model_dir, resourc
                 n_fft=getattr(cfg, "n_fft", 512), hop_length=getattr(cfg, "hop_length", 160),
                 n_mels=getattr(cfg, "n_mels", 64) or 64))
         report["plots"] = [os.path.basename(f) for f in files]
-    _common.write_text(os.path.join(out, f"{stem}.md"), "\n".join(markdown))
+    _common.write_text(os.path.join(out, f"{stem}.md"), markdown)
     _common.write_json(os.path.join(out, f"{stem}.json"), report)
-    print("\n".join(markdown))
-    return report
-
-
-def reused_baseline_rows(folder: str, key: str, mine: dict) -> dict:
-    """The non-wav2tok rows (and skipped baselines) of ``<folder>/<corpus>.json``, after checking that it measured
-    the same thing as ``mine``: split, seed, conditions, query / database counts and chance MRR."""
-    import json
-
-    path = os.path.join(folder, f"{key.replace('-', '_')}.json")
-    if not os.path.isfile(path):
-        raise SystemExit(f"--baseline-rows-from: {path} does not exist")
-    with open(path, encoding="utf-8") as handle:
-        old = json.load(handle)
-    theirs = {name: old.get(name, "test" if name == "split" else None) for name in mine}
-    same = (lambda a, b: a == b or isinstance(b, float) and abs((a or 0) - b) < 1e-9)  # noqa: E731
-    differing = {name: (theirs[name], value) for name, value in mine.items() if not same(theirs[name], value)}
-    if differing:
-        raise SystemExit(f"--baseline-rows-from {path}: measured something else ({differing}, theirs vs here)")
-    rows = [row for row in old["rows"] if not row["model"].startswith("wav2tok[")]
-    return {"rows": rows, "skipped": old.get("skipped", []), "from": path}
-
-
-# ---------------------------------------------------------------------- summary and goal checks
-HEADLINE = {"wav2tok": "normalized_weighted_levenshtein", "logmel-dtw": "dtw",
-            "vq-logmel-ed": "normalized_weighted_levenshtein", "pocketsphinx-phones": "normalized_levenshtein"}
-
-
-def headline_rows(report: dict, name: str) -> dict[str, dict]:
-    """The row each system is compared by: wav2tok and vq-logmel-ed by normalised weighted ED, logmel-dtw by DTW,
-    phone baselines by normalised ED, the model's frame embeddings by DTW (no key search rows)."""
-    picked = {}
-    for row in report["rows"]:
-        if "key search" in row["model"]:
-            continue
-        if row["model"] == name and row["distance"] == HEADLINE["wav2tok"]:
-            picked["wav2tok"] = row
-        elif row["model"] == f"{name} (frame embeddings)":
-            picked["wav2tok embeddings (DTW)"] = row
-        elif HEADLINE.get(row["model"]) == row["distance"]:
-            picked[row["model"]] = row
-        elif row["model"].startswith(("wav2vec2", "hub-ctc")) and row["distance"] == "normalized_levenshtein":
-            picked[row["model"]] = row
-    return picked
-
-
-def goal_checks(report: dict, name: str) -> list[str]:
-    rows = headline_rows(report, name)
-    model = rows.get("wav2tok")
-    if model is None:
-        return []
-    lines = []
-    for other, margin in (("logmel-dtw", 0.0), ("vq-logmel-ed", 0.10)):
-        if other in rows:
-            gap = model["V"] - rows[other]["V"]
-            verdict = "met" if gap > margin else "NOT met"
-            lines.append(f"- V: wav2tok {model['V']:.3f} vs {other} {rows[other]['V']:.3f} (gap {gap:+.3f}; goal > "
-                         f"{margin:+.2f}: {verdict})")
-    for condition in (c for c in report["conditions"] if c != "V"):
-        drop = model[condition] - model["V"]
-        note = f" (goal within 0.05: {'met' if drop >= -0.05 else 'NOT met'})" if condition in ("TS", "PS") else ""
-        best = max((r for r in rows.values()), key=lambda r: r.get(condition, -1))
-        lines.append(f"- {condition}: wav2tok {model[condition]:.3f} ({drop:+.3f} from V){note}; best system "
-                     f"{best['model']} ({best['distance']}) {best[condition]:.3f}")
-    if "wav2tok embeddings (DTW)" in rows:
-        emb = rows["wav2tok embeddings (DTW)"]
-        lines.append(f"- embedding -> token loss (V): DTW over frame embeddings {emb['V']:.3f} -> tokens "
-                     f"{model['V']:.3f} ({model['V'] - emb['V']:+.3f})")
-    return lines
-
-
-def summary_markdown(reports: list[dict], name: str, split: str = "test") -> tuple[str, dict]:
-    lines = ["# Spoken-word retrieval across corpora and recording conditions (REAL speech)", "",
-             "Headline rankings: wav2tok and vq-logmel-ed by normalised codebook-weighted ED, logmel-dtw and the "
-             f"model's frame embeddings by DTW, pocketsphinx-phones by normalised ED. Queries by {split}-split speakers "
-             "absent from the database; conditions degrade the queries only (speechocean-telephone: the whole "
-             "corpus).", ""]
-    data = {"model": name, "split": split, "corpora": []}
-    for report in reports:
-        conditions = report["conditions"]
-        rows = headline_rows(report, name)
-        lines += [f"## {report['corpus']}: {report['num_queries']} queries vs {report['num_database']} clips of "
-                  f"{report['num_classes']} words (chance MRR {report['chance_mrr']:.3f})", "",
-                  "| system | " + " | ".join(conditions) + " |", "|---|" + "---|" * len(conditions)]
-        for label, row in rows.items():
-            lines.append(f"| {label} | " + " | ".join(f"{row[c]:.3f}" for c in conditions) + " |")
-        lines += [f"| {s['model']} | " + " | ".join("skipped" for _ in conditions) + " |" for s in report["skipped"]]
-        checks = goal_checks(report, name)
-        lines += ["", *checks, ""]
-        data["corpora"].append({"corpus": report["corpus"], "conditions": conditions,
-                                "num_queries": report["num_queries"], "chance_mrr": report["chance_mrr"],
-                                "rows": {label: {c: row[c] for c in conditions} for label, row in rows.items()},
-                                "goal_checks": checks})
-    return "\n".join(lines), data
+    print(markdown)
 
 
 def write_summary_only(parser, args) -> int:
     """summary.md / summary.json from the per-corpus reports already in ``--output-dir`` (corpus order)."""
     import json
+
+    from wav2tok_hf.benchmarks.speech import ReusedRowsError, reused_baseline_rows, summary_markdown
 
     reports = []
     for key in CORPORA:
@@ -362,7 +231,10 @@ def write_summary_only(parser, args) -> int:
             if args.baseline_rows_from and not report.get("baseline_rows_from"):
                 mine = {name: report.get(name) for name in ("split", "seed", "conditions", "num_queries",
                                                             "num_database", "num_classes", "chance_mrr")}
-                reused = reused_baseline_rows(args.baseline_rows_from, key, mine)
+                try:
+                    reused = reused_baseline_rows(args.baseline_rows_from, key, mine)
+                except ReusedRowsError as error:
+                    raise SystemExit(str(error)) from None
                 report["rows"] += reused["rows"]
                 report["skipped"] += [s for s in reused["skipped"] if s not in report["skipped"]]
                 report["baseline_rows_from"] = reused["from"]
@@ -389,6 +261,38 @@ def main(argv: list[str] | None = None) -> int:
     _common.check_baselines(parser, args.baselines)
     if args.summary_only:
         return write_summary_only(parser, args)
+    corpora = check_run_arguments(parser, args)
+    (name, model, model_dir), = _common.load_models(parser, [args.model])
+    if model.config.sampling_rate != SAMPLING_RATE:
+        logger.warning("model rate %d Hz; the 16 kHz audio is resampled for it", model.config.sampling_rate)
+    from wav2tok_hf.benchmarks.speech import ReusedRowsError, run_speech_benchmark
+
+    start = time.perf_counter()
+    noise_bank, rir_bank = load_resources(args, parser)
+    data = load_corpora(args, parser, corpora, model_dir)
+    local, hub = _common.split_baselines(args.baselines)
+    hub_encoders, skipped = _common.hub_baseline_encoders(hub, args.hub_model_id)
+    for s in skipped:
+        print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
+    options = SpeechOptions(split=args.split, seed=args.seed, baselines=local, dtw=args.dtw, key_search=args.key_search,
+                            threads=args.threads, max_fit_clips=args.max_fit_clips, snr_db=args.snr_db,
+                            rir_count=args.rir_count, rir_rt60=args.rir_rt60, baseline_rows_from=args.baseline_rows_from)
+    os.makedirs(args.output_dir, exist_ok=True)
+    try:
+        markdown, summary = run_speech_benchmark(
+            data, model, name, model_dir, options, hub_encoders=hub_encoders, skipped=skipped, noise_bank=noise_bank,
+            rir_bank=rir_bank, on_report=functools.partial(write_corpus, args=args, model=model, name=name))
+    except ReusedRowsError as error:
+        raise SystemExit(str(error)) from None
+    _common.write_text(os.path.join(args.output_dir, "summary.md"), markdown)
+    _common.write_json(os.path.join(args.output_dir, "summary.json"), summary)
+    print(markdown)
+    print(f"\nwritten to {args.output_dir} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+def check_run_arguments(parser, args) -> list[str]:
+    """The corpora to run; the combinations of options that cannot run are usage errors."""
     from wav2tok_hf.data._io import is_hub_id
 
     if args.ocean_source and not (os.path.isdir(args.ocean_source) or is_hub_id(args.ocean_source)):
@@ -402,57 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     if not corpora:
         parser.error("nothing to run: pass --source / --corpus-dir (Speech Commands) and/or --ocean-source / "
                      "--ocean-dir (speechocean762)")
-    noise_source = args.noise_source or args.source
-    if "noise" in args.conditions and not noise_source:
+    if "noise" in args.conditions and not (args.noise_source or args.source):
         parser.error("the noise condition needs real noise: pass --noise-source or --source (a Speech Commands "
                      "folder with '_silence_' clips), or leave 'noise' out of --conditions")
-    (name, model, model_dir), = _common.load_models(parser, [args.model])
-    if model.config.sampling_rate != SAMPLING_RATE:
-        logger.warning("model rate %d Hz; the 16 kHz audio is resampled for it", model.config.sampling_rate)
-
-    from wav2tok_hf.data.degrade import load_noise_bank, room_impulse_responses
-
-    start = time.perf_counter()
-    resources = {}
-    if "noise" in args.conditions:
-        try:
-            # test: the noise clips training does not use; validation (model selection): the training half
-            part = "test" if args.split == "test" else "train"
-            resources["noise"] = load_noise_bank(noise_source, part=part, sampling_rate=SAMPLING_RATE)
-        except (FileNotFoundError, NotADirectoryError, ValueError) as error:
-            parser.error(f"--noise-source {noise_source!r}: {error}")
-    if "reverb" in args.conditions:
-        resources["rirs"] = room_impulse_responses(args.rir_count, SAMPLING_RATE, rt60_s=tuple(args.rir_rt60),
-                                                   seed=(1000 if args.split == "test" else 2000) + args.seed)
-    _, hub = _common.split_baselines(args.baselines)
-    resources["hub"] = _common.hub_baseline_encoders(hub, args.hub_model_id)
-    for s in resources["hub"][1]:
-        print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
-    os.makedirs(args.output_dir, exist_ok=True)
-    reports = []
-    if "speech-commands" in corpora:
-        corpus, build, cached = load_speech_commands(args, parser)
-        try:
-            reports.append(run_corpus("speech-commands", corpus, build, cached, args, model, name, model_dir,
-                                      resources))
-        except ValueError as error:
-            parser.error(f"Speech Commands {args.split} split ({len(corpus[args.split])} clips): {error}; use more clips "
-                         "(--max-clips) or --include-unknown no")
-    ocean = [c for c in corpora if c.startswith("speechocean")]
-    if ocean:
-        corpus, build, cached = load_speechocean(args, parser)
-        for key in ocean:
-            try:
-                reports.append(run_corpus(key, corpus, build, cached, args, model, name, model_dir, resources))
-            except ValueError as error:
-                parser.error(f"speechocean762 {args.split} split ({len(corpus[args.split])} word clips): {error}")
-    markdown, data = summary_markdown(reports, name, args.split)
-    _common.write_text(os.path.join(args.output_dir, "summary.md"), markdown)
-    _common.write_json(os.path.join(args.output_dir, "summary.json"), data)
-    print(markdown)
-    print(f"\nwritten to {args.output_dir} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    return 0
-
+    return corpora
 
 if __name__ == "__main__":
     sys.exit(main())

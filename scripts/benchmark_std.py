@@ -41,7 +41,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
@@ -49,16 +48,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
-from wav2tok_hf.retrieval.encoders import pin_threads  # noqa: E402
 import _plots  # noqa: E402
-
-logger = logging.getLogger("benchmark_std")
-SAMPLING_RATE = 16000
-AUDIO = ("CONSTRUCTED from REAL speech: Speech Commands words concatenated into utterances with real background "
-         "noise (not natural continuous speech)")
-OCEAN_AUDIO = ("REAL connected read speech (speechocean762 utterances by non-native children and adults, CC BY 4.0); "
-               "word times are machine forced alignments")
-DEFAULT_BASELINES = ["logmel-dtw", "vq-logmel-ed", "pocketsphinx-phones", "wav2vec2-o", "wav2vec2-multi"]
+from wav2tok_hf.benchmarks.std import DEFAULT_BASELINES, STDData  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,62 +77,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_corpus(args, parser):
-    from wav2tok_hf.data import prepare_std
+def load_data(args, parser, model_dir: str) -> STDData:
+    """The STD sets: speechocean762's with --ocean-source / --ocean-dir, else prepare_std's (--source /
+    --corpus-dir); a source that cannot be built, or a split too small, is a usage error."""
+    from wav2tok_hf.benchmarks.std import commands_std_data, ocean_std_data
+    from wav2tok_hf.data import prepare_speechocean762, prepare_std
 
-    build = {"num_utterances": tuple(args.num_utterances), "queries_per_word": args.queries_per_word,
-             "seed": args.corpus_seed if args.corpus_seed is not None else args.seed}
+    seed = args.corpus_seed if args.corpus_seed is not None else args.seed
+    subsets = {"max_queries": args.max_queries, "max_utterances": args.max_utterances, "seed": args.seed}
+    if args.ocean_source or args.ocean_dir:
+        corpus, build, cached = _common.load_or_build_corpus(
+            parser, prepare_speechocean762, args.ocean_source, args.ocean_dir, {"seed": seed}, label="speechocean762",
+            source_flag="--ocean-source",
+            missing="pass --ocean-source (the speechocean762 folder or Hub id) or an existing --ocean-dir")
+        try:
+            return ocean_std_data(corpus, build, cached, model_dir, query_speaker_fraction=args.query_speaker_fraction,
+                                  queries_per_word=args.queries_per_word, min_query_s=args.min_query_s, **subsets)
+        except ValueError as error:
+            parser.error(str(error))
+    build = {"num_utterances": tuple(args.num_utterances), "queries_per_word": args.queries_per_word, "seed": seed}
     if args.max_clips is not None:
         build["max_clips"] = args.max_clips
-    return _common.load_or_build_corpus(parser, prepare_std, args.source, args.corpus_dir, build, label="STD",
-                                        missing="pass --source (the Speech Commands folder) or an existing "
-                                                "--corpus-dir")
+    corpus, build, cached = _common.load_or_build_corpus(
+        parser, prepare_std, args.source, args.corpus_dir, build, label="STD",
+        missing="pass --source (the Speech Commands folder) or an existing --corpus-dir")
+    return commands_std_data(corpus, build, cached, model_dir, args.source, **subsets)
 
 
-def load_ocean_sets(args, parser):
-    """STD sets of speechocean762's validation and test speakers: ``(sets, build, cached)``."""
-    from wav2tok_hf.retrieval.std import std_set_from_splits
-    from wav2tok_hf.data import prepare_speechocean762, speechocean762_std_splits
-
-    corpus, build, from_cache = _common.load_or_build_corpus(
-        parser, prepare_speechocean762, args.ocean_source, args.ocean_dir,
-        {"seed": args.corpus_seed if args.corpus_seed is not None else args.seed}, label="speechocean762",
-        source_flag="--ocean-source",
-        missing="pass --ocean-source (the speechocean762 folder or Hub id) or an existing --ocean-dir")
-    std_build = {"query_speaker_fraction": args.query_speaker_fraction, "queries_per_word": args.queries_per_word,
-                 "min_query_s": args.min_query_s, "seed": args.seed}
-    sets = {}
-    for split in ("validation", "test"):
-        try:
-            utterances, queries = speechocean762_std_splits(corpus, split, **std_build)
-        except ValueError as error:
-            parser.error(f"speechocean762 {split} split: {error}")
-        sets[split] = std_set_from_splits(utterances, queries, SAMPLING_RATE, max_queries=args.max_queries,
-                                          seed=args.seed, max_utterances=args.max_utterances, name=f"std/{split}")
-    return corpus, sets, {**build, "std": std_build}, from_cache
-
-
-def speaker_overlap(model_dir: str, corpus, source: str | None) -> str | None:
-    """Warn when the model was trained on Speech Commands speakers that speak in this STD test split."""
-    data = _common.training_data_section(model_dir)
-    if not data or data.get("corpus") != "speech-commands" or not source:
-        return None
-    from wav2tok_hf.data.speech_commands import load_speech_commands_clips, select_clips, split_by_speaker
-
-    build = dict(data.get("build") or {})
-    try:
-        clips = select_clips(load_speech_commands_clips(data.get("source") or source), build.get("include_unknown", True),
-                             build.get("include_silence", False), build.get("max_clips"), build.get("seed", 0))
-        train = {c.speaker for c in split_by_speaker(clips, build.get("split_fractions", (0.8, 0.1, 0.1)),
-                                                     build.get("seed", 0))["train"]}
-    except (OSError, ValueError) as error:
-        return f"could not check the model's training speakers ({error})"
-    test = {s for row in corpus["test"]["speakers"] for s in row} | set(corpus["test_queries"]["speaker"])
-    shared = sorted(train & test)
-    if shared:
-        return (f"{len(shared)} of the {len(test)} STD test speakers were in the model's training split "
-                f"(e.g. {shared[:3]}): the test is not speaker-independent for it")
-    return None
+def write_outputs(report: dict, markdown: str, args) -> None:
+    """``std.md``, ``std.json`` and (unless --no-plots) ``std_sweep.png`` in --output-dir."""
+    out = args.output_dir
+    os.makedirs(out, exist_ok=True)
+    if not args.no_plots:
+        results = [result for row in report["rows"] for result in row["results"]]
+        report["plots"] = [os.path.basename(_plots.plot_std_sweeps(
+            results, os.path.join(out, "std_sweep.png"), f"STD validation sweep — {report['audio'][:60]}..."))]
+    _common.write_text(os.path.join(out, "std.md"), markdown)
+    _common.write_json(os.path.join(out, "std.json"), report)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,105 +124,23 @@ def main(argv: list[str] | None = None) -> int:
     _common.check_source(parser, args.source)
     _common.check_baselines(parser, args.baselines)
     (name, model, model_dir), = _common.load_models(parser, [args.model])
-
-    from wav2tok_hf.retrieval.encoders import baseline_std_encoder, model_std_encoder
-    from wav2tok_hf.retrieval.std import evaluate_std, std_set_from_splits
-    from wav2tok_hf.retrieval import create_baseline
+    from wav2tok_hf.benchmarks.std import run_std_benchmark
 
     start = time.perf_counter()
-    ocean = bool(args.ocean_source or args.ocean_dir)
-    if ocean:
-        corpus, sets, build, cached = load_ocean_sets(args, parser)
-        warnings = [w for w in [_common.build_note(model_dir, "speechocean762", build, cached)] if w]
-        fit_split, audio, corpus_name = corpus["train_utterances"], OCEAN_AUDIO, "std-speechocean762"
-    else:
-        corpus, build, cached = load_corpus(args, parser)
-        warnings = [w for w in [speaker_overlap(model_dir, corpus, args.source)] if w]
-        sets = {split: std_set_from_splits(corpus[split], corpus[f"{split}_queries"], SAMPLING_RATE,
-                                           max_queries=args.max_queries, seed=args.seed,
-                                           max_utterances=args.max_utterances, name=f"std/{split}")
-                for split in ("validation", "test")}
-        fit_split, audio, corpus_name = corpus["train"], AUDIO, "std"
-    for warning in warnings:
+    data = load_data(args, parser, model_dir)
+    for warning in data.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     local, hub = _common.split_baselines(args.baselines)
-    encoders = [model_std_encoder(model, name, "subsequence_levenshtein"),
-                model_std_encoder(model, name, "subsequence_dtw")]
-    fit_audio = _fit_audio(fit_split, args.seed) if "vq-logmel-ed" in local else None
-    for baseline_name in local:
-        baseline = create_baseline(baseline_name, sampling_rate=SAMPLING_RATE)
-        if fit_audio is not None:
-            baseline.fit(fit_audio, sampling_rate=SAMPLING_RATE)
-        encoders.append(baseline_std_encoder(baseline, baseline_name))
     hub_loaded, skipped = _common.hub_baselines(hub, args.hub_model_id)
     for s in skipped:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
-    encoders += [baseline_std_encoder(baseline, label) for label, baseline in hub_loaded]
-    pin_threads(encoders, args.threads)
-    results = []
-    for encoder in encoders:
-        logger.info("STD %s (%s)", encoder.name, encoder.distance)
-        results.append(evaluate_std(encoder, sets["validation"], sets["test"], min_overlap=args.min_overlap))
-    rows: dict[str, dict] = {}
-    for result in results:
-        row = rows.setdefault(result["model"], {"model": result["model"], "results": []})
-        key = "ed" if result["distance"] == "subsequence_levenshtein" else "sdtw"
-        row[f"{key}_f1"], row[f"{key}_map"], row[f"{key}_search_s"] = result["f1"], result["map"], result["search_s"]
-        row["results"].append(result)
-    test = sets["test"]
-    report = {"corpus": corpus_name, "synthetic": False, "constructed": not ocean, "audio": audio,
-              "protocol": "threshold chosen on validation, F1 on test (unseen query speakers); MAP of the ranked "
-                          "test detections",
-              "num_queries": len(test.queries), "num_utterances": len(test.utterances),
-              "num_occurrences": sum(len(test.occurrences[w]) for w in test.query_labels),
-              "validation": {"num_queries": len(sets["validation"].queries),
-                             "num_utterances": len(sets["validation"].utterances)},
-              "min_overlap": args.min_overlap, "rows": list(rows.values()), "skipped": skipped, "warnings": warnings,
-              "seed": args.seed, "corpus_build": build, "corpus_from_cache": cached, "models": {name: model_dir}}
-    chance = next((r["chance_map"] for r in results), None)
-    report["chance_map"] = chance
-    markdown = [f"# Spoken term detection ({audio})", ""]
-    markdown += [f"> WARNING: {w}" for w in warnings] + ([""] if warnings else [])
-    markdown += [f"**STD, {audio}: {report['num_queries']} test queries (speakers not in any utterance) x "
-                 f"{report['num_utterances']} test utterances; threshold chosen on {report['validation']['num_queries']} "
-                 f"validation queries x {report['validation']['num_utterances']} validation utterances; MAP chance "
-                 f"{chance:.3f}**", "",
-                 "| model | ED F1 | ED MAP | ED search s/query | S-DTW F1 | S-DTW MAP | S-DTW search s/query | "
-                 "(test-oracle F1 ED / S-DTW) |",
-                 "|---|---|---|---|---|---|---|---|"]
-    fmt = (lambda v, spec: format(v, spec) if v is not None else "—")
-    for row in rows.values():
-        oracle = {("ed" if r["distance"] == "subsequence_levenshtein" else "sdtw"): r["test_oracle_f1"]
-                  for r in row["results"]}
-        markdown.append(f"| {row['model']} | {fmt(row.get('ed_f1'), '.3f')} | {fmt(row.get('ed_map'), '.3f')} | "
-                        f"{fmt(row.get('ed_search_s'), '.4f')} | {fmt(row.get('sdtw_f1'), '.3f')} | "
-                        f"{fmt(row.get('sdtw_map'), '.3f')} | {fmt(row.get('sdtw_search_s'), '.4f')} | "
-                        f"{fmt(oracle.get('ed'), '.3f')} / {fmt(oracle.get('sdtw'), '.3f')} |")
-    markdown += [f"| {s['model']} | skipped | — | — | skipped | — | — | — |" for s in skipped]
-    markdown.append("")
-    if skipped:
-        markdown += ["Skipped:", *_common.skipped_lines(skipped), ""]
-    out = args.output_dir
-    os.makedirs(out, exist_ok=True)
-    if not args.no_plots:
-        report["plots"] = [os.path.basename(_plots.plot_std_sweeps(
-            results, os.path.join(out, "std_sweep.png"), f"STD validation sweep — {audio[:60]}..."))]
-    _common.write_text(os.path.join(out, "std.md"), "\n".join(markdown))
-    _common.write_json(os.path.join(out, "std.json"), report)
-    print("\n".join(markdown))
-    print(f"\nwritten to {out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    report, markdown = run_std_benchmark(model, name, model_dir, data, baselines=local, hub_baselines=hub_loaded,
+                                         skipped=skipped, min_overlap=args.min_overlap, seed=args.seed,
+                                         threads=args.threads)
+    write_outputs(report, markdown, args)
+    print(markdown)
+    print(f"\nwritten to {args.output_dir} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
-
-
-def _fit_audio(split, seed: int, max_utterances: int = 50) -> list:
-    """Training-split utterances (seeded subset) for baselines that learn (vq-logmel-ed K-means)."""
-    import numpy as np
-
-    from wav2tok_hf.audio_utils import load_audio
-
-    rows = np.random.default_rng(seed).permutation(len(split))[:max_utterances].tolist()
-    audio = split.select_columns(["audio"])
-    return [load_audio(audio[i]["audio"], target_sampling_rate=SAMPLING_RATE)[0] for i in rows]
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 For each model: DTW over its frame embeddings (the upper reference), then its tokens with runs collapsed (``0``)
 or split into one token per at most N frames, ranked by ``normalized_levenshtein`` and
 ``normalized_weighted_levenshtein`` (at the model's substitution temperature and cost cap, and each
-``--temperatures`` x ``--cost-caps`` value).
+``--temperatures`` x ``--cost-caps`` value); ``--key-search`` adds each token row searched at those query pitch shifts
+(``Wav2TokConfig.query_pitch_shifts``).
 Frames are computed once per clip and every N derives its tokens from them, exactly as ``model.encode`` with that
 ``max_token_run``. Prints a table and writes ``token_runs.json`` (one row per model x N x ranking, MRR per
 condition and their mean).
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperatures", type=float, nargs="*", default=[], help="extra substitution temperatures")
     parser.add_argument("--cost-caps", type=float, nargs="*", default=[],
                         help="extra substitution cost caps (Wav2TokConfig.substitution_cost_cap, 0 < cap <= 2)")
+    parser.add_argument("--key-search", type=float, nargs="+", action="append", default=[], metavar="SEMITONES",
+                        help="also rank every token row with a key search over these query pitch shifts (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="results/token-runs")
     args = parser.parse_args(argv)
@@ -44,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     from _common import load_model_dir
-    from wav2tok_hf.retrieval.encoders import Encoder
+    from wav2tok_hf.retrieval.encoders import Encoder, with_key_search
     from wav2tok_hf.retrieval.evaluation import condition_sets, retrieval_set_from_split, run_benchmark
     from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs, collapse_runs, split_long_runs
 
@@ -77,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                 encoders.append(Encoder(f"{path} N={run} tau={tau:g} cap={cap:g}", encode,
                                         "normalized_weighted_levenshtein",
                                         model.config.codebook_size, substitution_costs=matrix))
+        tokens = encoders[1:]
+        for shifts in args.key_search:
+            encoders += with_key_search(tokens, shifts)[1::2]
         for row in run_benchmark(encoders, sets):
             row["mean"] = (row["V"] + row["TS"] + row["PS"]) / 3
             rows.append(row)

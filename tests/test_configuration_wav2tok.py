@@ -60,6 +60,9 @@ def test_auto_config_for_model_and_round_trip(tmp_path):
         (dict(feature_type="mfcc", frequency_conv_channels=8), "needs a frequency axis: feature_type='mfcc'"),
         (dict(feature_type="cqt", n_semitones=6, frequency_conv_channels=8, frequency_conv_layers=4), "too few"),
         (dict(frequency_conv_channels=-1), "frequency_conv_channels=-1"),
+        (dict(query_pitch_shifts=[]), r"query_pitch_shifts=\[\]; expected None or a non-empty list"),
+        (dict(query_pitch_shifts=[0, 30]), "each within"),
+        (dict(query_pitch_shifts=[float("nan")]), "query_pitch_shifts"),
     ],
 )
 def test_invalid_values_are_rejected(bad, match):

@@ -79,6 +79,10 @@ class Wav2TokConfig(PreTrainedConfig):
         max_token_run (`int`, defaults to 0): `0` collapses every run of one token into a single token; `N > 0`
             keeps durations in the token string: a run of `r` frames gives `ceil(r / N)` tokens (one token per at
             most `N` frames), so a long note weighs more than a short one in the edit distance.
+        query_pitch_shifts (`list[float]`, *optional*): a key search at query time: [`Wav2TokIndex.search_audio`] and
+            the benchmarks encode each query at each of these shifts (semitones) and keep each item's best distance.
+            `[-0.5, 0, 0.5]` absorbs the half-semitone quantisation of a `pitch` front end at `bins_per_semitone=1`;
+            `None` (default) searches the query as recorded. The database is encoded once, as recorded.
 
     Example:
 
@@ -126,6 +130,7 @@ class Wav2TokConfig(PreTrainedConfig):
     substitution_temperature: float | int = 0.4
     substitution_cost_cap: float | int = 2.0
     max_token_run: int = 0
+    query_pitch_shifts: list[float | int] | None = None
 
     def __post_init__(self, **kwargs):
         self.validate_wav2tok()
@@ -188,6 +193,11 @@ class Wav2TokConfig(PreTrainedConfig):
         _check(isinstance(self.max_token_run, int) and not isinstance(self.max_token_run, bool)
                and self.max_token_run >= 0,
                f"max_token_run={self.max_token_run!r}; expected an integer >= 0 (0: collapse runs fully)")
+        shifts = self.query_pitch_shifts
+        _check(shifts is None or (isinstance(shifts, (list, tuple)) and len(shifts) > 0 and all(
+            isinstance(k, (int, float)) and not isinstance(k, bool) and abs(k) <= 12 for k in shifts)),
+               f"query_pitch_shifts={shifts!r}; expected None or a non-empty list of pitch shifts in semitones, "
+               "each within [-12, 12] (e.g. [-0.5, 0, 0.5])")
         if self.encoder_type == "bilstm":
             _check(self.hidden_size % 2 == 0, f"hidden_size={self.hidden_size} must be even for a BiLSTM")
         else:

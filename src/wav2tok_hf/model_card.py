@@ -97,85 +97,68 @@ class BenchmarkResult:
         return {"corpus": self.corpus, "synthetic": self.synthetic, **self.context, "rows": self.rows}
 
 
-def _as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return {"true": True, "synthetic": True, "false": False, "real": False}.get(value.strip().lower())
-    return None
-
-
 def _as_number(value: Any) -> float | None:
-    """A finite float from a number, a numeric string or a ``{"mrr": x}`` dict; ``None`` otherwise."""
-    if isinstance(value, Mapping):
-        value = value.get("mrr")
-    if isinstance(value, bool) or value is None:
+    """A finite float from a number; ``None`` for anything else (a skipped metric, ``NaN``, text)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+    return float(value) if math.isfinite(value) else None
 
 
-def read_benchmark(source: str | os.PathLike | Mapping[str, Any] | Sequence[Any]) -> BenchmarkResult:
-    """Read one benchmark JSON (a path or the loaded object) tolerantly.
+def read_benchmark(source: str | os.PathLike | Mapping[str, Any]) -> BenchmarkResult:
+    """Read one benchmark JSON (a path or the loaded object): what ``wav2tok demo`` and the benchmark scripts write.
 
-    Expected (what ``wav2tok demo`` and the benchmark scripts write): ``{"corpus": str, "synthetic": bool,
-    "rows": [{"model": str, "V": mrr, "TS": mrr, "PS": mrr, "search_s": s, "infer_s": s, ...}]}``. Also accepted:
-    ``results`` instead of ``rows``, a bare list of rows, ``dataset`` for the corpus, ``"real"``/``"synthetic"``
-    strings, ``name`` for the model, ``{"mrr": x}`` metric values and extra numeric keys (they become extra columns).
-    Missing or non-numeric metrics show as "–". Raises `ValueError` (naming the file) when it is not JSON or holds
-    no rows.
+    Expected: ``{"corpus": str, "synthetic": bool, "rows": [{"model": str, "V": mrr, "TS": mrr, "PS": mrr,
+    "search_s": s, "infer_s": s, ...}]}`` (``synthetic`` may be missing: not stated). Numeric row keys besides the
+    known ones become extra columns; a metric that is not a finite number (skipped, ``NaN``) shows as "–". Raises
+    `ValueError` naming the file and what is expected when it is not JSON, not an object, or its ``rows`` / ``model``
+    / ``corpus`` / ``synthetic`` are missing or of another type.
 
     Example:
 
     >>> result = read_benchmark({"corpus": "essen-qbsh", "synthetic": True,
-    ...                          "rows": [{"model": "wav2tok", "V": 0.91, "TS": 0.85, "PS": "n/a"}]})
+    ...                          "rows": [{"model": "wav2tok", "V": 0.91, "TS": 0.85, "PS": None}]})
     >>> result.corpus, result.synthetic, result.columns
     ('essen-qbsh', True, ['V', 'TS', 'PS'])
     """
-    where = "benchmark JSON" if isinstance(source, (Mapping, list, tuple)) else f"benchmark JSON {os.fspath(source)!r}"
+    where = f"benchmark JSON {os.fspath(source)!r}" if isinstance(source, (str, os.PathLike)) else "benchmark JSON"
+    expected = "expected {'corpus': str, 'synthetic': bool, 'rows': [{'model': str, 'V': ..., ...}, ...]}"
     data: Any = source
     if isinstance(source, (str, os.PathLike)):
         try:
             data = json.loads(Path(source).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise ValueError(f"cannot read {where}: {error}") from error
-    if isinstance(data, (list, tuple)):
-        data = {"rows": list(data)}
     if not isinstance(data, Mapping):
-        raise ValueError(f"{where} must be an object with 'rows' (or a list of rows), got {type(data).__name__}")
-    raw_rows = data.get("rows", data.get("results"))
-    if not isinstance(raw_rows, (list, tuple)) or not any(isinstance(r, Mapping) for r in raw_rows):
-        raise ValueError(f"{where} has no rows: expected 'rows': [{{'model': ..., 'V': ..., ...}}, ...]")
+        raise ValueError(f"{where} is a {type(data).__name__}; {expected}")
+    raw_rows, corpus, synthetic = data.get("rows"), data.get("corpus"), data.get("synthetic")
+    if not isinstance(raw_rows, (list, tuple)) or not raw_rows or not all(
+            isinstance(r, Mapping) and isinstance(r.get("model"), str) for r in raw_rows):
+        raise ValueError(f"{where} has no rows, or a row without a 'model' name; {expected}")
+    if not isinstance(corpus, str) or not isinstance(synthetic, (bool, type(None))):
+        raise ValueError(f"{where}: corpus={corpus!r}, synthetic={synthetic!r}; {expected}")
     rows, extra = [], []
-    for index, raw in enumerate(r for r in raw_rows if isinstance(r, Mapping)):
-        model = raw.get("model", raw.get("name", f"model {index + 1}"))
-        row: dict[str, Any] = {"model": str(model)}
+    for raw in raw_rows:
+        row: dict[str, Any] = {"model": raw["model"]}
         for key, value in raw.items():
-            if key in ("model", "name"):
-                continue
             number = _as_number(value)
             if key in TEXT_COLUMNS:
                 row[key] = None if value is None else str(value)
-            elif key in KNOWN_COLUMNS or number is not None:
+            elif key != "model" and (key in KNOWN_COLUMNS or number is not None):
                 row[key] = number
                 if key not in KNOWN_COLUMNS and key not in extra:
                     extra.append(key)
         rows.append(row)
     columns = [key for key in (*TEXT_COLUMNS, *KNOWN_COLUMNS) if any(key in row for row in rows)] + extra
-    corpus = data.get("corpus", data.get("dataset"))
     context = {key: number for key in CONTEXT_KEYS if (number := _as_number(data.get(key))) is not None}
-    return BenchmarkResult(str(corpus) if corpus else "unnamed corpus", _as_bool(data.get("synthetic")), rows, columns,
-                           context)
+    return BenchmarkResult(corpus, synthetic, rows, columns, context)
 
 
 def read_benchmarks(sources: BenchmarkSource | Sequence[BenchmarkSource] | None) -> list[BenchmarkResult]:
     """[`read_benchmark`] of one source or of each of several (none: ``[]``), one card table each.
 
     Example:
-        >>> [r.corpus for r in read_benchmarks([{"corpus": "a", "rows": [{"model": "m"}]}, {"corpus": "b", "rows": [{}]}])]
+        >>> [r.corpus for r in read_benchmarks([{"corpus": "a", "rows": [{"model": "m"}]},
+        ...                                      {"corpus": "b", "rows": [{"model": "n"}]}])]
         ['a', 'b']
         >>> read_benchmarks(None)
         []

@@ -3,6 +3,7 @@ rendering and the command line. The browser test (test_app_browser.py) drives th
 
 from __future__ import annotations
 
+import copy
 import random
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from wav2tok_hf.app.inputs import HUM_LIMITS, WORD_LIMITS, ClipError, check_clip
 from wav2tok_hf.app.plots import token_figure, token_spans
 from wav2tok_hf.app.search import Searcher
 from wav2tok_hf.audio_utils import load_audio
-from wav2tok_hf.data import prepare_essen
+from wav2tok_hf.data import pitch_shift, prepare_essen
 
 REPO = Path(__file__).resolve().parents[2]
 SONGS = 4
@@ -126,6 +127,22 @@ def test_hum_search_finds_each_song_from_a_simulated_hum(essen, melody_model):
         assert outcome.best_tokens == catalog.index.sequence(song).tolist()
         assert outcome.alignment.distance == Levenshtein.distance(outcome.query_tokens, outcome.best_tokens)
         assert outcome.hits[0].audio and sf.info(outcome.hits[0].audio).duration > 1
+
+
+def test_hum_search_uses_the_models_key_search(essen, melody_model):
+    """A model whose config sets query_pitch_shifts ranks by each song's best distance over the shifted queries; the
+    tokens shown stay those of the clip as recorded."""
+    _, catalog, queries = essen
+    song, (wave, rate) = next(iter(queries.items()))
+    plain = Searcher(melody_model, catalog, trim_db=None).search(wave, sampling_rate=rate)
+    keyed_model = copy.deepcopy(melody_model)
+    keyed_model.config.query_pitch_shifts = [-2, 0, 2]
+    keyed = Searcher(keyed_model, catalog, trim_db=None).search(wave, sampling_rate=rate)
+    versions = [melody_model.encode(pitch_shift(wave, rate, k) if k else wave, sampling_rate=rate) for k in (-2, 0, 2)]
+    want = catalog.index.search_versions(versions, distance=keyed.distance, top_k=SONGS)
+    assert [h.item_id for h in keyed.hits] == want.ids and keyed.hits[0].item_id == song
+    np.testing.assert_allclose([h.score for h in keyed.hits], want.scores)
+    assert keyed.query_tokens == plain.query_tokens and keyed.hits[0].score <= plain.hits[0].score
 
 
 def test_hum_search_trims_the_silence_around_a_recording(essen, melody_model):

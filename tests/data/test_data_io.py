@@ -49,6 +49,14 @@ def test_overwrite_rules(tmp_path):
     assert _leftovers(tmp_path) == ["out"]
 
 
+def test_an_empty_split_is_saved_and_loads_back(tmp_path):
+    """A corpus built with no test songs saves and reopens (datasets writes no shard for an empty split unless told)."""
+    corpus = prepare_essen(tmp_path / "out", num_songs=(2, 1, 0), queries_per_song=0, seed=0)
+    assert (len(corpus["train"]), len(corpus["test"])) == (2, 0)
+    reopened = load_from_disk(str(tmp_path / "out"))
+    assert len(reopened["test"]) == 0 and reopened["test"].features == corpus["train"].features
+
+
 def test_split_groups():
     splits = split_groups([f"s{i}" for i in range(20)], (0.8, 0.1, 0.1), 0, "speakers")
     assert [len(splits[s]) for s in ("train", "validation", "test")] == [16, 2, 2]

@@ -354,8 +354,8 @@ def test_a_new_push_replaces_the_files_of_the_previous_one(hub_client, tmp_path)
 
 def test_cli_push(hub_client, tmp_path, capsys):
     tiny_model().save_pretrained(tmp_path / "model")
-    (tmp_path / "bench.json").write_text(json.dumps({"results": BENCHMARK["rows"], "dataset": "cli-corpus",
-                                                     "synthetic": "real"}))
+    (tmp_path / "bench.json").write_text(json.dumps({"rows": BENCHMARK["rows"], "corpus": "cli-corpus",
+                                                     "synthetic": False}))
     main(["push", str(tmp_path / "model"), "tester/cli", "--benchmark-json", str(tmp_path / "bench.json"),
           "--card-field", "training_data=Real hums.", "--card-field", "training_audio=real recordings",
           "--commit-message", "release 1"])
@@ -366,11 +366,24 @@ def test_cli_push(hub_client, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------------------------------- card parts
-def test_read_benchmark_is_tolerant():
-    result = read_benchmark([{"name": "a", "V": {"mrr": "0.5"}, "top1": 0.25, "note": "text", "PS": float("nan")}])
-    assert result.corpus == "unnamed corpus" and result.synthetic is None
-    assert result.columns == ["V", "PS", "top1"]
-    assert result.rows == [{"model": "a", "V": 0.5, "top1": 0.25, "PS": None}]
+def test_read_benchmark_shows_skipped_metrics_and_extra_columns():
+    result = read_benchmark({"corpus": "c", "rows": [{"model": "a", "V": 0.5, "top1": 0.25, "note": "text",
+                                                       "PS": float("nan"), "TS": "skipped"}]})
+    assert result.corpus == "c" and result.synthetic is None
+    assert result.columns == ["V", "TS", "PS", "top1"]
+    assert result.rows == [{"model": "a", "V": 0.5, "top1": 0.25, "PS": None, "TS": None}]
+
+
+@pytest.mark.parametrize("other_spelling", [
+    [{"model": "a", "V": 0.5}],  # a bare list of rows
+    {"corpus": "c", "results": [{"model": "a"}]},  # "results" for "rows"
+    {"dataset": "c", "rows": [{"model": "a"}]},  # "dataset" for "corpus"
+    {"corpus": "c", "rows": [{"name": "a"}]},  # "name" for "model"
+    {"corpus": "c", "synthetic": "real", "rows": [{"model": "a"}]},  # a string for the synthetic flag
+])
+def test_read_benchmark_refuses_other_spellings_naming_the_format(other_spelling):
+    with pytest.raises(ValueError, match=r"expected \{'corpus': str, 'synthetic': bool, 'rows'"):
+        read_benchmark(other_spelling)
 
 
 def test_card_table_of_a_demo_report():

@@ -224,6 +224,12 @@ def test_wav2tok_model_as_encoder():
     assert keyed.scores[0] <= tokens.search_audio(model, shifted, sampling_rate=SR).scores[0]
     with pytest.raises(ValueError, match="list of pitch shifts"):
         tokens.search_audio(model, shifted, sampling_rate=SR, pitch_shifts=3)
+    # a model whose config sets query_pitch_shifts searches that way by default; () searches as recorded
+    model.config.query_pitch_shifts = [-3, 0, 3]
+    np.testing.assert_allclose(tokens.search_audio(model, shifted, sampling_rate=SR).scores, keyed.scores)
+    model.config.query_pitch_shifts = None
+    np.testing.assert_allclose(tokens.search_audio(model, shifted, sampling_rate=SR, pitch_shifts=()).scores,
+                               tokens.search_audio(model, shifted, sampling_rate=SR).scores)
     frames = Wav2TokIndex.from_encoder(model, kind="frames")
     assert (frames.vocabulary.size, frames.frame_rate) == (16, model.config.frame_rate)
     frames.add_audio(model, clips, sampling_rate=SR)

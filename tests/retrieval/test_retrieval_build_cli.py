@@ -57,6 +57,16 @@ def test_build_and_search_a_folder(corpus, tmp_path, capsys, monkeypatch):
     assert main(["index", "search", out, os.path.join(audio, "down/c.wav"), "--top-k", "2", "--rerank", "2"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert rows[0]["id"] == "down/c.wav" and rows[0]["reranked"] and len(rows) == 2
+    query = os.path.join(audio, "down/c.wav")
+    assert main(["index", "search", out, query, "--top-k", "4"]) == 0
+    every = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    limit = every[1]["score"]  # a threshold (detection) search: the top-4 hits scored at most the second's score
+    assert main(["index", "search", out, query, "--top-k", "4", "--max-score", str(limit)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert rows == [row for row in every if row["score"] <= limit] and rows[0]["id"] == "down/c.wav"
+    assert 2 <= len(rows) < len(every) == 4
+    assert main(["index", "search", out, query, "--max-score", "-1"]) == 2
+    assert "max_score=-1.0; expected a finite number >= 0" in capsys.readouterr().err
     assert main(["index", "build", model, audio, out]) == 2  # refuses to overwrite without --overwrite
     assert "already holds an index" in capsys.readouterr().err
     assert main(["index", "build", model, str(tmp_path / "nothing-here"), str(tmp_path / "x")]) == 2

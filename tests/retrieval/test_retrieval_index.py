@@ -128,6 +128,26 @@ def test_search_versions_scores_each_item_by_its_best_version(token_index):
         index.search_versions([1, 2, 3])
 
 
+@pytest.mark.parametrize("distance", ["levenshtein", "normalized_levenshtein", "subsequence_levenshtein",
+                                      "normalized_subsequence_levenshtein"])
+def test_search_versions_top_k_is_the_head_of_the_full_ranking(distance):
+    rng = np.random.default_rng(3)
+    index = Wav2TokIndex(vocab_size=5)  # a small alphabet: many tied scores, ties broken by item order
+    index.add([rng.integers(0, 5, rng.integers(1, 12)).tolist() for _ in range(80)])
+    for _ in range(10):
+        versions = [rng.integers(0, 5, rng.integers(1, 8)).tolist() for _ in range(3)]
+        full = index.search_versions(versions, distance=distance)
+        for k in (1, 7, 80):
+            top = index.search_versions(versions, distance=distance, top_k=k)
+            assert top.indices.tolist() == full.indices[:k].tolist()
+            np.testing.assert_array_equal(top.scores, full.scores[:k])
+            if full.starts is not None:
+                assert (top.starts.tolist(), top.ends.tolist()) == (full.starts[:k].tolist(), full.ends[:k].tolist())
+        for cut in np.unique(full.scores)[:3]:  # a threshold (range) search: the full ranking cut at max_score
+            within = index.search_versions(versions, distance=distance, max_score=float(cut))
+            assert within.indices.tolist() == full.indices[full.scores <= cut].tolist()
+
+
 def test_weighted_distance_needs_valid_substitution_costs(token_index):
     index, _ = token_index
     with pytest.raises(ValueError, match="needs the index's substitution_costs"):

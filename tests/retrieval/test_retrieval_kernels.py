@@ -81,6 +81,20 @@ def test_semiglobal_cost_matches_brute_force_and_segment_achieves_it(levenshtein
             assert levenshtein_reference(query.tolist(), t[s:e].tolist()) == c  # the reported segment is optimal
 
 
+def test_bit_parallel_semiglobal_equals_the_dp():
+    rng = np.random.default_rng(2)
+    for _ in range(60):
+        vocab = int(rng.integers(2, 30))
+        targets = [rng.integers(0, vocab, rng.integers(0, 120)) for _ in range(10)]  # empty spans too
+        data, offsets = flat(targets)
+        query = rng.integers(0, vocab + 3, rng.integers(1, kernels.MYERS_MAX_QUERY + 1)).astype(np.int32)
+        costs, _, ends = kernels.semiglobal_levenshtein(query, data, offsets)
+        assert [x.tolist() for x in kernels.semiglobal_ends(query, data, offsets[:-1], offsets[1:])] == \
+            [costs.tolist(), ends.tolist()]  # the same costs and earliest ends
+    with pytest.raises(ValueError, match="1 to 64"):
+        kernels.semiglobal_ends(np.zeros(65, np.int32), data, offsets[:-1], offsets[1:])
+
+
 @pytest.mark.parametrize("subsequence", [False, True])
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_dtw_matches_librosa(subsequence, metric):

@@ -295,3 +295,102 @@ def test_approximate_candidates(big):
                         (10, {"distance": "subsequence_levenshtein"})):
         with pytest.raises(ValueError, match="candidates"):
             index.search(items[0], **{"top_k": 10, **kwargs, "candidates": bad})
+
+
+def cut(ranking, max_score, top_k=None):
+    """A ranking cut at ``max_score`` (then its best ``top_k``): the reference of a range search."""
+    return ranking._subset(np.flatnonzero(ranking.scores <= max_score)[:top_k]).to_list()
+
+
+@pytest.mark.parametrize("distance", ["levenshtein", "normalized_levenshtein", "weighted_levenshtein",
+                                      "normalized_weighted_levenshtein", "subsequence_levenshtein",
+                                      "normalized_subsequence_levenshtein"])
+def test_range_search_equals_the_exhaustive_ranking_cut(big, distance):
+    index, items, seeds = big
+    normalized, stages = distance.startswith("normalized"), set()
+    queries = [items[3][2:], seeds[5], items[8][3:7], np.tile(np.arange(K), 3)]  # the last: too long for windows
+    for budget in (4000, 5):  # a tiny budget sends unprunable thresholds to the full scan (stage 2)
+        index.fast_search_candidates = budget
+        for q in queries:
+            full = index.search(q, distance=distance, exhaustive=True)
+            at_a_score = float(full.scores[5])  # a threshold equal to a score (float32 for normalized_levenshtein)
+            for max_score in (0, 0.1 if normalized else 1, 0.3 if normalized else 3, at_a_score, 1e9):
+                for top_k in (None, 3):
+                    fast = index.search(q, distance=distance, top_k=top_k, max_score=max_score)
+                    assert fast.to_list() == cut(full, max_score, top_k) and fast.scores.dtype == full.scores.dtype
+                    generic = index.search(q, distance=distance, top_k=top_k, max_score=max_score, exhaustive=True)
+                    assert generic.to_list() == fast.to_list()
+                flat, offsets = index._flat()
+                q32 = np.asarray(q, np.int32)
+                if "subsequence" in distance:
+                    stages.add(index._windows().within(q32, flat, offsets, max_score, normalized).stage)
+                else:
+                    costs = index.substitution_costs if "weighted" in distance else None
+                    stages.add(index._qgrams().within(q32, flat, offsets, max_score, normalized, index._strings, costs,
+                                                      budget).stage)
+    index.fast_search_candidates = 4000
+    assert stages == {1, 2}
+
+
+def test_window_range_search_equals_the_scan_on_random_data():
+    from wav2tok_hf.retrieval.kernels import semiglobal_levenshtein, smallest
+    from wav2tok_hf.retrieval.qgram import WindowGramIndex
+
+    stages = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        vocab = int(rng.integers(3, 20))
+        items = [rng.integers(0, vocab, rng.integers(1, 200)) for _ in range(60)]
+        flat = np.concatenate(items).astype(np.int32)
+        offsets = np.r_[0, np.cumsum([len(s) for s in items])]
+        windows = WindowGramIndex.build(flat, offsets, vocab, width=int(rng.integers(24, 50)), stride=8)
+        for _ in range(8):
+            item = items[int(rng.integers(len(items)))]
+            start = int(rng.integers(len(item)))
+            short = item[start:start + int(rng.integers(2, 9))].astype(np.int32)
+            short[int(rng.integers(len(short)))] = int(rng.integers(vocab))
+            for query in (short, np.tile(short, 8)):  # the second, mostly too long for the windows: a full scan
+                costs, starts, ends = semiglobal_levenshtein(query, flat, offsets)
+                for normalized in (False, True):
+                    scores = costs / len(query) if normalized else costs.astype(np.float64)
+                    for max_score in (0, 1 / len(query), 0.25 if normalized else 2, 1e9):
+                        hits = windows.within(query, flat, offsets, max_score, normalized)
+                        expected = np.flatnonzero(scores <= max_score)
+                        expected = expected[np.argsort(scores[expected], kind="stable")]
+                        assert hits.indices.tolist() == expected.tolist()
+                        assert hits.scores.tolist() == scores[expected].tolist()
+                        assert hits.starts.tolist() == starts[expected].tolist()  # the scan's segments, ties too
+                        assert hits.ends.tolist() == ends[expected].tolist()
+                        stages.append((2 * len(query) > windows.width - windows.stride + 1, hits.stage))
+                    top = windows.top_k(query, flat, offsets, 5, normalized)
+                    best = smallest(scores, 5)
+                    assert (top.indices.tolist(), top.starts.tolist()) == (best.tolist(), starts[best].tolist())
+    assert {stage for long, stage in stages if long} == {2} and (False, 1) in stages
+    # segments [7, 11) and [8, 11) cost the same: the windows break the tie as the scan does (the first window)
+    flat, offsets = np.array([0, 1, 3, 0, 1, 1, 3, 0, 2, 1, 0, 3, 0, 1, 1, 1, 0], np.int32), np.array([0, 17])
+    windows = WindowGramIndex.build(flat, offsets, 4, width=12, stride=4)
+    top = windows.top_k(np.array([1, 2, 1, 0], np.int32), flat, offsets, 1, False)
+    assert (top.starts.tolist(), top.ends.tolist(), top.stage) == ([7], [11], 1)
+
+
+def test_range_search_generic_paths_and_bad_max_score(big):
+    index, items, _ = big
+    few = index.search(items[3], distance="levenshtein", top_k=10, candidates=20)  # approximate: cut as it is
+    assert index.search(items[3], distance="levenshtein", top_k=10, candidates=20, max_score=3).to_list() == \
+        cut(few, 3)
+    rng = np.random.default_rng(0)
+    frames = Wav2TokIndex(frame_dim=2, vocab_name="f", metric="euclidean")
+    frames.add([rng.normal(size=(int(rng.integers(3, 9)), 2)) for _ in range(12)])
+    query = rng.normal(size=(3, 2))
+    for distance in ("dtw", "subsequence_dtw"):
+        full = frames.search(query, distance=distance)
+        for top_k in (None, 2):
+            limit = float(full.scores[6])
+            assert frames.search(query, distance=distance, top_k=top_k, max_score=limit).to_list() == \
+                cut(full, limit, top_k)
+    rerank = rerank_index()  # the threshold applies to the token distance, before the re-rank
+    result = rerank.search([0, 1, 2], rerank=2, query_frames=np.ones((2, 2)), max_score=1)
+    assert result.ids == ["b", "a"] and result.reranked == 2 and result.token_scores.tolist() == [1, 0]
+    for bad in (-0.1, float("nan"), float("inf"), "0.3", True, [0.3]):
+        with pytest.raises(ValueError, match=r"max_score=.*expected a finite number >= 0"):
+            index.search([K + 5], max_score=bad)  # checked before the (out-of-vocabulary) query

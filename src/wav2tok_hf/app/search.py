@@ -19,7 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..audio_utils import trim_silence
+from ..data.augment import pitch_shift_versions
 from ..retrieval.index import SUBSEQUENCE_DISTANCES, vocabulary_of
 from .alignment import TokenAlignment, align_tokens
 from .catalog import Catalog
@@ -80,22 +83,35 @@ class Searcher:
         self.distance = distance or default_distance(catalog, subsequence)
         self._vocabulary = vocabulary_of(model)
 
-    def tokenize(self, audio: Any, sampling_rate: int | None = None) -> tuple[list[int], list[float], float]:
-        """Check and tokenise a clip: ``(tokens, durations_s, clip seconds)``; ``ClipError`` for unusable audio."""
+    def _wave(self, audio: Any, sampling_rate: int | None) -> np.ndarray:
+        """The checked clip at the model's rate, trimmed; ``ClipError`` for unusable audio."""
         rate = self.model.config.sampling_rate
         wave, _ = check_clip(audio, self.limits, sampling_rate=sampling_rate, target_sampling_rate=rate)
-        if self.trim_db is not None:
-            wave = trim_silence(wave, rate, self.trim_db)
-        tokens, durations = self.model.encode(wave, sampling_rate=rate, return_durations=True)
+        return wave if self.trim_db is None else trim_silence(wave, rate, self.trim_db)
+
+    def _tokens(self, wave: np.ndarray) -> tuple[list[int], list[float]]:
+        tokens, durations = self.model.encode(wave, sampling_rate=self.model.config.sampling_rate,
+                                              return_durations=True)
         if not tokens:
             raise ClipError("The model heard nothing it could tokenise in this recording; hum or speak louder.")
-        return list(tokens), list(durations), len(wave) / rate
+        return list(tokens), list(durations)
 
     def search(self, audio: Any, sampling_rate: int | None = None) -> SearchOutcome:
-        """Tokenise ``audio`` (a path or an array with ``sampling_rate``) and rank the catalog."""
-        tokens, durations, seconds = self.tokenize(audio, sampling_rate)
+        """Tokenise ``audio`` (a path or an array with ``sampling_rate``) and rank the catalog (at the model's
+        ``config.query_pitch_shifts`` when it sets them; the tokens shown are the clip's as recorded)."""
+        wave = self._wave(audio, sampling_rate)
+        rate = self.model.config.sampling_rate
+        tokens, durations = self._tokens(wave)
         index = self.catalog.index
-        result = index.search(tokens, distance=self.distance, top_k=self.top_k, vocabulary=self._vocabulary)
+        shifts = self.model.config.query_pitch_shifts
+        if shifts:
+            versions = [tokens if k == 0 else self.model.encode(v, sampling_rate=rate)
+                        for k, v in zip(shifts, pitch_shift_versions(wave, shifts, rate)[0])]
+            result = index.search_versions(versions, distance=self.distance, top_k=self.top_k,
+                                           vocabulary=self._vocabulary)
+        else:
+            result = index.search(tokens, distance=self.distance, top_k=self.top_k, vocabulary=self._vocabulary)
+        seconds = len(wave) / rate
         rows = result.to_list()
         hits = [Hit(rank + 1, row["id"], self.catalog.title(row["id"]), row["score"], self.catalog.audio_path(row["id"]),
                     row.get("start_s"), row.get("end_s")) for rank, row in enumerate(rows)]

@@ -140,7 +140,8 @@ def save_atomically(dataset: DatasetDict, output_dir: str | os.PathLike, card: s
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
-        dataset.save_to_disk(str(staging))
+        # one shard for an empty split: by default datasets writes none, and load_from_disk then fails on it
+        dataset.save_to_disk(str(staging), num_shards={name: 1 for name, split in dataset.items() if not len(split)})
         (staging / "README.md").write_text(card, encoding="utf-8")
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))

@@ -107,6 +107,99 @@ def _song_rng(seed: int, song_id: str, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(song_id.encode()), stream])
 
 
+Melody = tuple[EssenTune, np.ndarray, np.ndarray]
+"""A parsed tune: ``(tune, midi, quarter_lengths)`` as returned by :func:`parse_melody`."""
+Rendition = tuple[str, int, float, np.ndarray, np.ndarray]
+"""What one rendition sings: ``(kind, rendition, excerpt_start_s, midi, durations_s)``."""
+
+
+def _choose_melodies(tunes: list[EssenTune], total: int, seed: int) -> list[Melody]:
+    """The first ``total`` tunes, in a seed-defined order, that parse and have at least ``MIN_NOTES`` notes."""
+    melodies = []
+    for position in np.random.default_rng(seed).permutation(len(tunes)):
+        tune = tunes[position]
+        try:
+            midi, quarters = parse_melody(tune.abc)
+        except Exception as error:  # music21 raises many unrelated types on malformed ABC
+            logger.info("skipping Essen tune %s: %s", tune.song_id, error)
+            continue
+        if np.isfinite(midi).sum() < MIN_NOTES:
+            continue
+        melodies.append((tune, midi, quarters))
+        if len(melodies) == total:
+            break
+    if len(melodies) < total:
+        raise ValueError(f"only {len(melodies)} Essen tunes have >= {MIN_NOTES} notes; asked for {total}")
+    return melodies
+
+
+def _song_splits(num_songs: tuple[int, int, int]) -> list[str]:
+    """The split of each chosen song, in order: the first ``num_songs[0]`` train, then validation, then test."""
+    return [split for split, count in zip(SPLITS, num_songs) for _ in range(count)]
+
+
+def _plan_renditions(
+    melody: Melody, seed: int, queries_per_song: int, excerpt_s: float, full_songs: bool, random_excerpt: bool
+) -> list[Rendition]:
+    """The notes of a song's reference and of each of its queries, at a seed-drawn tempo; the reference first."""
+    tune, midi, quarters = melody
+    rng = _song_rng(seed, tune.song_id, 0)
+    seconds = quarters * rng.uniform(0.25, 0.4) / np.median(quarters[np.isfinite(midi)])
+    song_s = float(seconds.sum())
+    opening = _excerpt(midi, seconds, 0.0, excerpt_s)
+    renditions = [("reference", 0, 0.0, *((midi, seconds) if full_songs else opening))]
+    for rendition in range(1, queries_per_song + 1):
+        start = float(_song_rng(seed, tune.song_id, rendition).uniform(0.0, max(song_s - excerpt_s, 0.0)))
+        region = _excerpt(midi, seconds, start, excerpt_s) if random_excerpt else opening
+        renditions.append(("query", rendition, start if random_excerpt else 0.0, *region))
+    return renditions
+
+
+def _render_row(tune: EssenTune, planned: Rendition, seed: int, singer: str, sampling_rate: int) -> dict:
+    """Synthesise one rendition (plain timbre for the reference, a sampled simulated singer for a query) as a row."""
+    kind, rendition, start, notes, durations = planned
+    if kind == "reference":
+        wave, key_shift, tempo, timbre = render_reference(notes, durations, sampling_rate), 0, 1.0, "plain"
+    else:
+        rendition_rng = _song_rng(seed, tune.song_id, 1000 + rendition)
+        style = sample_singer(rendition_rng, singer)
+        wave, notes, durations = sing(notes, durations, style, rendition_rng, sampling_rate)
+        key_shift, tempo, timbre = style.key_shift, style.tempo, style.timbre
+    source_id = f"{tune.song_id}/{'ref' if kind == 'reference' else f'q{rendition}'}"
+    return {
+        "audio": encode_flac(wave, sampling_rate, source_id.replace("/", "_")), "label": tune.song_id, "kind": kind,
+        "source_id": source_id, "song_id": tune.song_id, "title": tune.title, "rendition": rendition,
+        "key_shift": key_shift, "tempo": tempo, "timbre": timbre, "excerpt_start_s": start,
+        "note_midi": notes.tolist(), "note_durations_s": durations.tolist(),
+    }
+
+
+def _essen_dataset(rows: dict[str, list[dict]], sampling_rate: int) -> DatasetDict:
+    """The train / validation / test rows as a ``DatasetDict`` of ``ESSEN_FEATURES`` at ``sampling_rate``."""
+    features = ESSEN_FEATURES.copy()
+    features["audio"] = Audio(sampling_rate=sampling_rate)
+    columns = {split: {name: [row[name] for row in rows[split]] for name in ESSEN_FEATURES} for split in SPLITS}
+    return build_dataset_dict(columns, {split: features for split in SPLITS})
+
+
+def _essen_card(dataset: DatasetDict, parameters: dict) -> str:
+    """The ``README.md`` dataset card: synthetic audio of real melodies, built with ``parameters``."""
+    return dataset_card(
+        "Essen folk melodies: synthetic query-by-humming corpus",
+        "SYNTHESISED. Real melodies (Essen folk song collection), synthetic audio: a plain harmonic timbre for "
+        "database items and a simulated singer (key, tempo, intonation, vibrato, glides, note errors, hum/vowel "
+        "timbre, noise) for queries.",
+        "Essen Associative Code folk song collection as bundled with music21 (`music21.corpus`, 'essenFolksong').",
+        "The Essen collection is freely distributed for research with music21 (BSD-licensed toolkit); cite Schaffrath "
+        "(1995), 'The Essen Folksong Collection'.",
+        parameters,
+        dataset,
+        notes="`kind`: `reference` = database rendition, `query` = simulated hum. `note_midi` (NaN = rest) and "
+        "`note_durations_s` give the notes actually rendered (after key shift, tempo and note errors). Splits are "
+        "disjoint by song; Essen holds some variants of the same tune under different ids.",
+    )
+
+
 def prepare_essen(
     output_dir: str | os.PathLike | None = None,
     *,
@@ -169,77 +262,16 @@ def prepare_essen(
     if total > len(tunes):
         raise ValueError(f"asked for {total} songs but only {len(tunes)} Essen tunes are bundled")
 
-    melodies = []
-    for position in np.random.default_rng(seed).permutation(len(tunes)):
-        tune = tunes[position]
-        try:
-            midi, quarters = parse_melody(tune.abc)
-        except Exception as error:  # music21 raises many unrelated types on malformed ABC
-            logger.info("skipping Essen tune %s: %s", tune.song_id, error)
-            continue
-        if np.isfinite(midi).sum() < MIN_NOTES:
-            continue
-        melodies.append((tune, midi, quarters))
-        if len(melodies) == total:
-            break
-    if len(melodies) < total:
-        raise ValueError(f"only {len(melodies)} Essen tunes have >= {MIN_NOTES} notes; asked for {total}")
+    melodies = _choose_melodies(tunes, total, seed)
+    rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    for melody, split in zip(melodies, _song_splits(num_songs)):
+        renditions = _plan_renditions(melody, seed, queries_per_song, excerpt_s, full_songs, random_excerpt)
+        rows[split] += [_render_row(melody[0], planned, seed, singer, sampling_rate) for planned in renditions]
 
-    split_of = np.repeat(np.arange(3), num_songs)
-    rows = {split: {name: [] for name in ESSEN_FEATURES} for split in SPLITS}
-    for (tune, midi, quarters), split in zip(melodies, split_of):
-        rng = _song_rng(seed, tune.song_id, 0)
-        seconds = quarters * rng.uniform(0.25, 0.4) / np.median(quarters[np.isfinite(midi)])
-        song_s = float(seconds.sum())
-        opening = _excerpt(midi, seconds, 0.0, excerpt_s)
-        renditions = [("reference", 0, 0.0, *((midi, seconds) if full_songs else opening))]
-        for rendition in range(1, queries_per_song + 1):
-            start = float(_song_rng(seed, tune.song_id, rendition).uniform(0.0, max(song_s - excerpt_s, 0.0)))
-            region = _excerpt(midi, seconds, start, excerpt_s) if random_excerpt else opening
-            renditions.append(("query", rendition, start if random_excerpt else 0.0, *region))
-        columns = rows[SPLITS[split]]
-        for kind, rendition, start, notes, durations in renditions:
-            if kind == "reference":
-                wave, key_shift, tempo, timbre = render_reference(notes, durations, sampling_rate), 0, 1.0, "plain"
-            else:
-                rendition_rng = _song_rng(seed, tune.song_id, 1000 + rendition)
-                style = sample_singer(rendition_rng, singer)
-                wave, notes, durations = sing(notes, durations, style, rendition_rng, sampling_rate)
-                key_shift, tempo, timbre = style.key_shift, style.tempo, style.timbre
-            source_id = f"{tune.song_id}/{'ref' if kind == 'reference' else f'q{rendition}'}"
-            columns["audio"].append(encode_flac(wave, sampling_rate, source_id.replace("/", "_")))
-            columns["label"].append(tune.song_id)
-            columns["kind"].append(kind)
-            columns["source_id"].append(source_id)
-            columns["song_id"].append(tune.song_id)
-            columns["title"].append(tune.title)
-            columns["rendition"].append(rendition)
-            columns["key_shift"].append(key_shift)
-            columns["tempo"].append(tempo)
-            columns["timbre"].append(timbre)
-            columns["excerpt_start_s"].append(start)
-            columns["note_midi"].append(notes.tolist())
-            columns["note_durations_s"].append(durations.tolist())
-
-    features = ESSEN_FEATURES.copy()
-    features["audio"] = Audio(sampling_rate=sampling_rate)
-    dataset = build_dataset_dict(rows, {split: features for split in SPLITS})
+    dataset = _essen_dataset(rows, sampling_rate)
     parameters = dict(num_songs=tuple(num_songs), queries_per_song=queries_per_song, excerpt_s=excerpt_s,
                       full_songs=full_songs, random_excerpt=random_excerpt, sampling_rate=sampling_rate, seed=seed)
     if singer != "default":  # the demo corpus's card stays as it was
         parameters["singer"] = singer
-    card = dataset_card(
-        "Essen folk melodies: synthetic query-by-humming corpus",
-        "SYNTHESISED. Real melodies (Essen folk song collection), synthetic audio: a plain harmonic timbre for "
-        "database items and a simulated singer (key, tempo, intonation, vibrato, glides, note errors, hum/vowel "
-        "timbre, noise) for queries.",
-        "Essen Associative Code folk song collection as bundled with music21 (`music21.corpus`, 'essenFolksong').",
-        "The Essen collection is freely distributed for research with music21 (BSD-licensed toolkit); cite Schaffrath "
-        "(1995), 'The Essen Folksong Collection'.",
-        parameters,
-        dataset,
-        notes="`kind`: `reference` = database rendition, `query` = simulated hum. `note_midi` (NaN = rest) and "
-        "`note_durations_s` give the notes actually rendered (after key shift, tempo and note errors). Splits are "
-        "disjoint by song; Essen holds some variants of the same tune under different ids.",
-    )
+    card = _essen_card(dataset, parameters)
     return finish(dataset, output_dir, card, overwrite)

@@ -219,6 +219,60 @@ def _utterance_audio(utterance: OceanUtterance, wave: np.ndarray, sampling_rate:
     return encode_flac(wave, sampling_rate, utterance.utt)
 
 
+def _utterance_row(utterance: OceanUtterance, wave: np.ndarray, words, sampling_rate: int) -> dict:
+    """The whole recording as a row of ``UTTERANCE_FEATURES``, with the times of its aligned ``words``."""
+    return {
+        "audio": _utterance_audio(utterance, wave, sampling_rate), "label": utterance.text, "kind": "reference",
+        "source_id": utterance.utt, "speaker": utterance.speaker, "gender": utterance.gender, "age": utterance.age,
+        "corpus_split": utterance.corpus_split, "word_labels": [w for w, _, _ in words],
+        "word_starts_s": [s for _, s, _ in words], "word_ends_s": [e for _, _, e in words],
+    }
+
+
+def _keep_speakers(utterances: list[OceanUtterance], max_speakers: int | None, seed: int) -> list[OceanUtterance]:
+    """The utterances of a seed-chosen subset of ``max_speakers`` speakers (all of them for ``None``)."""
+    speakers = sorted({u.speaker for u in utterances})
+    if max_speakers is None or len(speakers) <= max_speakers:
+        return utterances
+    keep = {speakers[i] for i in np.random.default_rng(seed).permutation(len(speakers))[:max_speakers]}
+    return [u for u in utterances if u.speaker in keep]
+
+
+def _split_of_speakers(utterances: list[OceanUtterance], split_fractions, seed: int) -> dict[str, str]:
+    """speaker -> ``train`` / ``validation`` / ``test``, seeded (:func:`split_groups`)."""
+    groups = split_groups([u.speaker for u in utterances], split_fractions, seed, "speakers")
+    return {speaker: split for split, members in groups.items() for speaker in members}
+
+
+def _ocean_dataset(rows: dict[str, list[dict]], sampling_rate: int) -> DatasetDict:
+    """Word-clip splits (``SPLITS``) then utterance splits (``UTTERANCE_SPLITS``) as a ``DatasetDict``."""
+    word_features, utt_features = WORD_FEATURES.copy(), UTTERANCE_FEATURES.copy()
+    word_features["audio"] = utt_features["audio"] = Audio(sampling_rate=sampling_rate)
+    features = {split: word_features for split in SPLITS} | {name: utt_features for name in UTTERANCE_SPLITS}
+    columns = {split: {name: [row[name] for row in rows[split]] for name in features[split]} for split in features}
+    return build_dataset_dict(columns, features)
+
+
+def _ocean_card(dataset: DatasetDict, parameters: dict, aligned: int, total: int) -> str:
+    """The ``README.md`` dataset card: real speech, machine word alignments (``aligned`` of ``total`` utterances)."""
+    pad_s = parameters["pad_s"]
+    return dataset_card(
+        "speechocean762: speaker-disjoint word segments and utterances",
+        "REAL recorded speech (read English sentences, words and digit strings by non-native speakers, children and "
+        "adults).",
+        "speechocean762 (Zhang et al. 2021), OpenSLR SLR101 / Hub `mispeech/speechocean762`.",
+        LICENSE,
+        parameters,
+        dataset,
+        notes=f"Word splits (`train`, `validation`, `test`): one clip per aligned word, cut with {pad_s} s of context "
+        "on each side; `label` is the word (upper case), `category` `digit` (ZERO..NINE) or `word`, `start_s` / "
+        "`end_s` its aligned time in the utterance, `take` the speaker's occurrence index of that word. Utterance "
+        "splits (`*_utterances`): the whole recordings with the aligned words' times (empty where there is no "
+        f"alignment; {aligned} of {total} utterances are aligned). Word times are MACHINE forced "
+        "alignments (PocketSphinx), approximate: tens of ms, occasional gross errors. Splits are disjoint by speaker.",
+    )
+
+
 def prepare_speechocean762(
     source: str | os.PathLike,
     output_dir: str | os.PathLike | None = None,
@@ -267,52 +321,25 @@ def prepare_speechocean762(
     if max_speakers is not None and max_speakers < 3:
         raise ValueError(f"max_speakers={max_speakers}; need at least 3 speakers for train/validation/test")
     utterances, times = load_speechocean762(source, alignments, hub_split)
-    speakers = sorted({u.speaker for u in utterances})
-    if max_speakers is not None and len(speakers) > max_speakers:
-        keep = {speakers[i] for i in np.random.default_rng(seed).permutation(len(speakers))[:max_speakers]}
-        utterances = [u for u in utterances if u.speaker in keep]
-    groups = split_groups([u.speaker for u in utterances], split_fractions, seed, "speakers")
-    split_of = {speaker: split for split, members in groups.items() for speaker in members}
-    word_rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    utt_rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    utterances = _keep_speakers(utterances, max_speakers, seed)
+    split_of = _split_of_speakers(utterances, split_fractions, seed)
+
+    rows: dict[str, list[dict]] = {name: [] for name in SPLITS + UTTERANCE_SPLITS}
     takes: dict[tuple[str, str], int] = defaultdict(int)
     for utterance in utterances:
         split = split_of[utterance.speaker]
         wave = utterance.decode(sampling_rate)
         words = times.get(utterance.utt, [])
-        word_rows[split] += _word_rows(utterance, wave, words, sampling_rate, pad_s, min_word_s, takes)
-        utt_rows[split].append({
-            "audio": _utterance_audio(utterance, wave, sampling_rate), "label": utterance.text, "kind": "reference",
-            "source_id": utterance.utt, "speaker": utterance.speaker, "gender": utterance.gender, "age": utterance.age,
-            "corpus_split": utterance.corpus_split, "word_labels": [w for w, _, _ in words],
-            "word_starts_s": [s for _, s, _ in words], "word_ends_s": [e for _, _, e in words]})
-    word_features, utt_features = WORD_FEATURES.copy(), UTTERANCE_FEATURES.copy()
-    word_features["audio"] = utt_features["audio"] = Audio(sampling_rate=sampling_rate)
-    columns = {split: {name: [row[name] for row in word_rows[split]] for name in WORD_FEATURES} for split in SPLITS}
-    columns |= {f"{split}_utterances": {name: [row[name] for row in utt_rows[split]] for name in UTTERANCE_FEATURES}
-                for split in SPLITS}
-    features = {split: word_features for split in SPLITS} | {name: utt_features for name in UTTERANCE_SPLITS}
-    dataset = build_dataset_dict(columns, features)
+        rows[split] += _word_rows(utterance, wave, words, sampling_rate, pad_s, min_word_s, takes)
+        rows[f"{split}_utterances"].append(_utterance_row(utterance, wave, words, sampling_rate))
+
+    dataset = _ocean_dataset(rows, sampling_rate)
     parameters = dict(source=os.fspath(source) if is_hub_id(source) else Path(source).name,
                       alignments=Path(alignments).name if alignments else None, split_fractions=tuple(split_fractions),
                       pad_s=pad_s, min_word_s=min_word_s, max_speakers=max_speakers, sampling_rate=sampling_rate,
                       seed=seed, hub_split=hub_split if is_hub_id(source) else None)
     aligned = sum(1 for u in utterances if times.get(u.utt))
-    card = dataset_card(
-        "speechocean762: speaker-disjoint word segments and utterances",
-        "REAL recorded speech (read English sentences, words and digit strings by non-native speakers, children and "
-        "adults).",
-        "speechocean762 (Zhang et al. 2021), OpenSLR SLR101 / Hub `mispeech/speechocean762`.",
-        LICENSE,
-        parameters,
-        dataset,
-        notes=f"Word splits (`train`, `validation`, `test`): one clip per aligned word, cut with {pad_s} s of context "
-        "on each side; `label` is the word (upper case), `category` `digit` (ZERO..NINE) or `word`, `start_s` / "
-        "`end_s` its aligned time in the utterance, `take` the speaker's occurrence index of that word. Utterance "
-        "splits (`*_utterances`): the whole recordings with the aligned words' times (empty where there is no "
-        f"alignment; {aligned} of {len(utterances)} utterances are aligned). Word times are MACHINE forced "
-        "alignments (PocketSphinx), approximate: tens of ms, occasional gross errors. Splits are disjoint by speaker.",
-    )
+    card = _ocean_card(dataset, parameters, aligned, len(utterances))
     return finish(dataset, output_dir, card, overwrite)
 
 

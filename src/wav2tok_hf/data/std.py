@@ -90,7 +90,11 @@ def _pick_words(pool: dict[str, list[SpeechClip]], count: int, rng: np.random.Ge
     return chosen
 
 
-def _utterance(clips, noise_clips, cache, rng, sampling_rate, pause_s, snr_db):
+def _place_words(clips, cache, rng, sampling_rate, pause_s):
+    """Lay the words end to end at ±4 dB around one level, with random pauses and 0.2-0.5 s of lead-in and tail.
+
+    Returns ``(speech, active, starts_s, ends_s)``: the placed words and, for the SNR, their samples joined.
+    """
     sr = sampling_rate
     pieces, starts, ends = [], [], []
     cursor = int(rng.uniform(0.2, 0.5) * sr)
@@ -105,22 +109,110 @@ def _utterance(clips, noise_clips, cache, rng, sampling_rate, pause_s, snr_db):
     speech = np.zeros(length, dtype=np.float32)
     for offset, word in pieces:
         speech[offset : offset + len(word)] += word
+    return speech, np.concatenate([word for _, word in pieces]), starts, ends
+
+
+def _background_noise(noise_clips, cache, rng, length):
+    """``length`` samples of real background noise (random ``_silence_`` clips joined), or white noise if there are
+    none; returns ``(noise, noise_source_ids)``."""
+    if not noise_clips:
+        return rng.standard_normal(length).astype(np.float32), []
+    parts, noise_ids, total = [], [], 0
+    while total < length:
+        clip = noise_clips[rng.integers(len(noise_clips))]
+        wave = cache.noise(clip)
+        parts.append(wave)
+        noise_ids.append(clip.source_id)
+        total += len(wave)
+    return np.concatenate(parts)[:length], noise_ids
+
+
+def _utterance(clips, noise_clips, cache, rng, sampling_rate, pause_s, snr_db):
+    """Placed words plus background noise at a random SNR: ``(wave, starts_s, ends_s, noise_source_ids, snr_db)``."""
+    speech, active, starts, ends = _place_words(clips, cache, rng, sampling_rate, pause_s)
     snr = float(rng.uniform(*snr_db))
-    noise_ids: list[str] = []
-    if noise_clips:
-        parts, total = [], 0
-        while total < length:
-            clip = noise_clips[rng.integers(len(noise_clips))]
-            wave = cache.noise(clip)
-            parts.append(wave)
-            noise_ids.append(clip.source_id)
-            total += len(wave)
-        noise = np.concatenate(parts)[:length]
-    else:
-        noise = rng.standard_normal(length).astype(np.float32)
-    active = np.concatenate([word for _, word in pieces])
+    noise, noise_ids = _background_noise(noise_clips, cache, rng, len(speech))
     noise = noise / _rms(noise) * _rms(active) * 10 ** (-snr / 20)
     return speech + noise, starts, ends, noise_ids, snr
+
+
+def _reserve_query_speakers(
+    split: str, speech: list[SpeechClip], fraction: float, has_utterances: bool, rng: np.random.Generator
+) -> set[str]:
+    """A random ``fraction`` of the split's speakers, who only provide queries (never utterance words)."""
+    speakers = sorted({clip.speaker for clip in speech})
+    n_query = int(round(fraction * len(speakers)))
+    if has_utterances and not 1 <= n_query < len(speakers):
+        raise ValueError(
+            f"split {split!r} has {len(speakers)} speakers: too few to keep query speakers out of the utterances; "
+            "use more clips (max_clips) or another query_speaker_fraction"
+        )
+    return {speakers[i] for i in rng.permutation(len(speakers))[:n_query]}
+
+
+def _word_pool(speech: list[SpeechClip], query_speakers: set[str]) -> dict[str, list[SpeechClip]]:
+    """The clips of the utterance speakers, by word."""
+    pool: dict[str, list[SpeechClip]] = {}
+    for clip in speech:
+        if clip.speaker not in query_speakers:
+            pool.setdefault(clip.word, []).append(clip)
+    return pool
+
+
+def _utterance_row(split, index, pool, noise_clips, cache, rng, words_per_utterance, pause_s, snr_db) -> dict:
+    """One utterance of ``UTTERANCE_FEATURES``: a random number of words from ``pool``, mixed with noise."""
+    low, high = words_per_utterance
+    words = _pick_words(pool, int(rng.integers(low, high + 1)), rng)
+    if not words:
+        raise ValueError(f"split {split!r} has no clips by utterance speakers; use more clips (max_clips)")
+    sampling_rate = cache.sampling_rate
+    wave, starts, ends, noise_ids, snr = _utterance(words, noise_clips, cache, rng, sampling_rate, pause_s, snr_db)
+    source_id = f"{split}-utt{index:05d}"
+    return {
+        "audio": encode_flac(wave, sampling_rate, source_id), "label": " ".join(clip.word for clip in words),
+        "kind": "reference", "source_id": source_id, "word_labels": [clip.word for clip in words],
+        "word_starts_s": starts, "word_ends_s": ends, "speakers": [clip.speaker for clip in words],
+        "word_source_ids": [clip.source_id for clip in words], "noise_source_ids": noise_ids, "snr_db": snr,
+    }
+
+
+def _query_rows(words, speech, query_speakers, queries_per_word, cache, rng) -> list[dict]:
+    """Rows of ``QUERY_FEATURES``: up to ``queries_per_word`` random clips of each word by the query speakers."""
+    rows = []
+    for word in words:
+        candidates = [clip for clip in speech if clip.word == word and clip.speaker in query_speakers]
+        for i in np.sort(rng.permutation(len(candidates))[:queries_per_word]):
+            clip = candidates[i]
+            audio = encode_flac(cache.speech(clip), cache.sampling_rate, clip.source_id.replace("/", "_"))
+            rows.append({"audio": audio, "label": word, "kind": "query", "source_id": clip.source_id,
+                         "speaker": clip.speaker, "take": clip.take})
+    return rows
+
+
+def _std_dataset(rows: dict[str, list[dict]], sampling_rate: int) -> DatasetDict:
+    """Utterance and query rows as a ``DatasetDict`` (splits in the order of ``rows``), audio at ``sampling_rate``."""
+    utterance_features, query_features = UTTERANCE_FEATURES.copy(), QUERY_FEATURES.copy()
+    utterance_features["audio"] = query_features["audio"] = Audio(sampling_rate=sampling_rate)
+    features = {split: utterance_features for split in SPLITS} | {f"{s}_queries": query_features for s in SPLITS}
+    columns = {split: {name: [row[name] for row in split_rows] for name in features[split]}
+               for split, split_rows in rows.items()}
+    return build_dataset_dict(columns, features)
+
+
+def _std_card(dataset: DatasetDict, parameters: dict) -> str:
+    """The ``README.md`` dataset card: real words in synthetic utterances, built with ``parameters``."""
+    return dataset_card(
+        "Spoken term detection from Speech Commands words",
+        "CONSTRUCTED FROM REAL SPEECH: every word is a real recording; the utterances are synthetic concatenations "
+        "(real words + pauses + real background noise).",
+        "Speech Commands v0.02 (Warden 2018): words and `_silence_` background-noise clips.",
+        LICENSE,
+        parameters,
+        dataset,
+        notes="Utterance splits (`train`, `validation`, `test`): `word_starts_s` / `word_ends_s` bound each word's "
+        "speech exactly as placed. Query splits (`*_queries`): single words by speakers absent from every utterance "
+        "of the split. Splits are disjoint by speaker.",
+    )
 
 
 def prepare_std(
@@ -186,72 +278,24 @@ def prepare_std(
         raise ValueError(f"query_speaker_fraction={query_speaker_fraction} must be strictly between 0 and 1")
     clips = select_clips(load_speech_commands_clips(source, hub_config, hub_split), include_unknown, True, max_clips, seed)
     cache = _ClipCache(sampling_rate)
-    rows: dict[str, dict[str, list]] = {}
+    rows: dict[str, list[dict]] = {}
     for split_index, (split, members) in enumerate(split_by_speaker(clips, split_fractions, seed).items()):
         rng = np.random.default_rng([seed, split_index])
         noise_clips = [clip for clip in members if clip.word == SILENCE]
         speech = [clip for clip in members if clip.word != SILENCE]
-        speakers = sorted({clip.speaker for clip in speech})
-        n_query = int(round(query_speaker_fraction * len(speakers)))
-        if num_utterances[split_index] and not 1 <= n_query < len(speakers):
-            raise ValueError(
-                f"split {split!r} has {len(speakers)} speakers: too few to keep query speakers out of the utterances; "
-                "use more clips (max_clips) or another query_speaker_fraction"
-            )
-        query_speakers = {speakers[i] for i in rng.permutation(len(speakers))[:n_query]}
-        pool: dict[str, list[SpeechClip]] = {}
-        for clip in speech:
-            if clip.speaker not in query_speakers:
-                pool.setdefault(clip.word, []).append(clip)
-        utterances = {name: [] for name in UTTERANCE_FEATURES}
-        for index in range(num_utterances[split_index]):
-            words = _pick_words(pool, int(rng.integers(low, high + 1)), rng)
-            if not words:
-                raise ValueError(f"split {split!r} has no clips by utterance speakers; use more clips (max_clips)")
-            wave, starts, ends, noise_ids, snr = _utterance(words, noise_clips, cache, rng, sampling_rate, pause_s, snr_db)
-            source_id = f"{split}-utt{index:05d}"
-            utterances["audio"].append(encode_flac(wave, sampling_rate, source_id))
-            utterances["label"].append(" ".join(clip.word for clip in words))
-            utterances["kind"].append("reference")
-            utterances["source_id"].append(source_id)
-            utterances["word_labels"].append([clip.word for clip in words])
-            utterances["word_starts_s"].append(starts)
-            utterances["word_ends_s"].append(ends)
-            utterances["speakers"].append([clip.speaker for clip in words])
-            utterances["word_source_ids"].append([clip.source_id for clip in words])
-            utterances["noise_source_ids"].append(noise_ids)
-            utterances["snr_db"].append(snr)
-        queries = {name: [] for name in QUERY_FEATURES}
-        for word in sorted({w for words in utterances["word_labels"] for w in words}):
-            candidates = [clip for clip in speech if clip.word == word and clip.speaker in query_speakers]
-            for i in np.sort(rng.permutation(len(candidates))[:queries_per_word]):
-                clip = candidates[i]
-                queries["audio"].append(encode_flac(cache.speech(clip), sampling_rate, clip.source_id.replace("/", "_")))
-                queries["label"].append(word)
-                queries["kind"].append("query")
-                queries["source_id"].append(clip.source_id)
-                queries["speaker"].append(clip.speaker)
-                queries["take"].append(clip.take)
-        rows[split], rows[f"{split}_queries"] = utterances, queries
-    utterance_features, query_features = UTTERANCE_FEATURES.copy(), QUERY_FEATURES.copy()
-    utterance_features["audio"] = query_features["audio"] = Audio(sampling_rate=sampling_rate)
-    features = {split: utterance_features for split in SPLITS} | {f"{s}_queries": query_features for s in SPLITS}
-    dataset = build_dataset_dict(rows, features)
+        count = num_utterances[split_index]
+        query_speakers = _reserve_query_speakers(split, speech, query_speaker_fraction, count > 0, rng)
+        pool = _word_pool(speech, query_speakers)
+        rows[split] = [_utterance_row(split, index, pool, noise_clips, cache, rng, words_per_utterance, pause_s, snr_db)
+                       for index in range(count)]
+        said = sorted({word for row in rows[split] for word in row["word_labels"]})
+        rows[f"{split}_queries"] = _query_rows(said, speech, query_speakers, queries_per_word, cache, rng)
+
+    dataset = _std_dataset(rows, sampling_rate)
     parameters = dict(source=os.fspath(source) if is_hub_id(source) else Path(source).name,
                       num_utterances=tuple(num_utterances), words_per_utterance=tuple(words_per_utterance),
                       queries_per_word=queries_per_word, query_speaker_fraction=query_speaker_fraction,
                       pause_s=tuple(pause_s), snr_db=tuple(snr_db), include_unknown=include_unknown,
                       split_fractions=tuple(split_fractions), max_clips=max_clips, sampling_rate=sampling_rate, seed=seed)
-    card = dataset_card(
-        "Spoken term detection from Speech Commands words",
-        "CONSTRUCTED FROM REAL SPEECH: every word is a real recording; the utterances are synthetic concatenations "
-        "(real words + pauses + real background noise).",
-        "Speech Commands v0.02 (Warden 2018): words and `_silence_` background-noise clips.",
-        LICENSE,
-        parameters,
-        dataset,
-        notes="Utterance splits (`train`, `validation`, `test`): `word_starts_s` / `word_ends_s` bound each word's "
-        "speech exactly as placed. Query splits (`*_queries`): single words by speakers absent from every utterance "
-        "of the split. Splits are disjoint by speaker.",
-    )
+    card = _std_card(dataset, parameters)
     return finish(dataset, output_dir, card, overwrite)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .graph import PAD
-from .index import Wav2TokIndex, vocabulary_of
+from .index import Wav2TokIndex, _check_max_score, vocabulary_of
 from .storage import IndexLockedError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".aif")
@@ -189,10 +189,13 @@ def build_index(
 
 
 def search_index(index_dir: str, query: str, model_path: str | None = None, top_k: int = 10,
-                 distance: str | None = None, rerank: int | None = None) -> list[dict]:
-    """Search a built index with one audio file; the model defaults to the one recorded at build time."""
+                 distance: str | None = None, rerank: int | None = None, max_score: float | None = None) -> list[dict]:
+    """Search a built index with one audio file; the model defaults to the one recorded at build time.
+    ``max_score`` keeps only the hits whose token distance is at most ``max_score`` (a detection threshold: the
+    range search of ``Wav2TokIndex.search``), at most ``top_k`` of them."""
     from .. import Wav2TokModel
 
+    _check_max_score(max_score)
     if model_path is None:
         build = os.path.join(index_dir, BUILD_FILE)
         if not os.path.isfile(build):
@@ -205,7 +208,8 @@ def search_index(index_dir: str, query: str, model_path: str | None = None, top_
     model = Wav2TokModel.from_pretrained(model_path).eval()
     distance = distance or ("normalized_weighted_levenshtein" if index.substitution_costs is not None
                             else "normalized_levenshtein")
-    return index.search_audio(model, query, distance=distance, top_k=top_k, rerank=rerank).to_list()
+    return index.search_audio(model, query, distance=distance, top_k=top_k, rerank=rerank,
+                              max_score=max_score).to_list()
 
 
 def _build_command(args: argparse.Namespace) -> int:
@@ -224,7 +228,7 @@ def _build_command(args: argparse.Namespace) -> int:
 def _search_command(args: argparse.Namespace) -> int:
     try:
         rows = search_index(args.index_dir, args.query, model_path=args.model, top_k=args.top_k,
-                            distance=args.distance, rerank=args.rerank)
+                            distance=args.distance, rerank=args.rerank, max_score=args.max_score)
     except IndexLockedError as error:
         raise ValueError(str(error)) from None
     for row in rows:
@@ -259,4 +263,6 @@ def add_index_commands(commands: Any) -> None:
     search.add_argument("--top-k", type=int, default=10)
     search.add_argument("--distance", help="token distance (default: normalized_weighted_levenshtein)")
     search.add_argument("--rerank", type=int, help="re-score the top N by DTW over stored frames (needs --store-frames)")
+    search.add_argument("--max-score", type=float,
+                        help="print only hits whose token distance is at most this (a detection threshold)")
     search.set_defaults(func=_search_command)

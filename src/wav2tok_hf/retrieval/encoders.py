@@ -71,8 +71,12 @@ def _is_frames(distance: str) -> bool:
     return distance in FRAME_DISTANCES
 
 
-def model_encoder(model: Wav2TokModel, name: str = "wav2tok", distance: str = "levenshtein") -> Encoder:
+def model_encoder(model: Wav2TokModel, name: str = "wav2tok", distance: str = "levenshtein",
+                  key_search: bool = True) -> Encoder:
     """An [`Encoder`] for a `Wav2TokModel`: its token strings, or its frame embeddings for the DTW distances.
+
+    Token queries are searched at the model's ``config.query_pitch_shifts`` (as `Wav2TokIndex.search_audio` does)
+    unless ``key_search=False``; frame embeddings are searched as recorded.
 
     Example:
         >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
@@ -86,10 +90,32 @@ def model_encoder(model: Wav2TokModel, name: str = "wav2tok", distance: str = "l
     if _is_frames(distance):
         return Encoder(name, lambda w, sr: model.embed(w, sampling_rate=sr, batch_size=32), distance,
                        frame_dim=model.config.embedding_dim, frame_rate=float(model.config.frame_rate))
+    shifts = tuple(model.config.query_pitch_shifts or ()) if key_search else ()
     return Encoder(name, lambda w, sr: model.encode(w, sampling_rate=sr, batch_size=32), distance,
-                   model.config.codebook_size, substitution_costs=model.substitution_costs(),
+                   model.config.codebook_size, substitution_costs=model.substitution_costs(), query_pitch_shifts=shifts,
                    encode_with_durations=lambda w, sr: model.encode(w, sampling_rate=sr, return_durations=True,
                                                                     batch_size=32))
+
+
+def model_encoders(model: Wav2TokModel, name: str = "wav2tok", dtw: bool = False) -> list[Encoder]:
+    """The benchmark rows of a `Wav2TokModel`: its tokens as it searches (named ``"<name> + key search (...)"`` when
+    its config sets ``query_pitch_shifts``), then, in that case, its tokens with queries as recorded (``name``), and
+    with ``dtw`` DTW over its frame embeddings.
+
+    Example:
+        >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+        >>> model = Wav2TokModel(Wav2TokConfig(codebook_size=8, hidden_size=16, embedding_dim=8,
+        ...                                    query_pitch_shifts=[-0.5, 0, 0.5])).eval()
+        >>> [(e.name, e.distance) for e in model_encoders(model, "m", dtw=True)]
+        [('m + key search (-0.5, +0, +0.5 st)', 'levenshtein'), ('m', 'levenshtein'), ('m', 'dtw')]
+    """
+    searched = model_encoder(model, name)
+    encoders = [searched]
+    if searched.query_pitch_shifts:
+        shifts = ", ".join(f"{k:+g}" for k in searched.query_pitch_shifts)
+        searched.name = f"{name} + key search ({shifts} st)"
+        encoders.append(model_encoder(model, name, key_search=False))
+    return encoders + ([model_encoder(model, name, distance="dtw")] if dtw else [])
 
 
 def baseline_encoder(baseline: RetrievalBaseline, name: str | None = None) -> Encoder:
@@ -114,7 +140,7 @@ def baseline_encoder(baseline: RetrievalBaseline, name: str | None = None) -> En
 def model_std_encoder(model: Wav2TokModel, name: str = "wav2tok", distance: str = "subsequence_levenshtein") -> Encoder:
     """A `Wav2TokModel` for spoken term detection: semi-global edit distance over its tokens
     (``"subsequence_levenshtein"``), or subsequence DTW over its frame embeddings (``"subsequence_dtw"``)."""
-    encoder = model_encoder(model, name, "dtw" if distance == "subsequence_dtw" else "levenshtein")
+    encoder = model_encoder(model, name, "dtw" if distance == "subsequence_dtw" else "levenshtein", key_search=False)
     return dataclasses.replace(encoder, distance=distance, substitution_costs=None)
 
 

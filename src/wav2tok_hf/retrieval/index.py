@@ -120,6 +120,24 @@ def _typed_scores(distance: str, scores: np.ndarray) -> np.ndarray:
     return scores.astype(np.float32) if distance == "normalized_levenshtein" else scores
 
 
+def _check_max_score(max_score: Any) -> float | None:
+    if max_score is None:
+        return None
+    if (isinstance(max_score, (bool, np.bool_)) or not isinstance(max_score, (int, float, np.integer, np.floating))
+            or not np.isfinite(max_score) or max_score < 0):
+        raise ValueError(f"max_score={max_score!r}; expected a finite number >= 0 (the largest score to return) "
+                         "or None")
+    return float(max_score)  # a Python float compares with float32 scores at float32, as the ranking's dtype
+
+
+def _at_most(result: SearchResult, max_score: float | None) -> SearchResult:
+    """``result`` without the items scored above ``max_score`` (by their token distance when re-ranked)."""
+    if max_score is None:
+        return result
+    scores = result.scores if result.token_scores is None else result.token_scores
+    return result._subset(np.flatnonzero(scores <= max_score))
+
+
 def _is_single_token_query(query: Any) -> bool:
     if isinstance(query, np.ndarray) or hasattr(query, "numpy"):
         return np.asarray(query).ndim == 1
@@ -252,6 +270,8 @@ class Wav2TokIndex:
         (['a', 'c', 'b'], [1, 1, 3])
         >>> index.search([2, 3], distance="subsequence_levenshtein").to_list()[0]
         {'id': 'a', 'label': 'x', 'score': 0.0, 'start': 1, 'end': 3}
+        >>> index.search([2, 3], distance="subsequence_levenshtein", max_score=1).ids  # a threshold (range) search
+        ['a', 'c']
         >>> costs = np.ones((10, 10)) - np.eye(10)
         >>> costs[3, 4] = costs[4, 3] = 0.25  # tokens 3 and 4 are near
         >>> weighted = Wav2TokIndex(vocab_size=10, vocab_name="demo", substitution_costs=costs)
@@ -689,9 +709,14 @@ class Wav2TokIndex:
             seconds.append(np.concatenate([[0.0], np.cumsum(d)])[p])
         return np.array(seconds, dtype=np.float64)
 
-    def _ranked(self, distance: str, scores: np.ndarray, starts=None, ends=None, top_k=None) -> SearchResult:
+    def _ranked(self, distance: str, scores: np.ndarray, starts=None, ends=None, top_k=None,
+                max_score=None) -> SearchResult:
         keys = scores.astype(np.uint16) if scores.dtype.kind == "i" and scores.max() < 65536 else scores
-        order = kernels.smallest(keys, top_k)
+        if max_score is None:
+            order = kernels.smallest(keys, top_k)
+        else:
+            below = np.flatnonzero(scores <= max_score)
+            order = below[kernels.smallest(keys[below], top_k)]
         pick = (lambda a: None if a is None else a[order])
         return SearchResult(distance, order, scores[order], pick(starts), pick(ends), self)
 
@@ -705,6 +730,7 @@ class Wav2TokIndex:
         rerank: int | None = None,
         query_frames: Any = None,
         candidates: int | None = None,
+        max_score: float | None = None,
     ) -> SearchResult | list[SearchResult]:
         """Rank the index for one query or a list of queries.
 
@@ -729,6 +755,13 @@ class Wav2TokIndex:
                 has one, else those sharing the most bigrams with the query (lowest bigram bound); may miss true
                 neighbours (recall vs ``exhaustive=True`` in ``scripts/bench_scale.py``). An index with a graph
                 answers every ``top_k`` search by plain or weighted ED this way (see :meth:`build_graph`).
+            max_score: a range search (spoken term detection at a threshold): only the items scored at most
+                ``max_score`` (a finite number >= 0), ranked as usual (with ``top_k``: the best ``top_k`` of them),
+                i.e. the exhaustive ranking cut at ``max_score``, for every distance. On a tokens index of at least
+                ``index.fast_search_min_items`` items a token distance uses the bigram bound as a filter (an item, or
+                for the subsequence distances a window, bounded above ``max_score`` cannot qualify) and computes the
+                exact distance on the rest only. It applies to the token distance before any re-rank; an approximate
+                search (``candidates``, a graph) keeps the items of its approximate ranking within ``max_score``.
 
         Returns:
             A :class:`SearchResult` for one query, a list of them for a list of queries.
@@ -742,6 +775,7 @@ class Wav2TokIndex:
             raise ValueError(f"distance={distance!r} does not apply to a {self.kind} index; accepted: {accepted}")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise ValueError(f"top_k={top_k!r}; expected a positive integer or None")
+        max_score = _check_max_score(max_score)
         single = _is_single_token_query(queries) if self.kind == "tokens" else _is_single_frame_query(queries)
         batch = [queries] if single else queries
         if not isinstance(batch, (Sequence, np.ndarray)) or isinstance(batch, (str, bytes)) or len(batch) == 0:
@@ -759,19 +793,22 @@ class Wav2TokIndex:
                 raise ValueError(f"candidates=N (approximate search) needs a tokens index, top_k, exhaustive=False "
                                  f"and a distance in {approximate}; got distance={distance!r}, top_k={top_k!r}, "
                                  f"exhaustive={exhaustive!r}")
-            results = [(self._graph_top_k if self._graph is not None else self._approximate_top_k)(
-                q, distance, top_k, max(candidates, top_k)) for q in arrays]
+            results = [_at_most((self._graph_top_k if self._graph is not None else self._approximate_top_k)(
+                q, distance, top_k, max(candidates, top_k)), max_score) for q in arrays]
         elif not exhaustive and top_k is not None and self._graph is not None and distance in GRAPH_DISTANCES:
             # the graph is walked by plain normalised ED: a weighted ranking re-scores 4x more of its candidates
             count = max(top_k, self._graph.expansion_search * (4 if distance in WEIGHTED_DISTANCES else 1))
-            results = [self._graph_top_k(q, distance, top_k, count) for q in arrays]
+            results = [_at_most(self._graph_top_k(q, distance, top_k, count), max_score) for q in arrays]
+        elif (not exhaustive and self.kind == "tokens" and distance in FAST_DISTANCES
+                and len(self) >= self.fast_search_min_items and max_score is not None):
+            results = [self._fast_within(q, distance, max_score, top_k) for q in arrays]
         elif (not exhaustive and top_k is not None and self.kind == "tokens" and distance in FAST_DISTANCES
                 and len(self) >= self.fast_search_min_items):
             results = [self._fast_top_k(q, distance, top_k) for q in arrays]
         elif distance in ("levenshtein", "normalized_levenshtein"):
             matrix = kernels.levenshtein_cdist([kernels.tokens_to_str(q) for q in arrays], self._strings(),
                                                normalized=distance == "normalized_levenshtein")
-            results = [self._ranked(distance, row, top_k=top_k) for row in matrix]
+            results = [self._ranked(distance, row, top_k=top_k, max_score=max_score) for row in matrix]
         elif distance in WEIGHTED_DISTANCES:
             flat, offsets = self._flat()
             results = []
@@ -779,14 +816,14 @@ class Wav2TokIndex:
                 scores = kernels.weighted_levenshtein(q, flat, offsets, self.substitution_costs)
                 if distance.startswith("normalized"):
                     scores = scores / np.maximum(len(q), np.diff(offsets))
-                results.append(self._ranked(distance, scores, top_k=top_k))
+                results.append(self._ranked(distance, scores, top_k=top_k, max_score=max_score))
         elif self.kind == "tokens":
             flat, offsets = self._flat()
             results = []
             for q in arrays:
                 costs, starts, ends = kernels.semiglobal_levenshtein(q, flat, offsets)
                 scores = costs / np.float64(len(q)) if distance.startswith("normalized") else costs
-                results.append(self._ranked(distance, scores, starts, ends, top_k))
+                results.append(self._ranked(distance, scores, starts, ends, top_k, max_score))
         else:
             flat, offsets = self._flat()
             subsequence = distance in SUBSEQUENCE_DISTANCES
@@ -794,7 +831,7 @@ class Wav2TokIndex:
             for q in arrays:
                 costs, starts, ends = kernels.dtw_search(q, flat, offsets, self.metric, subsequence)
                 results.append(self._ranked(distance, costs, *((starts, ends) if subsequence else (None, None)),
-                                            top_k=top_k))
+                                            top_k=top_k, max_score=max_score))
         if frames is not None:
             results = [self._reranked(result, f, rerank) for result, f in zip(results, frames)]
         return results[0] if single else results
@@ -805,17 +842,40 @@ class Wav2TokIndex:
         budget = max(self.fast_search_candidates, 4 * top_k)
         scans = self._cache.setdefault("scans", {})  # distance -> consecutive answers by the full scan (reset on edit)
         skip = scans.get(distance, 0) >= FAST_SEARCH_PATIENCE and scans[distance] % FAST_SEARCH_PATIENCE != 0
-        if distance in SUBSEQUENCE_DISTANCES:  # windows: a long recording's bigrams would not bound a short query
-            if "windows" not in self._cache:
-                self._cache["windows"] = WindowGramIndex.build(flat, offsets, self.vocabulary.size)
-            top = self._cache["windows"].top_k(query, flat, offsets, top_k, distance.startswith("normalized"), budget,
-                                               scan=skip)
+        if distance in SUBSEQUENCE_DISTANCES:
+            top = self._windows().top_k(query, flat, offsets, top_k, distance.startswith("normalized"), budget,
+                                        scan=skip)
         else:
             top = self._qgrams().top_k(query, flat, offsets, top_k, normalized=distance.startswith("normalized"),
                                        strings=self._strings, costs=self.substitution_costs if weighted else None,
                                        max_candidates=budget, scan=skip)
         scans[distance] = scans.get(distance, 0) + 1 if top.stage == 2 else 0
         return SearchResult(distance, top.indices, _typed_scores(distance, top.scores), top.starts, top.ends, index=self)
+
+    def _fast_within(self, query: np.ndarray, distance: str, max_score: float, top_k: int | None) -> SearchResult:
+        flat, offsets = self._flat()
+        normalized = distance.startswith("normalized")
+        if distance in SUBSEQUENCE_DISTANCES:
+            found = self._windows().within(query, flat, offsets, max_score, normalized)
+        else:
+            # float32 scores (normalized_levenshtein) qualify when they round to <= max_score: search up to the next
+            # float32, which admits every such score, and cut the typed scores below
+            limit = (float(np.nextafter(np.float32(max_score), np.float32(np.inf)))
+                     if distance == "normalized_levenshtein" else max_score)
+            found = self._qgrams().within(query, flat, offsets, limit, normalized, self._strings,
+                                          self.substitution_costs if distance in WEIGHTED_DISTANCES else None,
+                                          self.fast_search_candidates)
+        scores = _typed_scores(distance, found.scores)
+        result = SearchResult(distance, found.indices, scores, found.starts, found.ends, index=self)
+        return result._subset(np.flatnonzero(scores <= max_score)[:top_k])
+
+    def _windows(self) -> WindowGramIndex:
+        """The window bigram index of the subsequence distances (a long recording's bigrams would not bound a short
+        query)."""
+        if "windows" not in self._cache:
+            flat, offsets = self._flat()
+            self._cache["windows"] = WindowGramIndex.build(flat, offsets, self.vocabulary.size)
+        return self._cache["windows"]
 
     def _approximate_top_k(self, query: np.ndarray, distance: str, top_k: int, candidates: int) -> SearchResult:
         flat, offsets = self._flat()
@@ -861,6 +921,7 @@ class Wav2TokIndex:
         distance: str | None = None,
         top_k: int | None = None,
         vocabulary: Vocabulary | None = None,
+        max_score: float | None = None,
     ) -> SearchResult:
         """Rank the index for one query given as several versions (e.g. its tokens at several pitch shifts: a key
         search): each item scores its best (lowest) distance over the versions; subsequence segments come from the
@@ -874,7 +935,11 @@ class Wav2TokIndex:
         """
         if self.kind == "tokens" and _is_single_token_query(versions):
             raise ValueError("versions looks like one sequence; pass a list of versions of the query (e.g. [tokens])")
-        results = self.search(list(versions), distance=distance, vocabulary=vocabulary)
+        results = self.search(list(versions), distance=distance, top_k=top_k, vocabulary=vocabulary,
+                              max_score=max_score)
+        if top_k is not None or max_score is not None:
+            # an item of the best top_k (or within max_score) by its best version is so in that version's ranking
+            return self._merged_top_k(results, top_k)
         scores = np.full((len(results), len(self)), np.inf)
         for row, result in zip(scores, results):
             row[result.indices] = result.scores
@@ -891,6 +956,22 @@ class Wav2TokIndex:
 
         return self._ranked(results[0].distance, scores[best, items], per_item("starts"), per_item("ends"), top_k)
 
+    def _merged_top_k(self, results: list[SearchResult], top_k: int | None) -> SearchResult:
+        """The best ``top_k`` (all: ``None``) items by their lowest score over several rankings (ties: item order,
+        then ranking)."""
+        items = np.concatenate([r.indices for r in results])
+        scores = np.concatenate([r.scores for r in results])
+        ranking = np.repeat(np.arange(len(results)), [len(r.indices) for r in results])
+        order = np.lexsort((ranking, items, scores))
+        _, first = np.unique(items[order], return_index=True)  # each item's best (score, ranking)
+        keep = order[np.sort(first)[:top_k]]
+
+        def pick(name):
+            parts = [getattr(r, name) for r in results]
+            return None if parts[0] is None else np.concatenate(parts)[keep]
+
+        return SearchResult(results[0].distance, items[keep], scores[keep], pick("starts"), pick("ends"), self)
+
     def search_audio(
         self,
         encoder: Any,
@@ -902,27 +983,32 @@ class Wav2TokIndex:
         rerank: int | None = None,
         frame_encoder: Any = None,
         exhaustive: bool = False,
+        max_score: float | None = None,
     ) -> SearchResult | list[SearchResult]:
         """Encode one clip or a list (or tuple) of clips, a batch of queries, with ``encoder`` and :meth:`search`.
 
         ``rerank=N`` re-scores each ranking's best ``N`` items by DTW between the query's frames (from
         ``frame_encoder``, default ``encoder``) and the frames the index stored for them (``add_audio(...,
-        store_frames=True)``); see :meth:`search`. ``exhaustive`` forces the full scan.
+        store_frames=True)``); see :meth:`search`. ``exhaustive`` forces the full scan; ``max_score`` keeps the items
+        scored at most that (a detection threshold, see :meth:`search`).
 
         ``pitch_shifts`` (semitones, e.g. ``(-4, -2, 0, 2, 4)``) searches each clip at every one of these shifts
         and keeps each item's best distance (:meth:`search_versions`): a key search for queries sung or spoken
-        higher or lower than the database, at ``len(pitch_shifts)`` times the encoding and search cost.
+        higher or lower than the database, at ``len(pitch_shifts)`` times the encoding and search cost. By default
+        (``None``) a tokens index applies a model's ``config.query_pitch_shifts``; ``()`` searches the clips as recorded.
         """
+        if pitch_shifts is None and self.kind == "tokens":
+            pitch_shifts = getattr(getattr(encoder, "config", None), "query_pitch_shifts", None)
         clips, single = _clips(audio)
         vocabulary = vocabulary_of(encoder, self.kind)
         if rerank is not None:
             frame_encoder = encoder if frame_encoder is None else frame_encoder
             self._check_rerank_encoder(frame_encoder)
-        if pitch_shifts is None:
+        if not pitch_shifts:
             sequences, _ = _encode_with(encoder, clips, sampling_rate, self.kind)
             frames = None if rerank is None else _encode_with(frame_encoder, clips, sampling_rate, "frames")[0]
             results = self.search(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary,
-                                  exhaustive=exhaustive, rerank=rerank, query_frames=frames)
+                                  exhaustive=exhaustive, rerank=rerank, query_frames=frames, max_score=max_score)
             return results[0] if single else results
         from ..data.augment import pitch_shift_versions
 
@@ -930,7 +1016,8 @@ class Wav2TokIndex:
         for clip in clips:
             versions, rate = pitch_shift_versions(clip, pitch_shifts, sampling_rate)
             sequences, _ = _encode_with(encoder, versions, rate, self.kind)
-            result = self.search_versions(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary)
+            result = self.search_versions(sequences, distance=distance, top_k=top_k, vocabulary=vocabulary,
+                                          max_score=max_score)
             if rerank is not None:  # each re-scored item keeps its best DTW over the versions, like the tokens
                 frames = _encode_with(frame_encoder, versions, rate, "frames")[0]
                 checked = [self.rerank.validate(f, "query frames").astype(np.float32) for f in frames]

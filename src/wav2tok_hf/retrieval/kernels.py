@@ -280,6 +280,70 @@ def semiglobal_levenshtein(
     return costs, starts, ends
 
 
+MYERS_MAX_QUERY = 64
+"""The longest query :func:`semiglobal_ends` takes (one 64-bit word per column)."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _myers_one(peq, m, target):
+    """Myers' (1999) bit-vector semi-global ED: the vertical deltas of a DP column live in two 64-bit words, so a
+    target token costs a few word operations instead of ``m`` cells. Returns (least cost, its earliest end)."""
+    one = np.uint64(1)
+    plus, minus = ~np.uint64(0), np.uint64(0)  # column 0: D[i, 0] = i, every vertical delta +1
+    high = one << np.uint64(m - 1)
+    score = best = m
+    best_end = 0
+    for j in range(target.shape[0]):
+        token = target[j]
+        eq = peq[token] if token < peq.shape[0] else np.uint64(0)
+        xv = eq | minus
+        xh = (((eq & plus) + plus) ^ plus) | eq
+        ph = minus | ~(xh | plus)
+        mh = plus & xh
+        if ph & high:
+            score += 1
+        elif mh & high:
+            score -= 1
+        ph <<= one  # row 0 is free (D[0, j] = 0): no horizontal delta enters at the top
+        mh <<= one
+        plus = mh | ~(xv | ph)
+        minus = ph & xv
+        if score < best:
+            best = score
+            best_end = j + 1
+    return best, best_end
+
+
+@numba.njit(cache=True, parallel=True)
+def _myers_spans(peq, m, flat, starts, ends, costs, out_ends):
+    for k in numba.prange(starts.shape[0]):
+        costs[k], out_ends[k] = _myers_one(peq, m, flat[starts[k]:ends[k]])
+
+
+def semiglobal_ends(query: np.ndarray, flat: np.ndarray, starts: np.ndarray,
+                    ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The semi-global ED of ``query`` (at most :data:`MYERS_MAX_QUERY` tokens) inside each span
+    ``flat[starts[k]:ends[k]]`` and its earliest end (as :func:`semiglobal_levenshtein`, whose segment start it
+    omits), by Myers' bit-parallel algorithm: a few word operations per target token, not ``len(query)`` cells.
+
+    Example:
+        >>> import numpy as np
+        >>> flat = np.array([5, 1, 2, 3, 6, 1, 9, 3], dtype=np.int32)
+        >>> costs, ends = semiglobal_ends(np.array([1, 2, 3], np.int32), flat, np.array([0, 5]), np.array([5, 8]))
+        >>> costs.tolist(), ends.tolist()
+        ([0, 1], [4, 3])
+    """
+    query = np.asarray(query, np.int64)
+    if not 0 < len(query) <= MYERS_MAX_QUERY:
+        raise ValueError(f"query of {len(query)} tokens; semiglobal_ends takes 1 to {MYERS_MAX_QUERY}")
+    peq = np.zeros(int(query.max()) + 1, np.uint64)  # bit i of peq[t]: query[i] == t
+    np.bitwise_or.at(peq, query, np.left_shift(np.uint64(1), np.arange(len(query), dtype=np.uint64)))
+    costs, out_ends = np.empty(len(starts), np.int32), np.empty(len(starts), np.int64)
+    _myers_spans(peq, len(query), np.ascontiguousarray(flat, np.int32), np.ascontiguousarray(starts, np.int64),
+                 np.ascontiguousarray(ends, np.int64), costs, out_ends)
+    return costs, out_ends
+
+
 @numba.njit(cache=True, nogil=True)
 def _dtw_one(cost, subsequence):
     """DTW over a (query frames x target frames) cost matrix; returns (accumulated cost, start, end)."""

@@ -1,9 +1,9 @@
 """Fast top-k search over token strings: a bigram inverted index (filter) and exact distances on a shortlist (refine).
 
 The filter is a CSR inverted index (``indptr``, ``postings``) from each token bigram to the items holding it, one
-posting per occurrence. For a query it counts, per item, the bigrams the two strings share (``sum_g c_q(g) c_x(g)``,
-an upper bound on the multiset intersection), which gives the q-gram lemma's lower bound on the edit distance: one
-edit destroys at most two bigrams, so
+posting per occurrence. For a query it counts, per item, the bigrams the two strings share (the multiset intersection
+``sum_g min(c_q(g), c_x(g))``; bigrams sharing a hash bucket can only add), which gives the q-gram lemma's lower bound
+on the edit distance: one edit destroys at most two bigrams, so
 
     ED(q, x) >= max(|len q - len x|, (max(len q, len x) - 1 - shared) / 2).
 
@@ -16,6 +16,10 @@ When the query is far from everything (normalised distances ~0.5, as for real hu
 cannot prune; one probe block of verified distances shows it (one pass over the query's posting lists, an
 ``argpartition``, 256 exact distances: no sort of the touched items), and the search falls back to the full scan
 (rapidfuzz / the parallel weighted kernel), so results are always exact and the latency stays close to the scan's.
+
+A range search (``within``: every item at most ``max_score`` away, spoken term detection at a threshold) uses the
+bound as a pure filter: an item (a window, for subsequences) bounded above ``max_score`` cannot qualify, and only the
+others are verified.
 
 Hand-written numba rather than ``scipy.sparse`` products: counting, the bound and the list of touched items come out
 of one pass over the query's posting lists, without an items-long sparse result per query.
@@ -48,13 +52,17 @@ def _bigram_keys(flat, starts, ends, vocab_size, buckets, out, owners):
 
 
 @numba.njit(cache=True)
-def _count_shared(query_keys, indptr, postings, counts, touched):
+def _count_shared(query_keys, query_counts, indptr, postings, counts, touched, track):
     n_touched = 0
     for g in range(query_keys.shape[0]):
-        key = query_keys[g]
-        for p in range(indptr[key], indptr[key + 1]):
+        key, run, last = query_keys[g], 0, -1
+        for p in range(indptr[key], indptr[key + 1]):  # an item's postings of one key are adjacent
             item = postings[p]
-            if counts[item] == 0:
+            run = run + 1 if item == last else 1
+            last = item
+            if run > query_counts[g]:  # min(c_q, c_x): the item's extra occurrences match nothing
+                continue
+            if track and counts[item] == 0:
                 touched[n_touched] = item
                 n_touched += 1
             counts[item] += 1
@@ -62,12 +70,19 @@ def _count_shared(query_keys, indptr, postings, counts, touched):
 
 
 @numba.njit(cache=True)
+def _subsequence_bound(query_length, count, normalized):
+    """The semi-global ED bound of an item sharing ``count`` bigrams: the matched segment is free, so only the
+    query's own bigrams count."""
+    bound = max(0.5 * (query_length - 1 - count), 0.0)
+    return bound / query_length if normalized else bound
+
+
+@numba.njit(cache=True)
 def _bounds(query_length, touched, counts, lengths, normalized, scale, subsequence, out):
     for k in range(touched.shape[0]):
         item = touched[k]
-        if subsequence:  # the matched segment is free: only the query's own bigrams count
-            bound = max(0.5 * (query_length - 1 - counts[item]), 0.0)
-            out[k] = bound / query_length if normalized else bound
+        if subsequence:
+            out[k] = _subsequence_bound(query_length, counts[item], normalized)
         else:
             length = lengths[item]
             longest = max(query_length, length)
@@ -82,16 +97,28 @@ def _untouched_bound(query_length: int, length_values: np.ndarray, normalized: b
     if len(length_values) == 0:
         return np.inf
     if subsequence:
-        return 0.5 * (query_length - 1) / (query_length if normalized else 1)
+        return _subsequence_bound(query_length, 0, normalized)
     longest = np.maximum(query_length, length_values)
     bound = np.maximum(np.abs(query_length - length_values), 0.5 * (longest - 1) * scale)
     return float((bound / longest if normalized else bound).min())
 
 
+def _spans(flat: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The spans ``flat[lo[k]:hi[k]]`` end to end, and their offsets there (one gather, no Python loop)."""
+    sizes = hi - lo
+    local = np.concatenate([[0], np.cumsum(sizes)])
+    return flat[np.arange(local[-1]) + np.repeat(lo - local[:-1], sizes)], local
+
+
+def _cheapest_edit(costs: np.ndarray | None) -> float:
+    """The least a weighted edit costs (``min(1, costs off the diagonal)``; 1 for plain ED): scales the bounds."""
+    return 1.0 if costs is None else float(min(1.0, np.min(costs + np.eye(len(costs)) * 2)))
+
+
 @dataclass
 class TopK:
-    """Result of :meth:`QGramIndex.top_k`: item positions and exact distances, best first, the number of exact
-    distances computed (``verified``) and the stage that answered (1: bigram filter and refine, 2: full scan)."""
+    """Result of :meth:`QGramIndex.top_k` / ``within``: item positions and exact distances, best first, the number of
+    exact distances computed (``verified``) and the stage that answered (1: bigram filter and refine, 2: full scan)."""
 
     indices: np.ndarray
     scores: np.ndarray
@@ -145,16 +172,27 @@ class QGramIndex:
         query = np.asarray(query, np.int64)
         return (query[:-1] * self.vocab_size + query[1:]) % self.buckets
 
+    def shared(self, query: np.ndarray) -> np.ndarray:
+        """Per item, the bigrams it shares with ``query`` (multiset intersection; keys sharing a hash bucket can only
+        add)."""
+        return self._count(query, track=False)[0]
+
+    def _count(self, query: np.ndarray, track: bool) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`shared`, and with ``track`` the items sharing at least one bigram."""
+        counts = np.zeros(len(self.lengths), np.int32)  # per call: searches may run in several threads
+        touched = np.empty(len(self.lengths) if track else 0, np.int32)
+        keys, repeats = np.unique(self.query_keys(query), return_counts=True)
+        n = _count_shared(keys, repeats, self.indptr, self.postings, counts, touched, track)
+        return counts, touched[:n]
+
     def bounds(self, query: np.ndarray, normalized: bool, scale: float = 1.0,
                subsequence: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
         """Lower bounds of the items sharing a bigram with ``query``: ``(items, bounds, bound of all other items)``.
         With ``subsequence``, bounds on the semi-global ED (query anywhere inside the item): a segment within
         ``d`` edits of the query shares at least ``len(query) - 1 - 2 d`` of its bigrams."""
-        counts = np.zeros(len(self.lengths), np.int32)  # per call: searches may run in several threads
-        touched = np.empty(len(self.lengths), np.int32)
-        n = _count_shared(self.query_keys(query), self.indptr, self.postings, counts, touched)
-        touched = touched[:n].copy()
-        out = np.empty(n, np.float64)
+        counts, touched = self._count(query, track=True)
+        touched = touched.copy()
+        out = np.empty(len(touched), np.float64)
         _bounds(len(query), touched, counts, self.lengths, normalized, scale, subsequence, out)
         return touched, out, _untouched_bound(len(query), self.length_values, normalized, scale, subsequence)
 
@@ -186,7 +224,7 @@ class QGramIndex:
         if scan:
             return self._full_scan(query, flat, offsets, min(k, len(self.lengths)), normalized, strings, costs,
                                    subsequence)
-        scale = 1.0 if costs is None else float(min(1.0, np.min(costs + np.eye(len(costs)) * 2)))
+        scale = _cheapest_edit(costs)
         k = min(k, len(self.lengths))
         items, bounds, rest_bound = self.bounds(query, normalized, scale, subsequence)
         flat = np.ascontiguousarray(flat, np.int32)
@@ -217,6 +255,41 @@ class QGramIndex:
             done += len(chunk)
         return TopK(found.items, found.scores, len(probe) + done, 1, found.starts, found.ends)
 
+    def within(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, max_score: float, normalized: bool,
+               strings: Callable[[], list[str]], costs: np.ndarray | None = None,
+               max_candidates: int = 4000) -> TopK:
+        """Every item whose (normalised, optionally weighted) ED to ``query`` is at most ``max_score``, best first, ties
+        in item order: the exhaustive ranking cut at ``max_score``. The bigram bound is a filter (an item bounded above
+        ``max_score`` cannot qualify) and the exact distance runs on the rest (stage 1), or on every item (stage 2)
+        when items sharing no bigram may qualify or more than ``max_candidates`` pass the filter.
+
+        Example:
+            >>> import numpy as np
+            >>> flat = np.array([1, 2, 3, 4, 5, 6, 7, 1, 2, 4], np.int32)
+            >>> offsets = np.array([0, 4, 7, 10])
+            >>> grams = QGramIndex.build(flat, offsets, vocab_size=10)
+            >>> strings = lambda: [kernels.tokens_to_str(flat[a:b]) for a, b in zip(offsets[:-1], offsets[1:])]
+            >>> hits = grams.within(np.array([1, 2, 3, 4], np.int32), flat, offsets, 1, False, strings)
+            >>> hits.indices.tolist(), hits.scores.tolist(), hits.stage
+            ([0, 2], [0.0, 1.0], 1)
+        """
+        query = np.ascontiguousarray(query, np.int32)
+        flat = np.ascontiguousarray(flat, np.int32)
+        offsets = np.ascontiguousarray(offsets, np.int64)
+        items, bounds, rest_bound = self.bounds(query, normalized, _cheapest_edit(costs))
+        untouched = len(items) < len(self.lengths) and rest_bound <= max_score
+        items = np.sort(items[bounds <= max_score]).astype(np.int64)
+        if untouched or len(items) > max_candidates:
+            scores = self._scan(query, flat, offsets, normalized, strings, costs)
+            items, stage, verified = np.flatnonzero(scores <= max_score), 2, len(scores)
+            scores = scores[items]
+        else:
+            scores = self._distances(query, flat, offsets, items, normalized, costs, False)[0]
+            stage, verified, keep = 1, len(items), scores <= max_score
+            items, scores = items[keep], scores[keep]
+        order = np.argsort(scores, kind="stable")  # items ascending: ties stay in item order
+        return TopK(items[order], scores[order], verified, stage)
+
     def approximate_top_k(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, k: int, normalized: bool,
                           candidates: int, costs: np.ndarray | None = None) -> TopK:
         """APPROXIMATE top-``k``: the exact distance on only the ``candidates`` items of lowest plain-ED bigram bound
@@ -238,19 +311,22 @@ class QGramIndex:
         return (scores / np.maximum(len(query), self.lengths[chunk]) if normalized else scores), None, None
 
     def _full_scan(self, query, flat, offsets, k, normalized, strings, costs, subsequence) -> TopK:
-        longest = np.maximum(len(query), self.lengths)
         if subsequence:
             scores, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets)
             scores = scores / len(query) if normalized else scores.astype(np.float64)
             order = kernels.smallest(scores, k)
             return TopK(order.astype(np.int64), scores[order], len(scores), 2, starts[order], ends[order])
+        scores = self._scan(query, flat, offsets, normalized, strings, costs)
+        order = kernels.smallest(scores, k)
+        return TopK(order.astype(np.int64), scores[order], len(scores), 2)
+
+    def _scan(self, query, flat, offsets, normalized, strings, costs) -> np.ndarray:
+        """Every item's (normalised, optionally weighted) ED to ``query``."""
         if costs is None:  # rapidfuzz, bit-parallel
             scores = kernels.levenshtein_cdist([kernels.tokens_to_str(query)], strings(), normalized=False)[0]
         else:
             scores = kernels.weighted_levenshtein(query, flat, offsets, costs)
-        scores = scores / longest if normalized else scores.astype(np.float64)
-        order = kernels.smallest(scores, k)
-        return TopK(order.astype(np.int64), scores[order], len(scores), 2)
+        return scores / np.maximum(len(query), self.lengths) if normalized else scores.astype(np.float64)
 
 
 class _Best:
@@ -323,18 +399,19 @@ class WindowGramIndex:
         order = np.lexsort((windows, bounds))
         windows, bounds = windows[order], bounds[order]
         spans = np.stack([self.starts, self.starts + self.grams.lengths]).astype(np.int64)  # (2, windows)
-        best: dict[int, tuple[float, int, int]] = {}
+        best: dict[int, tuple[float, int, int, int]] = {}  # item -> (score, end, window, start)
         done = 0
         while done < len(windows):
             chunk = windows[done:done + block].astype(np.int64)
-            local = np.concatenate([[0], np.cumsum(spans[1, chunk] - spans[0, chunk])])
-            pieces = np.concatenate([flat[a:b] for a, b in zip(spans[0, chunk], spans[1, chunk])])
+            pieces, local = _spans(flat, spans[0, chunk], spans[1, chunk])
             costs, starts, ends = kernels.semiglobal_levenshtein(query, pieces, local)
             scores = costs / len(query) if normalized else costs.astype(np.float64)
             for w, score, a, b in zip(chunk.tolist(), scores.tolist(), starts.tolist(), ends.tolist()):
                 item, shift = int(self.owners[w]), int(spans[0, w] - offsets[self.owners[w]])
-                if item not in best or (score, b + shift) < (best[item][0], best[item][2]):  # earliest end wins
-                    best[item] = (score, a + shift, b + shift)
+                # lowest score, earliest end, then the first window: it holds the scan's segment, so its DP (same
+                # tie rules) picks the scan's start
+                if item not in best or (score, b + shift, w) < best[item][:3]:
+                    best[item] = (score, b + shift, w, a + shift)
             done += len(chunk)
             ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:k]
             if len(ranked) == k:
@@ -346,15 +423,81 @@ class WindowGramIndex:
                     break
         return self._full_scan(query, flat, offsets, k, normalized)
 
+    def within(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, max_score: float,
+               normalized: bool) -> TopK:
+        """Every item whose semi-global ED to ``query`` (divided by ``len(query)`` when ``normalized``) is at most
+        ``max_score``, best first, ties in item order, with the exhaustive scan's segments: spoken term detection at a
+        threshold. The window bounds are a filter (a window bounded above ``max_score`` holds no such segment, and an
+        item whose every window is pruned cannot qualify); each run of overlapping passing windows is verified once by
+        Myers' bit-parallel kernel (:func:`~.kernels.semiglobal_ends`), and the DP finds each hit's segment start
+        (stage 1). Queries too long for the windows and thresholds the bound cannot prune (windows sharing no bigram
+        may qualify) scan every item the same way (stage 2).
+
+        Example:
+            >>> import numpy as np
+            >>> flat = np.array([5, 1, 2, 3, 6, 1, 9, 3, 7, 7, 7, 7], np.int32)
+            >>> offsets = np.array([0, 5, 12])
+            >>> windows = WindowGramIndex.build(flat, offsets, vocab_size=10, width=6, stride=3)
+            >>> hits = windows.within(np.array([1, 2], np.int32), flat, offsets, max_score=0, normalized=False)
+            >>> hits.indices.tolist(), hits.scores.tolist(), hits.starts.tolist(), hits.ends.tolist(), hits.stage
+            ([0], [0.0], [1], [3], 1)
+        """
+        query = np.ascontiguousarray(query, np.int32)
+        m = len(query)
+        if 2 * m > self.width - self.stride + 1:
+            return self._range_scan(query, flat, offsets, max_score, normalized)
+        # the bound falls as the shared count rises: windows sharing at least `fewest` bigrams pass the filter
+        fewest = next(c for c in range(m) if _subsequence_bound(m, c, normalized) <= max_score)
+        if fewest == 0:  # windows sharing no bigram may qualify
+            return self._range_scan(query, flat, offsets, max_score, normalized)
+        windows = np.flatnonzero(self.grams.shared(query) >= fewest)
+        # Runs of overlapping passing windows of one item form one region, verified once (bit-parallel): the
+        # region holding an item's best segment finds it exactly, with the scan's earliest end.
+        owners = self.owners[windows]
+        first = np.flatnonzero((np.diff(windows, prepend=-2) != 1) | (np.diff(owners, prepend=-1) != 0))
+        last = windows[first + np.diff(np.r_[first, len(windows)]) - 1]
+        lo, hi, owners = self.starts[windows[first]], self.starts[last] + self.grams.lengths[last], owners[first]
+        costs, ends = kernels.semiglobal_ends(query, flat, lo, hi)
+        scores = costs / m if normalized else costs.astype(np.float64)
+        keep = scores <= max_score
+        lo, costs, ends, scores, owners = lo[keep], costs[keep], lo[keep] + ends[keep], scores[keep], owners[keep]
+        order = np.lexsort((ends, scores, owners))  # each item's best region: lowest score, then earliest end
+        best = order[np.diff(owners[order], prepend=-1) != 0]
+        best = best[np.lexsort((owners[best], scores[best]))]
+        # the segment's start: the DP on the region's last len(query) + cost tokens before the end, which hold the
+        # best segment, so the DP picks the scan's start
+        tail = np.maximum(lo[best], ends[best] - m - costs[best])
+        tokens, local = _spans(flat, tail, ends[best])
+        starts = kernels.semiglobal_levenshtein(query, tokens, local)[1] + tail
+        owners = owners[best]
+        return TopK(owners.astype(np.int64), scores[best], len(windows), 1, starts - offsets[owners],
+                    ends[best] - offsets[owners])
+
+    @staticmethod
+    def _range_scan(query, flat, offsets, max_score, normalized) -> TopK:
+        """Every item's cost (bit-parallel up to ``MYERS_MAX_QUERY`` tokens), then the DP's segments of the hits."""
+        costs = (kernels.semiglobal_ends(query, flat, offsets[:-1], offsets[1:])[0]
+                 if len(query) <= kernels.MYERS_MAX_QUERY else kernels.semiglobal_levenshtein(query, flat, offsets)[0])
+        scores = costs / len(query) if normalized else costs.astype(np.float64)
+        items = np.flatnonzero(scores <= max_score)
+        items = items[np.argsort(scores[items], kind="stable")]
+        _, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets, items)
+        return TopK(items, scores[items], len(scores), 2, starts, ends)
+
     @staticmethod
     def _top(ranked: list, verified: int) -> TopK:
         items = np.array([kv[0] for kv in ranked], np.int64)
-        values = np.array([kv[1] for kv in ranked], np.float64).reshape(-1, 3)
-        return TopK(items, values[:, 0], verified, 1, values[:, 1].astype(np.int64), values[:, 2].astype(np.int64))
+        values = np.array([kv[1] for kv in ranked], np.float64).reshape(-1, 4)
+        return TopK(items, values[:, 0], verified, 1, values[:, 3].astype(np.int64), values[:, 1].astype(np.int64))
 
     @staticmethod
     def _full_scan(query, flat, offsets, k, normalized) -> TopK:
-        costs, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets)
-        scores = costs / len(query) if normalized else costs.astype(np.float64)
+        scores, starts, ends = WindowGramIndex._scan(query, flat, offsets, normalized)
         order = kernels.smallest(scores, k)
         return TopK(order.astype(np.int64), scores[order], len(scores), 2, starts[order], ends[order])
+
+    @staticmethod
+    def _scan(query, flat, offsets, normalized) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every item's semi-global ED to ``query`` (divided by its length when ``normalized``) and segment."""
+        costs, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets)
+        return (costs / len(query) if normalized else costs.astype(np.float64)), starts, ends
