@@ -40,17 +40,14 @@ def _train(args: argparse.Namespace) -> int:
 def _stage_done(experiment) -> bool:
     """A stage whose output folder holds the model trained by exactly this experiment (its saved
     ``training_config.json``) and whose run reached ``max_steps`` (the last checkpoint)."""
+    from .saving import saved_experiment
     from .training import training_arguments
     from .training.checkpoint import latest_checkpoint
 
     args = training_arguments(experiment.training)
     last = latest_checkpoint(args.run_dir)
-    try:
-        with open(os.path.join(args.output_dir, "training_config.json"), encoding="utf-8") as f:
-            saved = json.load(f)["experiment"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return (last is not None and int(os.path.basename(last).split("_")[1]) >= args.max_steps
+    saved = saved_experiment(args.output_dir)
+    return (saved is not None and last is not None and int(os.path.basename(last).split("_")[1]) >= args.max_steps
             and saved == json.loads(json.dumps(experiment.to_dict())))
 
 

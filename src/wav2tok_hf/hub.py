@@ -38,10 +38,9 @@ from .model_card import (
 )
 from .modeling_wav2tok import Wav2TokModel
 from .processing_wav2tok import Wav2TokProcessor
-from .saving import MODEL_TYPE, write_file_atomic
+from .saving import MODEL_TYPE, TRAINING_CONFIG_FILE, write_file_atomic
 
 DEFAULT_COMMIT_MESSAGE = "Upload wav2tok model"
-TRAINING_CONFIG_FILE = "training_config.json"
 BENCHMARK_FILE = "benchmark.json"
 # Remote files a push replaces: weights, code and results of an earlier push must not survive next to the new ones.
 REPLACED_PATTERNS = ["*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json", "*.py", BENCHMARK_FILE,

@@ -439,15 +439,20 @@ class Wav2TokModel(Wav2TokPreTrainedModel):
             `(ids, durations_s)` of the same nesting.
         """
         single = not _is_batch(audio)
-        frame_rate = self.config.frame_rate
         ids, durations = [], []
         for tokens, _ in self.frame_outputs(audio, sampling_rate=sampling_rate, batch_size=batch_size):
-            seq, runs = split_long_runs(*collapse_runs(tokens), self.config.max_token_run)
+            seq, seconds = self.token_string(tokens)
             ids.append(seq)
-            durations.append([r / frame_rate for r in runs])
+            durations.append(seconds)
         if single:
             ids, durations = ids[0], durations[0]
         return (ids, durations) if return_durations else ids
+
+    def token_string(self, frame_tokens: Any) -> tuple[list[int], list[float]]:
+        """The token string of per-frame token ids, as `encode` returns it (runs collapsed, or split every
+        `config.max_token_run` frames), and each token's duration in seconds."""
+        ids, runs = split_long_runs(*collapse_runs(frame_tokens), self.config.max_token_run)
+        return ids, [r / self.config.frame_rate for r in runs]
 
     def embed(self, audio: Any, sampling_rate: int | None = None, batch_size: int = 16) -> np.ndarray | list[np.ndarray]:
         """Unit-norm frame embeddings `(frames, embedding_dim)` per input (for DTW search over embeddings)."""

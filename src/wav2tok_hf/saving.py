@@ -29,6 +29,25 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 MODEL_TYPE = "wav2tok"
+TRAINING_CONFIG_FILE = "training_config.json"
+"""What the trainer saves beside a model: ``{"experiment": ..., "training_arguments": ..., "trainer_state": ...}``."""
+
+
+def saved_experiment(model_dir: str | os.PathLike) -> dict | None:
+    """The experiment a model folder was trained with (the ``experiment`` of its ``training_config.json``), or
+    ``None`` when the folder has none or it cannot be read.
+
+    Example:
+        >>> import tempfile
+        >>> saved_experiment(tempfile.mkdtemp()) is None
+        True
+    """
+    try:
+        with open(os.path.join(model_dir, TRAINING_CONFIG_FILE), encoding="utf-8") as f:
+            experiment = json.load(f)["experiment"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return experiment if isinstance(experiment, dict) else None
 
 
 def _umask() -> int:

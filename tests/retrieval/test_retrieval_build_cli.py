@@ -90,3 +90,16 @@ def test_build_with_graph_refuses_a_codebook_over_255_before_tokenising(tmp_path
                  "--graph"]) == 2
     assert "at most 255 tokens" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "i")
+
+
+def test_built_strings_are_the_models_encode_strings(corpus, tmp_path):
+    """An index built from a folder holds what model.encode gives, durations kept (config.max_token_run) included,
+    so CLI-built items and search_audio queries are comparable."""
+    model = Wav2TokModel.from_pretrained(corpus / "model")
+    model.config.max_token_run = 2
+    model.save_pretrained(tmp_path / "model")
+    assert main(["index", "build", str(tmp_path / "model"), str(corpus / "audio"), str(tmp_path / "index")]) == 0
+    index = Wav2TokIndex.load(tmp_path / "index")
+    for item in index.ids:
+        assert index.sequence(item).tolist() == model.encode(str(corpus / "audio" / item))
+    assert any(np.any(np.diff(index.sequence(item)) == 0) for item in index.ids)  # a long run split: not collapsed

@@ -361,11 +361,21 @@ def test_window_range_search_equals_the_scan_on_random_data():
                         assert hits.scores.tolist() == scores[expected].tolist()
                         assert hits.starts.tolist() == starts[expected].tolist()  # the scan's segments, ties too
                         assert hits.ends.tolist() == ends[expected].tolist()
-                        stages.append((2 * len(query) > windows.width - windows.stride + 1, hits.stage))
+                        edits = min(len(query), int(np.floor(max_score * len(query) if normalized else max_score)))
+                        stages.append((len(query) + edits > windows.width - windows.stride + 1, hits.stage))
                     top = windows.top_k(query, flat, offsets, 5, normalized)
                     best = smallest(scores, 5)
                     assert (top.indices.tolist(), top.starts.tolist()) == (best.tolist(), starts[best].tolist())
     assert {stage for long, stage in stages if long} == {2} and (False, 1) in stages
+    # a 13-token query is too long for a top-k through 48-token windows every 24 (2 x 13 > 25), but its matches
+    # within 0.2 (2 edits) span at most 15 tokens: the range search still goes through the windows
+    rng = np.random.default_rng(0)
+    flat = rng.integers(0, 50, 5000).astype(np.int32)
+    offsets = np.array([0, 2500, 5000])
+    windows = WindowGramIndex.build(flat, offsets, 50)
+    query = flat[3000:3013].copy()
+    hits = windows.within(query, flat, offsets, 0.2, True)
+    assert (hits.indices.tolist(), hits.starts.tolist(), hits.stage) == ([1], [500], 1)
     # segments [7, 11) and [8, 11) cost the same: the windows break the tie as the scan does (the first window)
     flat, offsets = np.array([0, 1, 3, 0, 1, 1, 3, 0, 2, 1, 0, 3, 0, 1, 1, 1, 0], np.int32), np.array([0, 17])
     windows = WindowGramIndex.build(flat, offsets, 4, width=12, stride=4)

@@ -16,18 +16,15 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
+
+from ..saving import saved_experiment
 
 
 def training_experiment(model_dir: str) -> dict[str, Any]:
     """The experiment a model folder was trained with (``training_config.json``), ``{}`` if none can be read."""
-    try:
-        with open(os.path.join(model_dir, "training_config.json"), encoding="utf-8") as f:
-            return json.load(f).get("experiment") or {}
-    except (OSError, ValueError):
-        return {}
+    return saved_experiment(model_dir) or {}
 
 
 def training_data_section(model_dir: str) -> dict[str, Any] | None:

@@ -133,12 +133,10 @@ def build_index(
     def tokenise(batch: dict) -> dict:
         outputs = model.frame_outputs(batch["audio"], batch_size=batch_size)
         tokens, durations, frames = [], [], []
-        from ..modeling_wav2tok import collapse_runs
-
-        for frame_tokens, embeddings in outputs:
-            seq, runs = collapse_runs(frame_tokens)
+        for frame_tokens, embeddings in outputs:  # the strings model.encode gives (config.max_token_run)
+            seq, seconds = model.token_string(frame_tokens)
             tokens.append(seq)
-            durations.append([r / model.config.frame_rate for r in runs])
+            durations.append(seconds)
             frames.append(embeddings.astype(np.float16).tolist() if store_frames else [])
         return {"tokens": tokens, "durations": durations, "frames": frames}
 

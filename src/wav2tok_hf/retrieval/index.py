@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -766,6 +766,22 @@ class Wav2TokIndex:
         Returns:
             A :class:`SearchResult` for one query, a list of them for a list of queries.
         """
+        distance = self._check_search(distance, top_k, vocabulary, candidates, exhaustive)
+        max_score = _check_max_score(max_score)
+        single = _is_single_token_query(queries) if self.kind == "tokens" else _is_single_frame_query(queries)
+        batch = [queries] if single else queries
+        if not isinstance(batch, (Sequence, np.ndarray)) or isinstance(batch, (str, bytes)) or len(batch) == 0:
+            raise ValueError("empty query: pass a non-empty sequence or a non-empty list of sequences")
+        arrays = [self._validate(q, "query" if single else f"query {k}") for k, q in enumerate(batch)]
+        frames = self._rerank_queries(rerank, query_frames, single, len(arrays))
+        results = self._search_path(distance, top_k, exhaustive, candidates, max_score)(arrays)
+        if frames is not None:
+            results = [self._reranked(result, f, rerank) for result, f in zip(results, frames)]
+        return results[0] if single else results
+
+    def _check_search(self, distance: str | None, top_k: Any, vocabulary: Vocabulary | None, candidates: Any,
+                      exhaustive: bool) -> str:
+        """Refuse a search the index cannot answer, before any work; returns the distance (default filled in)."""
         self._check_vocabulary(vocabulary, "the queries")
         if len(self) == 0:
             raise ValueError("the index is empty; add sequences before searching")
@@ -775,13 +791,6 @@ class Wav2TokIndex:
             raise ValueError(f"distance={distance!r} does not apply to a {self.kind} index; accepted: {accepted}")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise ValueError(f"top_k={top_k!r}; expected a positive integer or None")
-        max_score = _check_max_score(max_score)
-        single = _is_single_token_query(queries) if self.kind == "tokens" else _is_single_frame_query(queries)
-        batch = [queries] if single else queries
-        if not isinstance(batch, (Sequence, np.ndarray)) or isinstance(batch, (str, bytes)) or len(batch) == 0:
-            raise ValueError("empty query: pass a non-empty sequence or a non-empty list of sequences")
-        arrays = [self._validate(q, "query" if single else f"query {k}") for k, q in enumerate(batch)]
-        frames = self._rerank_queries(rerank, query_frames, single, len(arrays))
         if distance in WEIGHTED_DISTANCES and self.substitution_costs is None:
             raise ValueError(f"distance={distance!r} needs the index's substitution_costs; build the index with "
                              "Wav2TokIndex.from_encoder(model) or pass substitution_costs=")
@@ -793,48 +802,46 @@ class Wav2TokIndex:
                 raise ValueError(f"candidates=N (approximate search) needs a tokens index, top_k, exhaustive=False "
                                  f"and a distance in {approximate}; got distance={distance!r}, top_k={top_k!r}, "
                                  f"exhaustive={exhaustive!r}")
-            results = [_at_most((self._graph_top_k if self._graph is not None else self._approximate_top_k)(
-                q, distance, top_k, max(candidates, top_k)), max_score) for q in arrays]
-        elif not exhaustive and top_k is not None and self._graph is not None and distance in GRAPH_DISTANCES:
+        return distance
+
+    def _search_path(self, distance: str, top_k: int | None, exhaustive: bool, candidates: int | None,
+                     max_score: float | None) -> Callable[[list[np.ndarray]], list[SearchResult]]:
+        """What answers a checked search: the approximate candidates (``candidates``, the graph), an exact fast path
+        of a large tokens index (range or top-k), or the scan of every item."""
+        def each(search: Callable[[np.ndarray], SearchResult]) -> Callable[[list[np.ndarray]], list[SearchResult]]:
+            return lambda arrays: [search(q) for q in arrays]
+
+        if candidates is not None:
+            approximate = self._graph_top_k if self._graph is not None else self._approximate_top_k
+            return each(lambda q: _at_most(approximate(q, distance, top_k, max(candidates, top_k)), max_score))
+        if not exhaustive and top_k is not None and self._graph is not None and distance in GRAPH_DISTANCES:
             # the graph is walked by plain normalised ED: a weighted ranking re-scores 4x more of its candidates
             count = max(top_k, self._graph.expansion_search * (4 if distance in WEIGHTED_DISTANCES else 1))
-            results = [_at_most(self._graph_top_k(q, distance, top_k, count), max_score) for q in arrays]
-        elif (not exhaustive and self.kind == "tokens" and distance in FAST_DISTANCES
-                and len(self) >= self.fast_search_min_items and max_score is not None):
-            results = [self._fast_within(q, distance, max_score, top_k) for q in arrays]
-        elif (not exhaustive and top_k is not None and self.kind == "tokens" and distance in FAST_DISTANCES
-                and len(self) >= self.fast_search_min_items):
-            results = [self._fast_top_k(q, distance, top_k) for q in arrays]
-        elif distance in ("levenshtein", "normalized_levenshtein"):
-            matrix = kernels.levenshtein_cdist([kernels.tokens_to_str(q) for q in arrays], self._strings(),
-                                               normalized=distance == "normalized_levenshtein")
-            results = [self._ranked(distance, row, top_k=top_k, max_score=max_score) for row in matrix]
-        elif distance in WEIGHTED_DISTANCES:
-            flat, offsets = self._flat()
-            results = []
-            for q in arrays:
-                scores = kernels.weighted_levenshtein(q, flat, offsets, self.substitution_costs)
-                if distance.startswith("normalized"):
-                    scores = scores / np.maximum(len(q), np.diff(offsets))
-                results.append(self._ranked(distance, scores, top_k=top_k, max_score=max_score))
-        elif self.kind == "tokens":
-            flat, offsets = self._flat()
-            results = []
-            for q in arrays:
-                costs, starts, ends = kernels.semiglobal_levenshtein(q, flat, offsets)
-                scores = costs / np.float64(len(q)) if distance.startswith("normalized") else costs
-                results.append(self._ranked(distance, scores, starts, ends, top_k, max_score))
-        else:
-            flat, offsets = self._flat()
-            subsequence = distance in SUBSEQUENCE_DISTANCES
-            results = []
-            for q in arrays:
-                costs, starts, ends = kernels.dtw_search(q, flat, offsets, self.metric, subsequence)
-                results.append(self._ranked(distance, costs, *((starts, ends) if subsequence else (None, None)),
-                                            top_k=top_k, max_score=max_score))
-        if frames is not None:
-            results = [self._reranked(result, f, rerank) for result, f in zip(results, frames)]
-        return results[0] if single else results
+            return each(lambda q: _at_most(self._graph_top_k(q, distance, top_k, count), max_score))
+        fast = (not exhaustive and self.kind == "tokens" and distance in FAST_DISTANCES
+                and len(self) >= self.fast_search_min_items)
+        if fast and max_score is not None:
+            return each(lambda q: self._fast_within(q, distance, max_score, top_k))
+        if fast and top_k is not None:
+            return each(lambda q: self._fast_top_k(q, distance, top_k))
+        if distance in ("levenshtein", "normalized_levenshtein"):  # one batched (multi-threaded) call for all queries
+            return lambda arrays: [self._ranked(distance, row, top_k=top_k, max_score=max_score) for row in
+                                   kernels.levenshtein_cdist([kernels.tokens_to_str(q) for q in arrays],
+                                                             self._strings(), normalized=distance != "levenshtein")]
+        return each(lambda q: self._ranked(distance, *self._scan(q, distance), top_k=top_k, max_score=max_score))
+
+    def _scan(self, query: np.ndarray, distance: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Every item's score (and matched segment, for subsequence distances) by ``distance``, other than plain ED."""
+        flat, offsets = self._flat()
+        normalized = distance.startswith("normalized")
+        if distance in WEIGHTED_DISTANCES:
+            scores = kernels.weighted_levenshtein(query, flat, offsets, self.substitution_costs)
+            return (scores / np.maximum(len(query), np.diff(offsets)) if normalized else scores), None, None
+        if self.kind == "tokens":
+            costs, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets)
+            return (costs / np.float64(len(query)) if normalized else costs), starts, ends
+        costs, starts, ends = kernels.dtw_search(query, flat, offsets, self.metric, distance in SUBSEQUENCE_DISTANCES)
+        return (costs, starts, ends) if distance in SUBSEQUENCE_DISTANCES else (costs, None, None)
 
     def _fast_top_k(self, query: np.ndarray, distance: str, top_k: int) -> SearchResult:
         flat, offsets = self._flat()

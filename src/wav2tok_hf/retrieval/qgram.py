@@ -430,8 +430,9 @@ class WindowGramIndex:
         threshold. The window bounds are a filter (a window bounded above ``max_score`` holds no such segment, and an
         item whose every window is pruned cannot qualify); each run of overlapping passing windows is verified once by
         Myers' bit-parallel kernel (:func:`~.kernels.semiglobal_ends`), and the DP finds each hit's segment start
-        (stage 1). Queries too long for the windows and thresholds the bound cannot prune (windows sharing no bigram
-        may qualify) scan every item the same way (stage 2).
+        (stage 1). Queries whose matches (``len(query)`` plus the edits ``max_score`` allows) are too long for the windows
+        and thresholds the bound cannot prune (windows sharing no bigram may qualify) scan every item the same way
+        (stage 2).
 
         Example:
             >>> import numpy as np
@@ -444,7 +445,9 @@ class WindowGramIndex:
         """
         query = np.ascontiguousarray(query, np.int32)
         m = len(query)
-        if 2 * m > self.width - self.stride + 1:
+        # a segment within d edits spans at most m + d tokens: it lies inside a window when that fits
+        edits = min(m, int(np.floor(max_score * m if normalized else max_score) + 1e-9))
+        if m + edits > self.width - self.stride + 1:
             return self._range_scan(query, flat, offsets, max_score, normalized)
         # the bound falls as the shared count rises: windows sharing at least `fewest` bigrams pass the filter
         fewest = next(c for c in range(m) if _subsequence_bound(m, c, normalized) <= max_score)

@@ -22,7 +22,7 @@ from ..modeling_wav2tok import Wav2TokModel, collapse_runs
 from ..processing_wav2tok import Wav2TokProcessor
 from ..configuration_wav2tok import Wav2TokConfig
 from ..retrieval.index import WEIGHTED_DISTANCES
-from ..saving import check_save_target, save_folder
+from ..saving import TRAINING_CONFIG_FILE, check_save_target, save_folder
 from .arguments import Wav2TokTrainingArguments
 from .checkpoint import check_checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from .kmeans import codebook_usage, spherical_kmeans
@@ -315,7 +315,7 @@ class Wav2TokTrainer:
         def write(tmp: str) -> None:
             model.save_pretrained(tmp)
             Wav2TokProcessor.from_model_config(model.config).save_pretrained(tmp)
-            with open(os.path.join(tmp, "training_config.json"), "w", encoding="utf-8") as f:
+            with open(os.path.join(tmp, TRAINING_CONFIG_FILE), "w", encoding="utf-8") as f:
                 json.dump({"experiment": self.experiment, "training_arguments": self.args.to_dict(),
                            "trainer_state": {"step": self.state.step, "best_metric": self.state.best_metric,
                                              "best_step": self.state.best_step, "history": self.state.history}},
