@@ -20,76 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
-import numpy as np
-
-from wav2tok_hf.retrieval import Wav2TokIndex
-
-DISTANCE = "normalized_subsequence_levenshtein"
+import _common  # scripts/, on sys.path when a script runs
 
 
-def recordings(strings: list[np.ndarray], hours: float, tokens_per_second: float, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    per_recording = int(60 * tokens_per_second)
-    n = max(1, int(hours * 60))
-    pool = np.concatenate(strings)
-    starts = rng.integers(0, len(pool) - per_recording, n)
-    return [pool[s:s + per_recording].copy() for s in starts]
-
-
-def respoken(items: list[np.ndarray], vocab: int, count: int, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    queries = []
-    for _ in range(count):
-        item = items[int(rng.integers(len(items)))]
-        length = int(rng.integers(8, 13))
-        start = int(rng.integers(0, len(item) - length))
-        out = []
-        rate = rng.uniform(0.0, 0.2)
-        for token in item[start:start + length].tolist():
-            u = rng.random()
-            if u < rate / 3:
-                out.append(int(rng.integers(vocab)))
-            elif u < 2 * rate / 3:
-                continue
-            elif u < rate:
-                out += [token, int(rng.integers(vocab))]
-            else:
-                out.append(token)
-        queries.append(np.asarray(out or [int(item[start])], np.int32))
-    return queries
-
-
-def range_search(index: Wav2TokIndex, queries: list[np.ndarray], rankings: list, max_score: float) -> dict:
-    """The range search at ``max_score``: latency, hits, and recall against the exhaustive ``rankings`` (of the first
-    queries) cut at ``max_score``."""
-    flat, offsets = index._flat()
-    times, hits, recalls, identical, verified, scans = [], [], [], [], [], 0
-    for k, q in enumerate(queries):
-        start = time.perf_counter()
-        result = index.search(q, distance=DISTANCE, max_score=max_score)
-        times.append(time.perf_counter() - start)
-        hits.append(len(result))
-        found = index._windows().within(q, flat, offsets, max_score, normalized=True)  # untimed: the work it did
-        scans += found.stage == 2
-        if found.stage == 1:
-            verified.append(found.verified)
-        if k < len(rankings):
-            expected = rankings[k]._subset(np.flatnonzero(rankings[k].scores <= max_score))
-            recalls.append(len(np.intersect1d(result.indices, expected.indices)) / len(expected) if len(expected)
-                           else 1.0)
-            identical.append(result.to_list() == expected.to_list())
-    return {"max_score": max_score, "p50_ms": 1e3 * statistics.median(times),
-            "p95_ms": 1e3 * float(np.percentile(times, 95)), "hits_mean": float(np.mean(hits)),
-            "hits_max": int(max(hits)), "recall": float(np.mean(recalls)), "identical": int(sum(identical)),
-            "checked": len(recalls), "full_scans": scans,
-            "windows_verified_p50": float(np.median(verified)) if verified else None}
-
-
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", default="results/scale/mastmelody_tokens.json")
     parser.add_argument("--hours", type=float, nargs="+", default=[10, 100, 1000])
@@ -101,62 +37,41 @@ def main() -> None:
     parser.add_argument("--max-score", type=float, nargs="+", default=[],
                         help="also measure the threshold (range) search at these normalised scores")
     parser.add_argument("--output", default="results/scale/bench_std_scale")
-    args = parser.parse_args()
-    with open(args.tokens) as f:
-        strings = [np.asarray(t, np.int32) for t in json.load(f)["tokens"] if len(t)]
-    report = {"command": "python " + " ".join(sys.argv), "distance": DISTANCE, "rows": []}
-    for hours in args.hours:
-        items = recordings(strings, hours, args.tokens_per_second, args.seed)
-        queries = respoken(items, args.vocab_size, args.queries, args.seed + 1)
-        index = Wav2TokIndex(vocab_size=args.vocab_size, vocab_name="bench-std")
-        index.add(items)
-        index.fast_search_min_items = 1
-        start = time.perf_counter()
-        index.search(queries[0], distance=DISTANCE, top_k=10)  # builds the window bigram index
-        build_s = time.perf_counter() - start
-        fast_t, full_t, recalls = [], [], []
-        for k, q in enumerate(queries):
-            start = time.perf_counter()
-            fast = index.search(q, distance=DISTANCE, top_k=10)
-            fast_t.append(time.perf_counter() - start)
-            if k < args.exhaustive_queries:
-                start = time.perf_counter()
-                full = index.search(q, distance=DISTANCE, top_k=10, exhaustive=True)
-                full_t.append(time.perf_counter() - start)
-                recalls.append(float(np.mean(fast.scores <= full.scores[-1] + 1e-9)))
-        flat, _ = index._flat()
-        row = {"hours": hours, "recordings": len(items), "tokens": int(len(flat)), "bigram_build_s": build_s,
-               "fast_p50_ms": 1e3 * statistics.median(fast_t), "fast_p95_ms": 1e3 * float(np.percentile(fast_t, 95)),
-               "exhaustive_p50_ms": 1e3 * statistics.median(full_t), "recall_at_10": float(np.mean(recalls)),
-               "queries": len(queries), "exhaustive_queries": len(full_t)}
-        if args.max_score:
-            rankings = [index.search(q, distance=DISTANCE, exhaustive=True)
-                        for q in queries[:args.exhaustive_queries]]
-            row["range"] = [range_search(index, queries, rankings, x) for x in args.max_score]
-        print(row, flush=True)
-        report["rows"].append(row)
-        del index, items
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for flag in ("queries", "exhaustive_queries", "vocab_size"):
+        _common.check_positive(parser, getattr(args, flag), "--" + flag.replace("_", "-"))
+    if min(args.hours) <= 0:
+        parser.error(f"--hours must be positive, got {args.hours}")
+    per_recording = int(60 * args.tokens_per_second)
+    if per_recording < 13:
+        parser.error(f"--tokens-per-second {args.tokens_per_second:g}: a 60-second recording must hold more tokens "
+                     "than a query excerpt (12)")
+    if not os.path.isfile(args.tokens):
+        parser.error(f"--tokens {args.tokens!r} does not exist (scripts/bench_scale.py --make-tokens writes it)")
+    from wav2tok_hf.benchmarks.std_scale import load_token_strings, run_std_scale_benchmark
+
+    strings = load_token_strings(args.tokens)
+    if sum(map(len, strings)) <= per_recording:
+        parser.error(f"--tokens {args.tokens!r}: {sum(map(len, strings))} tokens, too few for a 60-second recording "
+                     f"of {per_recording}")
+    if max(int(s.max()) for s in strings) >= args.vocab_size:
+        parser.error(f"--tokens {args.tokens!r} holds token ids >= --vocab-size {args.vocab_size}")
+    report, markdown = run_std_scale_benchmark(
+        strings, args.hours, tokens_per_second=args.tokens_per_second, queries=args.queries,
+        exhaustive_queries=args.exhaustive_queries, vocab_size=args.vocab_size, seed=args.seed,
+        max_scores=args.max_score, command="python " + " ".join(sys.argv), on_row=lambda row: print(row, flush=True))
+    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output + ".json", "w") as f:
         json.dump(report, f, indent=1)
-    lines = [f"Command: `{report['command']}`", "", "| hours (tokens) | fast p50 / p95 ms | exhaustive p50 ms | "
-             "recall@10 | window index build + first search s |", "|---|---|---|---|---|"]
-    for r in report["rows"]:
-        lines.append(f"| {r['hours']:g} ({r['tokens']:,}) | {r['fast_p50_ms']:.1f} / {r['fast_p95_ms']:.1f} | "
-                     f"{r['exhaustive_p50_ms']:.0f} | {r['recall_at_10']:.3f} | {r['bigram_build_s']:.1f} |")
-    if args.max_score:
-        lines += ["", "Threshold (range) search, `search(q, distance=..., max_score=x)`, recall against the exhaustive "
-                  "ranking cut at x:", "", "| hours | max_score | range p50 / p95 ms | hits per query (mean / max) | "
-                  "recall (identical / checked) | full scans | windows verified p50 |", "|---|---|---|---|---|---|---|"]
-        for r in report["rows"]:
-            for s in r["range"]:
-                windows = "-" if s["windows_verified_p50"] is None else f"{s['windows_verified_p50']:,.0f}"
-                lines.append(f"| {r['hours']:g} | {s['max_score']:g} | {s['p50_ms']:.1f} / {s['p95_ms']:.1f} | "
-                             f"{s['hits_mean']:.1f} / {s['hits_max']} | {s['recall']:.3f} ({s['identical']} / "
-                             f"{s['checked']}) | {s['full_scans']} / {r['queries']} | {windows} |")
     with open(args.output + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        f.write(markdown + "\n")
+    print(markdown)
+    return report
 
 
 if __name__ == "__main__":

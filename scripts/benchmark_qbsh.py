@@ -54,6 +54,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -62,25 +63,17 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common  # noqa: E402
-from wav2tok_hf.retrieval.encoders import apply_threads, pin_threads, with_ranking_variants  # noqa: E402
 import _plots  # noqa: E402
+from wav2tok_hf.benchmarks.qbsh import (  # noqa: E402
+    AUDIO,
+    DEFAULT_BASELINES,
+    PROTOCOL_NOTES,
+    RERANK_FRAMES,
+    QbshCorpus,
+    QbshResult,
+)
 
 logger = logging.getLogger("benchmark_qbsh")
-
-DEFAULT_BASELINES = ["vq-logmel-ed", "logmel-dtw", "pitch-notes-ed", "relative-note-dtw", "pitch-contour-dtw",
-                     "wav2vec2-o", "wav2vec2-multi"]
-SAMPLING_RATE = 8000
-AUDIO = {
-    "essen": ("Essen folk melodies", "SYNTHETIC audio: simulated hums/singing of real Essen melodies (music21)"),
-    "mastmelody": ("MASTmelody", "RE-SYNTHESISED audio: real singers' pitch and timing (MASTmelody f0 tracks), "
-                                 "synthetic timbre"),
-}
-RERANK_FRAMES = ("embeddings", "pitch-contour-dtw")
-PROTOCOL_NOTES = {
-    "unseen": "unseen songs: test-split queries vs test-split references; no model was trained on these songs",
-    "closed-set": "closed-set (the paper's protocol): other renditions of the TRAINING songs vs their references; the "
-                  "models were trained on these songs (and these renditions)",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,138 +125,35 @@ def _ablation_dirs(parser: argparse.ArgumentParser, root: str) -> list[str]:
     return dirs
 
 
-def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model_dirs: list[str]):
-    """``(DatasetDict, build settings, loaded_from_cache)``."""
+def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model_dirs: list[str]) -> QbshCorpus:
+    """The corpus of ``--corpus``: loaded from ``--corpus-dir`` when it exists, else built (with the settings of a
+    model in ``model_dirs`` trained on it, where the options leave them)."""
+    from wav2tok_hf.benchmarks.qbsh import qbsh_build_settings, qbsh_corpus
+
     cached = _common.load_cached_corpus(parser, args.corpus_dir)
     if cached:
-        return cached
-    trained = {}
-    for path in model_dirs:
-        data = _common.training_data_section(path)
-        if data and data.get("corpus") == args.corpus:
-            trained = dict(data.get("build") or {})
-            break
-    seed = args.corpus_seed if args.corpus_seed is not None else trained.get("seed", args.seed)
+        return qbsh_corpus(args.corpus, *cached, model_dirs)
+    build = qbsh_build_settings(args.corpus, model_dirs, seed=args.seed, corpus_seed=args.corpus_seed,
+                                num_songs=args.num_songs, queries_per_song=args.queries_per_song,
+                                max_melodies=args.max_melodies, max_files_per_melody=args.max_files_per_melody)
     if args.corpus == "essen":
         from wav2tok_hf.data import prepare_essen
 
-        build = {"num_songs": list(args.num_songs or trained.get("num_songs") or (300, 50, 100)),
-                 "queries_per_song": args.queries_per_song or trained.get("queries_per_song") or 4, "seed": seed}
         logger.info("building Essen corpus %s", build)
         corpus = prepare_essen(args.corpus_dir, num_songs=tuple(build["num_songs"]),
-                               queries_per_song=build["queries_per_song"], seed=seed)
-        return corpus, build, False
+                               queries_per_song=build["queries_per_song"], seed=build["seed"])
+        return qbsh_corpus(args.corpus, corpus, build, False, model_dirs)
     from wav2tok_hf.data import prepare_mastmelody
 
-    build = {"seed": seed}
-    for key in ("max_melodies", "max_files_per_melody"):
-        value = getattr(args, key) if getattr(args, key) is not None else trained.get(key)
-        if value is not None:
-            build[key] = value
-    return _common.build_corpus(
+    built = _common.build_corpus(
         parser, prepare_mastmelody, args.source, args.corpus_dir, build, label="MASTmelody",
         missing="--corpus mastmelody needs --source (the MASTmelody folder, e.g. ../shared/data/mastmelody)")
+    return qbsh_corpus(args.corpus, *built, model_dirs)
 
 
-def rerank_rows(models: list, sets: dict, shortlist: int, frame_sources: list[str]) -> list[dict]:
-    """Tokens-then-re-rank rows (the product path), in ``run_benchmark``'s row format: for every model, a
-    ``Wav2TokIndex`` of the database's tokens with frames stored for its re-rank stage; each query is ranked by the
-    normalised weighted edit distance and its best ``shortlist`` items are re-scored by DTW over frames (the model's
-    own embeddings, or the ``pitch-contour-dtw`` baseline's contour). ``search_s`` is the index search (tokens and
-    re-rank DTW) per query; ``infer_s`` encodes the query's tokens and frames. Their own rows: never mixed with the
-    tokens-only rows."""
-    from wav2tok_hf.retrieval.encoders import baseline_encoder
-    from wav2tok_hf.retrieval import create_baseline
-    from wav2tok_hf.retrieval.index import Wav2TokIndex
-    from wav2tok_hf.retrieval.metrics import mean_reciprocal_rank, top_k_accuracy
-
-    distance = "normalized_weighted_levenshtein"
-    first = next(iter(sets.values()))
-    ids = [str(i) for i in range(len(first.database))]
-    rows = []
-    for name, model, _ in models:
-        for source in frame_sources:
-            frame_encoder = model if source == "embeddings" else create_baseline(source)
-            embed = (lambda w, sr: model.embed(w, sampling_rate=sr, batch_size=32)) if source == "embeddings" else \
-                baseline_encoder(frame_encoder).encode
-            index = Wav2TokIndex.from_encoder(model)
-            index.add_audio(model, list(first.database), sampling_rate=first.sampling_rate, ids=ids,
-                            labels=list(first.database_labels), store_frames=True, frame_encoder=frame_encoder)
-            label = "model embeddings" if source == "embeddings" else source
-            row = {"model": f"{name} + re-rank top {shortlist} by DTW ({label})",
-                   "distance": f"{distance} -> dtw", "rerank": shortlist, "rerank_frames": source}
-            for condition, retrieval in sets.items():
-                start = time.perf_counter()
-                tokens = model.encode(retrieval.queries, sampling_rate=retrieval.sampling_rate, batch_size=32)
-                frames = embed(retrieval.queries, retrieval.sampling_rate)
-                infer = (time.perf_counter() - start) / len(retrieval.queries)
-                start = time.perf_counter()
-                results = index.search(tokens, distance=distance, rerank=shortlist, query_frames=frames)
-                search = (time.perf_counter() - start) / len(retrieval.queries)
-                ranks = [_rank_after_rerank(result, label) for result, label in zip(results, retrieval.query_labels)]
-                row[condition] = mean_reciprocal_rank(ranks)
-                row[f"{condition}_top1"] = top_k_accuracy(ranks, 1)
-                row[f"{condition}_top5"] = top_k_accuracy(ranks, 5)
-                row.setdefault("ranks", {})[condition] = [float(r) for r in ranks]
-                if condition == "V":
-                    row["search_s"], row["infer_s"] = search, infer
-            rows.append(row)
-    return rows
-
-
-def _rank_after_rerank(result, label: str) -> float:
-    """Rank of the first item of ``label``: the re-ranked items in DTW order, then the rest by token distance with
-    ties at their mean rank (as the tokens-only rows)."""
-    import numpy as np
-
-    from wav2tok_hf.retrieval.metrics import rank_of_first_relevant
-
-    position = np.arange(len(result))
-    order = np.where(position < result.reranked, position - result.reranked, result.token_scores)
-    return rank_of_first_relevant(order, [lab == label for lab in result.labels])
-
-
-def run_protocol(protocol: str, corpus, encoders: list, skipped: list[dict], args: argparse.Namespace,
-                 models: list = ()) -> dict:
-    from wav2tok_hf.retrieval.evaluation import PROTOCOL_SPLITS, condition_sets, retrieval_set_from_split, run_benchmark
-
-    split = PROTOCOL_SPLITS[protocol]
-    name, audio = AUDIO[args.corpus]
-    retrieval = retrieval_set_from_split(corpus[split], SAMPLING_RATE, max_queries=args.max_queries, seed=args.seed,
-                                         synthetic=True, name=f"{args.corpus}/{protocol}",
-                                         max_references_per_label=args.max_references_per_song,
-                                         max_labels=args.max_songs)
-    sets = condition_sets(retrieval, seed=args.seed)
-    logger.info("%s: %d queries vs %d items", protocol, len(retrieval.queries), len(retrieval.database))
-    rows = run_benchmark(encoders, sets, details=True)
-    if args.rerank and models:
-        rows += rerank_rows(list(models), sets, args.rerank, args.rerank_frames)
-    return {"corpus": args.corpus, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
-            "protocol_note": PROTOCOL_NOTES[protocol], "split": split, **retrieval.sizes(), "rows": rows,
-            "skipped": list(skipped), "_retrieval": retrieval}
-
-
-def block_title(block: dict) -> str:
-    trivial = " — ONLY ONE SONG: MRR is trivially 1, use a bigger corpus" if block["num_classes"] < 2 else ""
-    return (f"QBSH, {block['corpus_name']} — {block['audio']}{trivial}. Protocol: {block['protocol_note']}. "
-            f"{block['num_queries']} queries vs {block['num_database']} database items ({block['num_classes']} songs); "
-            f"chance MRR {block['chance_mrr']:.3f}")
-
-
-def block_markdown(block: dict) -> str:
-    from wav2tok_hf.retrieval.evaluation import format_table
-
-    lines = [f"## {block['protocol']}", "", format_table(block["rows"], title=block_title(block)), ""]
-    if block["skipped"]:
-        lines += ["Skipped:", *_common.skipped_lines(block["skipped"]), ""]
-    return "\n".join(lines)
-
-
-def _public(block: dict) -> dict:
-    return {k: v for k, v in block.items() if not k.startswith("_")}
-
-
-def _write_plots(blocks: list[dict], models: list, prefix: str, out: str) -> list[str]:
+def _write_plots(report: dict, retrievals: dict, models: list, prefix: str, out: str) -> list[str]:
+    """MRR bars and rank histograms per protocol, and each model's tokens over one unseen (else first) query."""
+    blocks = report["protocols"]
     files = []
     for block in blocks:
         stem = os.path.join(out, f"{prefix}_{block['protocol']}")
@@ -272,7 +162,7 @@ def _write_plots(blocks: list[dict], models: list, prefix: str, out: str) -> lis
                                                 chance=block["chance_mrr"]))
         files.append(_plots.plot_rank_histograms(block["rows"], stem + "_ranks.png", f"Ranks — {title}"))
     first = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
-    retrieval = first["_retrieval"]
+    retrieval = retrievals[first["protocol"]]
     for name, model, path in models:
         ids, durations = model.encode(retrieval.queries[0], sampling_rate=retrieval.sampling_rate,
                                       return_durations=True)
@@ -288,14 +178,30 @@ def _write_plots(blocks: list[dict], models: list, prefix: str, out: str) -> lis
     return files
 
 
-def _experiment_name(path: str) -> str | None:
-    return _common.training_experiment(path).get("name")
+def write_result(result: QbshResult, args: argparse.Namespace, models: list) -> None:
+    """``<stem>.md``, ``<stem>.json`` and (unless --no-plots) the plots of one table in --output-dir; prints it."""
+    out, report = args.output_dir, result.report
+    if result.kind == "qbsh" and not args.no_plots:
+        from wav2tok_hf.retrieval.encoders import apply_threads
+
+        apply_threads(args.threads)
+        report["plots"] = [os.path.basename(f) for f in _write_plots(report, result.retrievals, models, result.stem,
+                                                                      out)]
+    _common.write_text(os.path.join(out, result.stem + ".md"), result.markdown)
+    _common.write_json(os.path.join(out, result.stem + ".json"), report)
+    if result.kind == "ablation" and not args.no_plots:
+        _plots.plot_condition_bars(report["rows"], os.path.join(out, f"{result.stem}_mrr.png"),
+                                   f"Ablation, {report['corpus_name']} (synthetic audio), unseen songs",
+                                   chance=report["chance_mrr"])
+    print(result.markdown)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = _common.parse_args(parser, argv)
-    _common.check_positive(parser, args.max_references_per_song, "--max-references-per-song")
+    for flag in ("max_references_per_song", "max_songs", "max_fit_clips", "queries_per_song", "max_melodies",
+                 "max_files_per_melody"):
+        _common.check_positive(parser, getattr(args, flag), "--" + flag.replace("_", "-"))
     if args.rerank < 0:
         parser.error(f"--rerank {args.rerank}: expected the number of items to re-rank (>= 1), or 0 for none")
     _common.check_source(parser, args.source)
@@ -306,69 +212,24 @@ def main(argv: list[str] | None = None) -> int:
     ablation_dirs = _ablation_dirs(parser, args.ablation_dir) if args.ablation_dir else []
     models = _common.load_models(parser, args.model)
     ablation_models = _common.load_models(parser, ablation_dirs)
-
-    from wav2tok_hf.retrieval.encoders import model_encoders
-    from wav2tok_hf.demo import fit_baselines
+    from wav2tok_hf.benchmarks.qbsh import QbshOptions, run_qbsh_benchmark
 
     start = time.perf_counter()
-    corpus, build, cached = load_corpus(args, parser, args.model + ablation_dirs)
-    warnings = [w for w in (_common.build_note(p, args.corpus, build, cached) for p in args.model + ablation_dirs) if w]
-    for warning in warnings:
+    data = load_corpus(args, parser, args.model + ablation_dirs)
+    for warning in data.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     local, hub = _common.split_baselines(baselines)
-    baseline_encoders = fit_baselines(tuple(local), corpus["train"], SAMPLING_RATE, max_fit_clips=args.max_fit_clips,
-                                      seed=args.seed) if local else []
     hub_encoders, skipped = _common.hub_baseline_encoders(hub, args.hub_model_id)
     for s in skipped:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
+    options = QbshOptions(protocols=args.protocols, seed=args.seed, max_queries=args.max_queries,
+                          max_references_per_song=args.max_references_per_song, max_songs=args.max_songs,
+                          dtw=args.dtw, rerank=args.rerank, rerank_frames=args.rerank_frames, threads=args.threads,
+                          max_fit_clips=args.max_fit_clips, ablation_baselines=bool(args.baselines))
     os.makedirs(args.output_dir, exist_ok=True)
-    prefix = f"qbsh_{args.corpus}"
-    common = {"seed": args.seed, "corpus_build": build, "corpus_from_cache": cached, "warnings": warnings}
-
-    if models:
-        encoders = []
-        for name, model, _ in models:
-            encoders += model_encoders(model, name, args.dtw)
-        encoders = with_ranking_variants(encoders + baseline_encoders + hub_encoders)
-        pin_threads(encoders, args.threads)
-        blocks = [run_protocol(p, corpus, encoders, skipped, args, models) for p in args.protocols]
-        main_block = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
-        report = {**_public(main_block), **common, "models": {n: p for n, _, p in models},
-                  "protocols": [_public(b) for b in blocks]}
-        markdown = [f"# Query by humming: {AUDIO[args.corpus][0]} ({AUDIO[args.corpus][1]})", ""]
-        markdown += [f"> WARNING: {w}" for w in warnings] + ([""] if warnings else [])
-        markdown += [block_markdown(b) for b in blocks]
-        if not args.no_plots:
-            apply_threads(args.threads)
-            report["plots"] = [os.path.basename(f) for f in _write_plots(blocks, models, prefix, args.output_dir)]
-        _common.write_text(os.path.join(args.output_dir, prefix + ".md"), "\n".join(markdown))
-        _common.write_json(os.path.join(args.output_dir, prefix + ".json"), report)
-        print("\n".join(markdown))
-
-    if ablation_models:
-        encoders = []
-        for (name, model, path) in ablation_models:
-            encoders += model_encoders(model, os.path.basename(os.path.normpath(path)), args.dtw)
-        if args.baselines:
-            encoders += baseline_encoders + hub_encoders
-        encoders = with_ranking_variants(encoders)
-        pin_threads(encoders, args.threads)
-        block = run_protocol("unseen", corpus, encoders, skipped if args.baselines else [], args)
-        for row in block["rows"]:
-            path = next((p for _, _, p in ablation_models if os.path.basename(os.path.normpath(p)) == row["model"]), None)
-            if path:
-                row["config"], row["experiment"] = row["model"], _experiment_name(path)
-        report = {**_public(block), **common, "ablation_dir": args.ablation_dir}
-        markdown = [f"# Ablation: one row per trained config in {args.ablation_dir}", ""]
-        markdown += [f"> WARNING: {w}" for w in warnings] + ([""] if warnings else [])
-        markdown.append(block_markdown(block))
-        _common.write_text(os.path.join(args.output_dir, f"ablation_{args.corpus}.md"), "\n".join(markdown))
-        _common.write_json(os.path.join(args.output_dir, f"ablation_{args.corpus}.json"), report)
-        if not args.no_plots:
-            _plots.plot_condition_bars(block["rows"], os.path.join(args.output_dir, f"ablation_{args.corpus}_mrr.png"),
-                                       f"Ablation, {AUDIO[args.corpus][0]} (synthetic audio), unseen songs",
-                                       chance=block["chance_mrr"])
-        print("\n".join(markdown))
+    run_qbsh_benchmark(data, models, options, ablation_models=ablation_models, ablation_dir=args.ablation_dir,
+                       baselines=local, hub_encoders=hub_encoders, skipped=skipped,
+                       on_result=functools.partial(write_result, args=args, models=models))
     print(f"\nwritten to {args.output_dir} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from wav2tok_test_utils import load_script
 
+from wav2tok_hf import Wav2TokModel
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPEECH = REPO_ROOT.parent / "shared" / "data" / "speech_commands_test_v0.02"
 pytestmark = pytest.mark.usefixtures("hub_offline_and_threads")  # no network here; the scripts set threads
@@ -216,12 +218,16 @@ def test_tune_substitution_temperature(tmp_module, model_8k, essen_dir):
 def test_tune_token_runs_and_bench_rerank(tmp_module, model_8k, essen_dir):
     out = tmp_module / "runs"
     assert load_script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--runs", "0", "2",
-                                            "--temperatures", "0.1", "--cost-caps", "1", "--output-dir", str(out)]) == 0
+                                            "--temperatures", "0.1", "--cost-caps", "1", "--key-search", "-1", "0",
+                                            "1", "--output-dir", str(out)]) == 0
     report = json.loads((out / "token_runs.json").read_text())
     assert report["split"] == "validation"
     names = [(r["model"].split()[-1], r["distance"]) for r in report["rows"]]
     assert names[0] == ("embeddings", "dtw") and ("N=2", "normalized_levenshtein") in names
-    weighted = [r["model"].split()[-2:] for r in report["rows"] if r["distance"] == "normalized_weighted_levenshtein"]
+    keyed = [r for r in report["rows"] if r["model"].endswith("+ key search (-1, +0, +1 st)")]
+    assert len(keyed) == len(report["rows"]) // 2  # every token row once more with the key search, not the DTW row
+    weighted = [r["model"].split()[-2:] for r in report["rows"] if r["distance"] == "normalized_weighted_levenshtein"
+                and "key search" not in r["model"]]
     assert ["tau=0.1", "cap=1"] in weighted and ["tau=0.1", "cap=2"] in weighted  # every temperature x cap
     for row in report["rows"]:
         assert 0 < row["mean"] <= 1 and row["mean"] == pytest.approx((row["V"] + row["TS"] + row["PS"]) / 3)
@@ -235,3 +241,10 @@ def test_tune_token_runs_and_bench_rerank(tmp_module, model_8k, essen_dir):
     timing = json.loads((speed / "bench_rerank.json").read_text())["search_s_per_query"]
     assert set(timing) == {"tokens only", "tokens + re-rank top 1 (embedding DTW)", "pitch-contour DTW, every item"}
     assert all(t > 0 for t in timing.values())
+    keyed = Wav2TokModel.from_pretrained(model_8k)  # a model that searches at query pitch shifts gets that row too
+    keyed.config.query_pitch_shifts = [-0.5, 0, 0.5]
+    keyed.save_pretrained(tmp_module / "keyed")
+    assert load_script("bench_rerank").main(["--model", str(tmp_module / "keyed"), "--corpus-dir", essen_dir,
+                                         "--rerank", "1", "--repeats", "1", "--output-dir", str(speed)]) == 0
+    timing = json.loads((speed / "bench_rerank.json").read_text())["search_s_per_query"]
+    assert timing["tokens, key search over 3 query versions"] > 0

@@ -130,3 +130,37 @@ def test_bench_scale_and_graph_ann(tmp_path, scale_inputs):
     assert "Relative contrast" in (tmp_path / "graph" / "ann.md").read_text()
     with pytest.raises(SystemExit):
         load_script("bench_scale").main(["--tokens", str(tmp_path / "missing.json")])
+
+
+def test_bench_std_scale(tmp_path, scale_inputs, capsys):
+    tokens, _ = scale_inputs
+    out = tmp_path / "std" / "bench_std_scale"
+    argv = ["--tokens", tokens, "--hours", "0.05", "--queries", "4", "--exhaustive-queries", "2", "--vocab-size",
+            "12", "--max-score", "0.3", "--output", str(out)]
+    report = load_script("bench_std_scale").main(argv)
+    assert report["distance"] == "normalized_subsequence_levenshtein" and len(report["rows"]) == 1
+    row = report["rows"][0]
+    assert row["recordings"] == 3 and row["tokens"] == 3 * 318 and row["queries"] == 4
+    assert row["exhaustive_queries"] == 2 and 0 <= row["recall_at_10"] <= 1
+    (search,) = row["range"]
+    assert search["max_score"] == 0.3 and search["checked"] == 2 and search["recall"] == 1.0
+    assert json.loads((tmp_path / "std" / "bench_std_scale.json").read_text()) == json.loads(json.dumps(report))
+    markdown = (tmp_path / "std" / "bench_std_scale.md").read_text()
+    assert "| 0.05 (954) |" in markdown and "Threshold (range) search" in markdown
+    again = load_script("bench_std_scale").main(argv)  # deterministic but for the timings
+    assert [r["recall_at_10"] for r in again["rows"]] == [r["recall_at_10"] for r in report["rows"]]
+    assert again["rows"][0]["range"][0]["hits_mean"] == search["hits_mean"]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--queries", "0"], "--queries must be a positive integer"),
+    (["--hours", "0"], "--hours must be positive"),
+    (["--tokens-per-second", "0.1"], "must hold more tokens than a query excerpt"),
+    (["--tokens", "no/such/tokens.json"], "does not exist"),
+    (["--vocab-size", "5"], "holds token ids >= --vocab-size 5")])
+def test_bench_std_scale_refuses_bad_input(argv, message, scale_inputs, capsys):
+    tokens, _ = scale_inputs
+    with pytest.raises(SystemExit) as error:
+        load_script("bench_std_scale").main(["--tokens", tokens, *argv])
+    assert error.value.code == 2 and message in capsys.readouterr().err

@@ -5,6 +5,7 @@ here and writes or prints what it returns: usually ``(report, markdown)``, the J
 script prints. The protocols these runners measure with live where their concern does (``retrieval.evaluation``,
 ``retrieval.std``, ``training``).
 
+- ``scripts/benchmark_qbsh.py``: :func:`wav2tok_hf.benchmarks.qbsh.run_qbsh_benchmark`
 - ``scripts/benchmark_speech.py``: :func:`wav2tok_hf.benchmarks.speech.run_speech_benchmark`
 - ``scripts/benchmark_std.py``: :func:`wav2tok_hf.benchmarks.std.run_std_benchmark`
 - ``scripts/bench_train.py``: :func:`wav2tok_hf.benchmarks.train_step.profile_training_step`
@@ -14,6 +15,7 @@ script prints. The protocols these runners measure with live where their concern
 - ``scripts/bench_data.py``: :func:`wav2tok_hf.benchmarks.data_speed.data_speed`
 - ``scripts/bench_scale.py``: :func:`wav2tok_hf.benchmarks.scale.run_scale_benchmark`
 - ``scripts/bench_graph_ann.py``: :func:`wav2tok_hf.benchmarks.graph_ann.run_graph_ann`
+- ``scripts/bench_std_scale.py``: :func:`wav2tok_hf.benchmarks.std_scale.run_std_scale_benchmark`
 
 Shared pieces: :mod:`~wav2tok_hf.benchmarks.timing` (median wall times) and :mod:`~wav2tok_hf.benchmarks.provenance`
 (what a model folder was trained on). Importing this package imports nothing else and changes no global state; the

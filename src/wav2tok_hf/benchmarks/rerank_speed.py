@@ -66,6 +66,14 @@ def rerank_speed(model: Any, split: Any, *, references_per_label: int | None = N
         return best_seconds_per_query(search, len(data.queries), repeats)
 
     rows = {"tokens only": best_of(lambda: tokens.search(query_tokens, distance=DISTANCE))}
+    shifts = model.config.query_pitch_shifts
+    if shifts:  # the model's key search: each query's versions encoded beforehand, as the other rows' tokens
+        from ..data.augment import pitch_shift_versions
+
+        versions = [model.encode(pitch_shift_versions(q, shifts, SAMPLING_RATE)[0], sampling_rate=SAMPLING_RATE,
+                                 batch_size=32) for q in data.queries]
+        rows[f"tokens, key search over {len(shifts)} query versions"] = best_of(
+            lambda: [tokens.search_versions(v, distance=DISTANCE) for v in versions])
     for k in rerank:
         rows[f"tokens + re-rank top {k} (embedding DTW)"] = best_of(
             lambda k=k: tokens.search(query_tokens, distance=DISTANCE, rerank=k, query_frames=query_frames))
