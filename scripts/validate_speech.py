@@ -9,7 +9,8 @@ queries; ``8k`` queries AND database through 8 kHz (an 8 kHz corpus);
 spoken-digits corpus stores its words; and any query condition of ``wav2tok_hf.data.degrade`` (``noise`` uses the
 TRAINING half of the Speech Commands ``_silence_`` clips at 10 dB SNR, ``reverb`` rooms of seed 500: the benchmark's
 test halves and rooms stay unseen). Models are ranked by the normalised codebook-weighted edit distance; ``--dtw``
-adds DTW over their frame embeddings, ``--logmel`` the log-mel DTW baseline; ``--refit-k K`` re-fits a K-word
+adds DTW over their frame embeddings, ``--logmel`` the log-mel DTW baseline, ``--key-search S ...`` each model with
+its queries searched at those pitch shifts (``Wav2TokConfig.query_pitch_shifts``); ``--refit-k K`` re-fits a K-word
 codebook by spherical K-means on frame embeddings of 150 training clips of each corpus (a discretisation probe
 without training) and ``--substitution-temperature T`` re-ranks with other substitution costs.
 
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--refit-k", nargs="*", type=int, default=[], metavar="K")
     parser.add_argument("--substitution-temperature", nargs="*", type=float, default=[], metavar="T")
     parser.add_argument("--save-refit", metavar="DIR", help="with one --refit-k: save that re-fit model here")
+    parser.add_argument("--key-search", type=float, nargs="+", metavar="SEMITONES",
+                        help="also rank each model with queries searched at these pitch shifts (query_pitch_shifts)")
     parser.add_argument("--output", help="JSON file for the rows")
     return parser
 
@@ -145,13 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(sizes), flush=True)
     rows = []
 
-    def score(name: str, encode, distance: str, **options) -> None:
+    def score(name: str, encode, distance: str, encode_queries=None, **options) -> None:
         row = {"model": name, "distance": distance}
         for (condition, corpus), (queries, database) in data.items():
             rs = sets[corpus]
-            result = evaluate_retrieval([np.asarray(s) for s in encode(queries)], rs.query_labels,
+            query_seqs = encode_queries(queries) if encode_queries else [np.asarray(s) for s in encode(queries)]
+            result = evaluate_retrieval(query_seqs, rs.query_labels,
                                         [np.asarray(s) for s in encode(database)], rs.database_labels,
-                                        distance=distance, **options)
+                                        distance=distance, query_versions=encode_queries is not None, **options)
             row[f"{corpus}/{condition}"] = round(float(result["mrr"]), 4)
         row["mean"] = round(float(np.mean([v for key, v in row.items() if "/" in key])), 4)
         print(json.dumps(row), flush=True)
@@ -169,6 +173,16 @@ def main(argv: list[str] | None = None) -> int:
             return m.encode(list(w), sampling_rate=SAMPLING_RATE, batch_size=32)
 
         score(path, tokens, "normalized_weighted_levenshtein", substitution_costs=model.substitution_costs())
+        if args.key_search:
+            from wav2tok_hf.data.augment import pitch_shift_versions
+
+            def versions(w, m=model):
+                return [[np.asarray(s) for s in m.encode(pitch_shift_versions(q, args.key_search, SAMPLING_RATE)[0],
+                                                         sampling_rate=SAMPLING_RATE, batch_size=32)] for q in w]
+
+            shifts = ", ".join(f"{k:+g}" for k in args.key_search)
+            score(f"{path} + key search ({shifts} st)", tokens, "normalized_weighted_levenshtein",
+                  encode_queries=versions, substitution_costs=model.substitution_costs())
         for t in args.substitution_temperature:
             costs = codebook_substitution_costs(model.codebook.detach().numpy(), t)
             score(f"{path} (substitution temperature {t})", tokens, "normalized_weighted_levenshtein",

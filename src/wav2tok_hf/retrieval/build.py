@@ -119,6 +119,23 @@ def build_index(
                "source": os.path.abspath(source) if os.path.exists(source) else source, "split": split,
                "rows": ds.num_rows, "chunk_size": chunk_size, "store_frames": store_frames,
                "label_column": label_column, "id_column": id_column, "vocabulary": vocabulary_of(model).name}
+    work = _work_folder(index_dir, options)
+    chunks = range(0, ds.num_rows, chunk_size)
+    for start in tqdm(chunks, desc="tokenising chunks", unit="chunk"):
+        _tokenise_chunk(model, ds, work, start, min(start + chunk_size, ds.num_rows), options, batch_size, num_proc)
+    index = _assemble(model, work, chunks, store_frames)
+    if graph:
+        index.build_graph()
+    index.save(index_dir)
+    with open(os.path.join(index_dir, BUILD_FILE), "w") as f:
+        json.dump({**options, "items": len(index), "skipped_empty": ds.num_rows - len(index)}, f, indent=1)
+    shutil.rmtree(work)
+    return index
+
+
+def _work_folder(index_dir: str, options: dict) -> str:
+    """``INDEX_DIR/.build`` holding the plan (``options``) and the finished chunks of an interrupted build of the
+    same plan; the chunks of another plan are discarded."""
     work = os.path.join(index_dir, WORK_DIR)
     os.makedirs(work, exist_ok=True)
     plan_path = os.path.join(work, "plan.json")
@@ -129,39 +146,44 @@ def build_index(
                 os.makedirs(work)
     with open(plan_path, "w") as f:
         json.dump(options, f)
+    return work
+
+
+def _tokenise_chunk(model: Any, ds: Any, work: str, start: int, stop: int, options: dict, batch_size: int,
+                    num_proc: int) -> None:
+    """Rows ``start:stop`` as model.encode's strings (with durations, and float16 frames when stored) into
+    ``chunk-<start>.json`` (+ ``.npy``), written last so that a chunk counts as done only once complete."""
+    done = os.path.join(work, f"chunk-{start:09d}.json")
+    if os.path.isfile(done):
+        return
+    store_frames = options["store_frames"]
 
     def tokenise(batch: dict) -> dict:
-        outputs = model.frame_outputs(batch["audio"], batch_size=batch_size)
         tokens, durations, frames = [], [], []
-        for frame_tokens, embeddings in outputs:  # the strings model.encode gives (config.max_token_run)
-            seq, seconds = model.token_string(frame_tokens)
+        for frame_tokens, embeddings in model.frame_outputs(batch["audio"], batch_size=batch_size):
+            seq, seconds = model.token_string(frame_tokens)  # the strings model.encode gives (max_token_run)
             tokens.append(seq)
             durations.append(seconds)
             frames.append(embeddings.astype(np.float16).tolist() if store_frames else [])
         return {"tokens": tokens, "durations": durations, "frames": frames}
 
-    chunks = range(0, ds.num_rows, chunk_size)
-    for start in tqdm(chunks, desc="tokenising chunks", unit="chunk"):
-        done = os.path.join(work, f"chunk-{start:09d}.json")
-        if os.path.isfile(done):
-            continue
-        stop = min(start + chunk_size, ds.num_rows)
-        part = ds.select(range(start, stop)).map(tokenise, batched=True, batch_size=batch_size, num_proc=num_proc
-                                                 if num_proc > 1 and stop - start > 1 else None,
-                                                 remove_columns=list(ds.features), desc=f"rows {start}-{stop}")
-        part = part.to_dict()
-        ids = _text(ds, id_column, start, stop, [str(i) for i in range(start, stop)])
-        labels = _text(ds, label_column, start, stop, ids)
-        if store_frames:
-            frames = [np.asarray(f, np.float16) for f in part["frames"]]
-            np.save(os.path.join(work, f"frames-{start:09d}.npy"), np.concatenate(frames), allow_pickle=False)
-            np.save(os.path.join(work, f"frame-lengths-{start:09d}.npy"), np.array([len(f) for f in frames]),
-                    allow_pickle=False)
-        payload = {"tokens": part["tokens"], "durations": part["durations"], "ids": ids, "labels": labels}
-        with open(done + ".tmp", "w") as f:
-            json.dump(payload, f)
-        os.replace(done + ".tmp", done)  # the chunk counts as done only once completely written
+    part = ds.select(range(start, stop)).map(tokenise, batched=True, batch_size=batch_size,
+                                             num_proc=num_proc if num_proc > 1 and stop - start > 1 else None,
+                                             remove_columns=list(ds.features), desc=f"rows {start}-{stop}").to_dict()
+    ids = _text(ds, options["id_column"], start, stop, [str(i) for i in range(start, stop)])
+    labels = _text(ds, options["label_column"], start, stop, ids)
+    if store_frames:
+        frames = [np.asarray(f, np.float16) for f in part["frames"]]
+        np.save(os.path.join(work, f"frames-{start:09d}.npy"), np.concatenate(frames), allow_pickle=False)
+        np.save(os.path.join(work, f"frame-lengths-{start:09d}.npy"), np.array([len(f) for f in frames]),
+                allow_pickle=False)
+    with open(done + ".tmp", "w") as f:
+        json.dump({"tokens": part["tokens"], "durations": part["durations"], "ids": ids, "labels": labels}, f)
+    os.replace(done + ".tmp", done)
 
+
+def _assemble(model: Any, work: str, chunks: range, store_frames: bool) -> Wav2TokIndex:
+    """The index of every finished chunk, in row order (silent clips, which have no tokens, left out)."""
     index = Wav2TokIndex.from_encoder(model)
     if store_frames:
         index.enable_rerank(model)
@@ -173,16 +195,10 @@ def build_index(
             flat = np.load(os.path.join(work, f"frames-{start:09d}.npy"), allow_pickle=False)
             lengths = np.load(os.path.join(work, f"frame-lengths-{start:09d}.npy"), allow_pickle=False)
             frames = np.split(flat, np.cumsum(lengths)[:-1])
-        keep = [k for k, t in enumerate(chunk["tokens"]) if len(t)]  # silent clips have no tokens
+        keep = [k for k, t in enumerate(chunk["tokens"]) if len(t)]
         index.add([chunk["tokens"][k] for k in keep], ids=[chunk["ids"][k] for k in keep],
                   labels=[chunk["labels"][k] for k in keep], durations=[chunk["durations"][k] for k in keep],
                   frames=None if frames is None else [frames[k] for k in keep])
-    if graph:
-        index.build_graph()
-    index.save(index_dir)
-    with open(os.path.join(index_dir, BUILD_FILE), "w") as f:
-        json.dump({**options, "items": len(index), "skipped_empty": ds.num_rows - len(index)}, f, indent=1)
-    shutil.rmtree(work)
     return index
 
 
