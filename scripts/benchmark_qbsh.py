@@ -69,9 +69,9 @@ from wav2tok_hf.benchmarks.qbsh import (  # noqa: E402
     DEFAULT_BASELINES,
     PROTOCOL_NOTES,
     RERANK_FRAMES,
-    QbshCorpus,
     QbshResult,
 )
+from wav2tok_hf.benchmarks.corpus import BenchmarkCorpus  # noqa: E402
 
 logger = logging.getLogger("benchmark_qbsh")
 
@@ -125,7 +125,7 @@ def _ablation_dirs(parser: argparse.ArgumentParser, root: str) -> list[str]:
     return dirs
 
 
-def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model_dirs: list[str]) -> QbshCorpus:
+def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model_dirs: list[str]) -> BenchmarkCorpus:
     """The corpus of ``--corpus``: loaded from ``--corpus-dir`` when it exists, else built (with the settings of a
     model in ``model_dirs`` trained on it, where the options leave them)."""
     from wav2tok_hf.benchmarks.qbsh import qbsh_build_settings, qbsh_corpus

@@ -17,7 +17,7 @@ script prints. The protocols these runners measure with live where their concern
 - ``scripts/bench_graph_ann.py``: :func:`wav2tok_hf.benchmarks.graph_ann.run_graph_ann`
 - ``scripts/bench_std_scale.py``: :func:`wav2tok_hf.benchmarks.std_scale.run_std_scale_benchmark`
 
-Shared pieces: :mod:`~wav2tok_hf.benchmarks.timing` (median wall times) and :mod:`~wav2tok_hf.benchmarks.provenance`
-(what a model folder was trained on). Importing this package imports nothing else and changes no global state; the
+Shared pieces: :mod:`~wav2tok_hf.benchmarks.timing` (median wall times), :mod:`~wav2tok_hf.benchmarks.provenance`
+(what a model folder was trained on) and :mod:`~wav2tok_hf.benchmarks.corpus` (a benchmark's corpus and its build). Importing this package imports nothing else and changes no global state; the
 Hub baselines' offline switch stays in ``scripts/_common.py``, so the runners take Hub baselines already loaded.
 """

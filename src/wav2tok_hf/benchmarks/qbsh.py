@@ -26,10 +26,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..retrieval.evaluation import RetrievalSet
+from .corpus import BenchmarkCorpus
 from .provenance import build_note, training_data_section, training_experiment
 
 logger = logging.getLogger(__name__)
@@ -69,17 +70,6 @@ class QbshOptions:
 
 
 @dataclass
-class QbshCorpus:
-    """The corpus of a run (``essen`` or ``mastmelody``) and where it came from."""
-
-    key: str
-    corpus: Any  # the DatasetDict (its train split fits the learning baselines)
-    build: dict[str, Any]
-    from_cache: bool
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
 class QbshResult:
     """One table of a run: ``kind`` "qbsh" (the models, every protocol) or "ablation" (one row per config)."""
 
@@ -115,10 +105,11 @@ def qbsh_build_settings(key: str, model_dirs: Sequence[str], *, seed: int = 0, c
 
 
 def qbsh_corpus(key: str, corpus: Any, build: dict[str, Any], from_cache: bool,
-                model_dirs: Sequence[str]) -> QbshCorpus:
-    """The corpus of a run, warned about for every model trained on the same corpus with other build settings."""
+                model_dirs: Sequence[str]) -> BenchmarkCorpus:
+    """The corpus of a run (``essen`` or ``mastmelody``), warned about for every model trained on the same corpus
+    with other build settings."""
     warnings = [w for w in (build_note(path, key, build, from_cache) for path in model_dirs) if w]
-    return QbshCorpus(key, corpus, build, from_cache, warnings)
+    return BenchmarkCorpus(key, corpus, build, from_cache, warnings)
 
 
 def _rank_after_rerank(result: Any, label: str) -> float:
@@ -180,7 +171,7 @@ def rerank_rows(models: Sequence[tuple[str, Any, str]], sets: dict[str, Retrieva
     return rows
 
 
-def run_protocol(protocol: str, data: QbshCorpus, encoders: Sequence, options: QbshOptions,
+def run_protocol(protocol: str, data: BenchmarkCorpus, encoders: Sequence, options: QbshOptions,
                  skipped: Sequence[dict[str, str]] = (),
                  models: Sequence[tuple[str, Any, str]] = ()) -> tuple[dict[str, Any], RetrievalSet]:
     """Rank ``encoders`` (and, with ``options.rerank``, ``models``' re-rank rows) on one protocol: ``(block,
@@ -237,7 +228,7 @@ def _ranked(encoders: list, threads: int) -> list:
     return encoders
 
 
-def _models_result(data: QbshCorpus, models: Sequence[tuple[str, Any, str]], options: QbshOptions,
+def _models_result(data: BenchmarkCorpus, models: Sequence[tuple[str, Any, str]], options: QbshOptions,
                    baselines: list, skipped: Sequence[dict[str, str]], common: dict[str, Any]) -> QbshResult:
     """Every protocol for the models and the baselines: the report's top level is the unseen block (else the first)."""
     from ..retrieval.encoders import model_encoders
@@ -256,7 +247,7 @@ def _models_result(data: QbshCorpus, models: Sequence[tuple[str, Any, str]], opt
                       {block["protocol"]: retrieval for block, retrieval in runs})
 
 
-def _ablation_result(data: QbshCorpus, models: Sequence[tuple[str, Any, str]], options: QbshOptions,
+def _ablation_result(data: BenchmarkCorpus, models: Sequence[tuple[str, Any, str]], options: QbshOptions,
                      baselines: list, skipped: Sequence[dict[str, str]], common: dict[str, Any],
                      ablation_dir: str | None) -> QbshResult:
     """The unseen protocol with a row per model, named by its folder (``config``) and its ``experiment``."""
@@ -278,7 +269,7 @@ def _ablation_result(data: QbshCorpus, models: Sequence[tuple[str, Any, str]], o
     return QbshResult("ablation", f"ablation_{data.key}", report, markdown, {"unseen": retrieval})
 
 
-def run_qbsh_benchmark(data: QbshCorpus, models: Sequence[tuple[str, Any, str]], options: QbshOptions, *,
+def run_qbsh_benchmark(data: BenchmarkCorpus, models: Sequence[tuple[str, Any, str]], options: QbshOptions, *,
                        ablation_models: Sequence[tuple[str, Any, str]] = (), ablation_dir: str | None = None,
                        baselines: Sequence[str] = (), hub_encoders: Sequence = (),
                        skipped: Sequence[dict[str, str]] = (),

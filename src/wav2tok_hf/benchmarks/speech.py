@@ -28,10 +28,11 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..retrieval.evaluation import RetrievalSet
+from .corpus import BenchmarkCorpus
 from .provenance import build_note
 
 logger = logging.getLogger(__name__)
@@ -100,17 +101,13 @@ class SpeechOptions:
     baseline_rows_from: str | None = None  # an earlier run's output folder whose baseline rows are copied
 
 
-@dataclass
-class SpeechCorpus:
-    """One corpus of a run: its retrieval set (split speakers), query conditions and build provenance."""
+@dataclass(kw_only=True)
+class SpeechCorpus(BenchmarkCorpus):
+    """One corpus of a run: its build provenance (:class:`BenchmarkCorpus`), retrieval set (split speakers) and query
+    conditions."""
 
-    key: str
-    corpus: Any  # the DatasetDict (its train split fits the learning baselines)
-    build: dict[str, Any]
-    from_cache: bool
     retrieval: RetrievalSet
     conditions: list[str]
-    warnings: list[str] = field(default_factory=list)
 
 
 def speech_corpus(key: str, corpus: Any, build: dict[str, Any], from_cache: bool, model_dir: str, *,
@@ -128,7 +125,7 @@ def speech_corpus(key: str, corpus: Any, build: dict[str, Any], from_cache: bool
     if key == "speechocean-telephone":
         retrieval = telephone_set(retrieval, seed)
         conditions = [c for c in conditions if c in BASE_CONDITIONS]
-    return SpeechCorpus(key, corpus, build, from_cache, retrieval, conditions, warnings)
+    return SpeechCorpus(key, corpus, build, from_cache, warnings, retrieval=retrieval, conditions=conditions)
 
 
 def reused_baseline_rows(folder: str, key: str, mine: dict) -> dict:

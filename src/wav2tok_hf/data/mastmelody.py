@@ -16,10 +16,12 @@ import re
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from datasets import Audio, DatasetDict, Value
+from datasets import Audio, DatasetDict, Features, Value
 
 from ..audio_utils import load_audio
 from ._io import (SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, resolve_source_dir,
@@ -145,46 +147,97 @@ def prepare_mastmelody(
     if max_files_per_melody is not None and max_files_per_melody < 1:
         raise ValueError(f"max_files_per_melody={max_files_per_melody} must be >= 1")
     grades = _read_grades(source)
-    with tempfile.TemporaryDirectory(prefix="mastmelody-f0-") as scratch:
-        if (source / "f0data").is_dir():
-            f0_dir = source / "f0data"
-        elif (source / "f0data.tar.xz").is_file():
-            try:
-                with tarfile.open(source / "f0data.tar.xz") as archive:
-                    archive.extractall(scratch, filter="data")
-            except (tarfile.TarError, EOFError, OSError) as error:
-                raise ValueError(
-                    f"cannot extract {str(source / 'f0data.tar.xz')!r}: {error}; expected an intact xz tar archive"
-                ) from None
-            f0_dir = Path(scratch) / "f0data"
-        else:
-            raise FileNotFoundError(f"{str(source)!r} has neither f0data.tar.xz nor f0data/; expected {EXPECTED}")
-        tracks = _collect_tracks(f0_dir)
-        by_melody: dict[str, dict[str, list[Path]]] = {}
-        for path in tracks:
-            info = _parse_name(path.name[: -len(".f0s.txt")])
-            by_melody.setdefault(info["melody_id"], {"query": [], "reference": []})[info["kind"]].append(path)
-        melodies = sorted(by_melody)
-        if max_melodies is not None:
-            order = np.random.default_rng(seed).permutation(len(melodies))
-            melodies = sorted(melodies[i] for i in order[:max_melodies])
+    with _f0_folder(source) as f0_dir:
+        by_melody = _group_by_melody(_collect_tracks(f0_dir))
+        melodies = _choose_melodies(sorted(by_melody), max_melodies, seed)
         splits = split_groups(melodies, split_fractions, seed, "melodies")
-        features = MASTMELODY_FEATURES.copy()
-        features["audio"] = Audio(sampling_rate=sampling_rate)
-        rows = {split: {name: [] for name in features} for split in SPLITS}
-        for split, split_melodies in splits.items():
-            for melody in split_melodies:
-                for kind in ("query", "reference"):
-                    paths = by_melody[melody][kind]
-                    if max_files_per_melody is not None and len(paths) > max_files_per_melody:
-                        rng = np.random.default_rng([seed, zlib.crc32(f"{melody}/{kind}".encode())])
-                        paths = sorted(paths[i] for i in rng.permutation(len(paths))[:max_files_per_melody])
-                    for path in paths:
-                        _append_track(rows[split], path, grades, sampling_rate, seed)
-    dataset = build_dataset_dict(rows, {split: features for split in SPLITS})
+        rows = _render_splits(splits, by_melody, grades, max_files_per_melody, sampling_rate, seed)
+    dataset = _mastmelody_dataset(rows, sampling_rate)
     parameters = dict(split_fractions=tuple(split_fractions), max_melodies=max_melodies,
                       max_files_per_melody=max_files_per_melody, sampling_rate=sampling_rate, seed=seed)
-    card = dataset_card(
+    card = _mastmelody_card(dataset, parameters)
+    return finish(dataset, output_dir, card, overwrite)
+
+
+@contextmanager
+def _f0_folder(source: Path) -> Iterator[Path]:
+    """The folder of pitch tracks: ``source/f0data`` itself, else ``f0data.tar.xz`` extracted into a temporary folder
+    (removed on exit; never into ``source``)."""
+    if (source / "f0data").is_dir():
+        yield source / "f0data"
+        return
+    if not (source / "f0data.tar.xz").is_file():
+        raise FileNotFoundError(f"{str(source)!r} has neither f0data.tar.xz nor f0data/; expected {EXPECTED}")
+    with tempfile.TemporaryDirectory(prefix="mastmelody-f0-") as scratch:
+        try:
+            with tarfile.open(source / "f0data.tar.xz") as archive:
+                archive.extractall(scratch, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as error:
+            raise ValueError(
+                f"cannot extract {str(source / 'f0data.tar.xz')!r}: {error}; expected an intact xz tar archive"
+            ) from None
+        yield Path(scratch) / "f0data"
+
+
+def _group_by_melody(tracks: list[Path]) -> dict[str, dict[str, list[Path]]]:
+    """The pitch tracks of each melody by kind (``query`` / ``reference``), in the order of ``tracks``."""
+    by_melody: dict[str, dict[str, list[Path]]] = {}
+    for path in tracks:
+        info = _parse_name(path.name[: -len(".f0s.txt")])
+        by_melody.setdefault(info["melody_id"], {"query": [], "reference": []})[info["kind"]].append(path)
+    return by_melody
+
+
+def _choose_melodies(melodies: list[str], max_melodies: int | None, seed: int) -> list[str]:
+    """All ``melodies``, or ``max_melodies`` of them drawn by ``seed`` (kept in sorted order)."""
+    if max_melodies is None:
+        return melodies
+    order = np.random.default_rng(seed).permutation(len(melodies))
+    return sorted(melodies[i] for i in order[:max_melodies])
+
+
+def _choose_files(paths: list[Path], melody: str, kind: str, max_files_per_melody: int | None, seed: int) -> list[Path]:
+    """A melody's tracks of one kind, or ``max_files_per_melody`` of them drawn by ``seed`` (kept in sorted order)."""
+    if max_files_per_melody is None or len(paths) <= max_files_per_melody:
+        return paths
+    rng = np.random.default_rng([seed, zlib.crc32(f"{melody}/{kind}".encode())])
+    return sorted(paths[i] for i in rng.permutation(len(paths))[:max_files_per_melody])
+
+
+def _render_splits(
+    splits: dict[str, list[str]],
+    by_melody: dict[str, dict[str, list[Path]]],
+    grades: dict[str, float],
+    max_files_per_melody: int | None,
+    sampling_rate: int,
+    seed: int,
+) -> dict[str, dict[str, list]]:
+    """The columns of each split: the chosen performances, then references, of each of its melodies, re-synthesised."""
+    rows = {split: {name: [] for name in MASTMELODY_FEATURES} for split in SPLITS}
+    for split, split_melodies in splits.items():
+        for melody in split_melodies:
+            for kind in ("query", "reference"):
+                for path in _choose_files(by_melody[melody][kind], melody, kind, max_files_per_melody, seed):
+                    _append_track(rows[split], path, grades, sampling_rate, seed)
+    return rows
+
+
+def _features(sampling_rate: int) -> Features:
+    """``MASTMELODY_FEATURES`` with the audio column at ``sampling_rate``."""
+    features = MASTMELODY_FEATURES.copy()
+    features["audio"] = Audio(sampling_rate=sampling_rate)
+    return features
+
+
+def _mastmelody_dataset(rows: dict[str, dict[str, list]], sampling_rate: int) -> DatasetDict:
+    """The train / validation / test columns as a ``DatasetDict`` of ``MASTMELODY_FEATURES`` at ``sampling_rate``."""
+    features = _features(sampling_rate)
+    return build_dataset_dict(rows, {split: features for split in SPLITS})
+
+
+def _mastmelody_card(dataset: DatasetDict, parameters: dict) -> str:
+    """The ``README.md`` dataset card: real pitch tracks, synthetic timbre, built with ``parameters``."""
+    return dataset_card(
         "MASTmelody: real singing pitch tracks, re-synthesised",
         "RE-SYNTHESISED from real pitch tracks: pitch and timing are real human singing (queries) and real piano "
         "takes (references); the timbre is synthetic (hum/vowel voice for performances, piano-like tone for references).",
@@ -195,7 +248,6 @@ def prepare_mastmelody(
         notes="`passed`: the exam verdict of a performance (None for references); `grade`: majority expert grade "
         "1-4 from annotations.csv (None when not annotated); `take`: the numeric recording id of the file name.",
     )
-    return finish(dataset, output_dir, card, overwrite)
 
 
 def _append_track(columns: dict[str, list], path: Path, grades: dict[str, float], sampling_rate: int, seed: int) -> None:
@@ -237,8 +289,7 @@ def prepare_mastmelody_samples(
     if not files:
         raise ValueError(f"no .wav/.flac recordings in {str(source / 'wavSamples')!r}; expected MASTmelody's wavSamples/ folder")
     grades = _read_grades(source)
-    features = MASTMELODY_FEATURES.copy()
-    features["audio"] = Audio(sampling_rate=sampling_rate)
+    features = _features(sampling_rate)
     columns = {name: [] for name in features}
     for path in files:
         info = _parse_name(path.stem)
