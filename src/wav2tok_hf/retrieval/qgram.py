@@ -354,6 +354,18 @@ class _Best:
         return float(self.scores[-1])
 
 
+def match_span(query_length: int, max_score: float, normalized: bool) -> int:
+    """The most tokens a segment within ``max_score`` of a query spans: the query plus the edits the score allows
+    (a window of ``width`` tokens every ``stride`` holds every segment of at most ``width - stride + 1``).
+
+    Example:
+        >>> match_span(10, 0.3, normalized=True), match_span(10, 2, normalized=False), match_span(4, 5.0, False)
+        (13, 12, 8)
+    """
+    edits = min(query_length, int(np.floor(max_score * query_length if normalized else max_score) + 1e-9))
+    return query_length + edits
+
+
 class WindowGramIndex:
     """Spoken term detection in long items: the bigram index over overlapping windows of ``width`` tokens every
     ``stride`` tokens, so that a short query's bound counts the bigrams of a window, not of a whole recording.
@@ -445,9 +457,7 @@ class WindowGramIndex:
         """
         query = np.ascontiguousarray(query, np.int32)
         m = len(query)
-        # a segment within d edits spans at most m + d tokens: it lies inside a window when that fits
-        edits = min(m, int(np.floor(max_score * m if normalized else max_score) + 1e-9))
-        if m + edits > self.width - self.stride + 1:
+        if match_span(m, max_score, normalized) > self.width - self.stride + 1:  # not always inside one window
             return self._range_scan(query, flat, offsets, max_score, normalized)
         # the bound falls as the shared count rises: windows sharing at least `fewest` bigrams pass the filter
         fewest = next(c for c in range(m) if _subsequence_bound(m, c, normalized) <= max_score)
