@@ -37,44 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     if len(corpus_dirs) != n:
         parser.error("give --corpus-dir once, or once per --model")
 
-    import numpy as np
-
+    from wav2tok_hf.benchmarks.substitution_temperature import substitution_temperatures
     from wav2tok_hf.retrieval.encoders import apply_threads
-    from wav2tok_hf.retrieval.evaluation import condition_sets, retrieval_set_from_split
-    from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs
-    from wav2tok_hf.retrieval import evaluate_retrieval
 
     apply_threads(args.threads)
     models = _common.load_models(parser, args.model)
-    start = time.perf_counter()
-    rows = []
-    for (name, model, _), corpus_dir in zip(models, corpus_dirs):
+    corpora: dict = {}
+    for corpus_dir in dict.fromkeys(corpus_dirs):
         loaded = _common.load_cached_corpus(parser, corpus_dir)
         if not loaded:
             parser.error(f"--corpus-dir {corpus_dir!r} does not exist; build it with `wav2tok data` or a benchmark")
-        sr = model.config.sampling_rate
-        validation = retrieval_set_from_split(loaded[0]["validation"], sr, max_queries=args.max_queries, seed=args.seed,
-                                              max_references_per_label=args.references_per_label)
-        sets = condition_sets(validation, seed=args.seed)
-        # encoded once, ranked under every distance
-        database = model.encode(validation.database, sampling_rate=sr, batch_size=32)
-        queries = {c: model.encode(s.queries, sampling_rate=sr, batch_size=32) for c, s in sets.items()}
-        variants = [("normalized_levenshtein", None)] + [
-            ("normalized_weighted_levenshtein", t) for t in args.temperatures]
-        for distance, temperature in variants:
-            costs = (None if temperature is None else
-                     codebook_substitution_costs(model.codebook.detach().cpu().numpy(), temperature))
-            mrr = {c: evaluate_retrieval(queries[c], s.query_labels, database, validation.database_labels,
-                                         distance=distance, vocab_size=model.config.codebook_size,
-                                         substitution_costs=costs)["mrr"] for c, s in sets.items()}
-            rows.append({"model": name, "corpus_dir": corpus_dir, "distance": distance, "temperature": temperature,
-                         **mrr, "mean": float(np.mean(list(mrr.values()))), **validation.sizes()})
-    lines = ["**Validation split (never test): MRR by ranking distance and substitution temperature**", "",
-             "| model | distance | temperature | MRR V | MRR TS | MRR PS | mean |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['distance']} | {r['temperature'] if r['temperature'] is not None else '—'} | "
-                     f"{r['V']:.3f} | {r['TS']:.3f} | {r['PS']:.3f} | {r['mean']:.3f} |")
-    table = "\n".join(lines)
+        corpora[corpus_dir] = loaded[0]
+    start = time.perf_counter()
+    rows, table = substitution_temperatures(
+        [(name, model, d, corpora[d]["validation"]) for (name, model, _), d in zip(models, corpus_dirs)],
+        temperatures=args.temperatures, references_per_label=args.references_per_label,
+        max_queries=args.max_queries, seed=args.seed)
     print(table)
     os.makedirs(args.output_dir, exist_ok=True)
     _common.write_text(os.path.join(args.output_dir, "substitution_temperature.md"), table + "\n")

@@ -47,51 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     from _common import load_model_dir
-    from wav2tok_hf.retrieval.encoders import Encoder, with_key_search
-    from wav2tok_hf.retrieval.evaluation import condition_sets, retrieval_set_from_split, run_benchmark
-    from wav2tok_hf.modeling_wav2tok import codebook_substitution_costs, collapse_runs, split_long_runs
+    from wav2tok_hf.benchmarks.token_runs import format_row, token_runs
 
     corpus = datasets.load_from_disk(args.corpus_dir)
-    retrieval = retrieval_set_from_split(corpus["validation"], 8000, max_queries=args.max_queries, seed=args.seed,
-                                         max_references_per_label=args.references_per_label)
-    sets = condition_sets(retrieval, seed=args.seed)
-    rows = []
-    for path in args.model:
-        model = load_model_dir(path)
-        cache: dict[int, tuple] = {}
-
-        def frames(waves, sr, model=model, cache=cache):
-            todo = [w for w in waves if id(w) not in cache]
-            for w, out in zip(todo, model.frame_outputs(todo, sampling_rate=sr, batch_size=32) if todo else []):
-                cache[id(w)] = (w, out)  # the wave is kept so that its id stays unique
-            return [cache[id(w)][1] for w in waves]
-
-        encoders = [Encoder(f"{path} embeddings", lambda w, sr, f=frames: [e for _, e in f(w, sr)], "dtw")]
-        own = (model.config.substitution_temperature, model.config.substitution_cost_cap)
-        costs = {own: model.substitution_costs()}
-        for tau in sorted({own[0], *args.temperatures}):
-            for cap in sorted({own[1], *args.cost_caps}):
-                costs.setdefault((tau, cap), codebook_substitution_costs(model.codebook.numpy(), tau, cap))
-        for run in args.runs:
-            def encode(w, sr, run=run, f=frames):
-                return [split_long_runs(*collapse_runs(tokens), run)[0] for tokens, _ in f(w, sr)]
-            encoders.append(Encoder(f"{path} N={run}", encode, "normalized_levenshtein", model.config.codebook_size))
-            for (tau, cap), matrix in costs.items():
-                encoders.append(Encoder(f"{path} N={run} tau={tau:g} cap={cap:g}", encode,
-                                        "normalized_weighted_levenshtein",
-                                        model.config.codebook_size, substitution_costs=matrix))
-        tokens = encoders[1:]
-        for shifts in args.key_search:
-            encoders += with_key_search(tokens, shifts)[1::2]
-        for row in run_benchmark(encoders, sets):
-            row["mean"] = (row["V"] + row["TS"] + row["PS"]) / 3
-            rows.append(row)
-            print(f"{row['model']:60s} {row['distance']:32s} V {row['V']:.3f} TS {row['TS']:.3f} "
-                  f"PS {row['PS']:.3f} mean {row['mean']:.3f}", flush=True)
+    models = [(path, load_model_dir(path)) for path in args.model]
+    report = token_runs(models, corpus["validation"], runs=args.runs, temperatures=args.temperatures,
+                        cost_caps=args.cost_caps, key_search=args.key_search,
+                        references_per_label=args.references_per_label, max_queries=args.max_queries, seed=args.seed,
+                        progress=lambda row: print(format_row(row), flush=True))
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "token_runs.json"), "w", encoding="utf-8") as f:
-        json.dump({"corpus_dir": args.corpus_dir, "split": "validation", "references_per_label":
-                   args.references_per_label, "num_queries": len(retrieval.queries), "rows": rows}, f, indent=1)
+        json.dump({"corpus_dir": args.corpus_dir, **report}, f, indent=1)
     return 0
 
 

@@ -16,6 +16,10 @@ script prints. The protocols these runners measure with live where their concern
 - ``scripts/bench_scale.py``: :func:`wav2tok_hf.benchmarks.scale.run_scale_benchmark`
 - ``scripts/bench_graph_ann.py``: :func:`wav2tok_hf.benchmarks.graph_ann.run_graph_ann`
 - ``scripts/bench_std_scale.py``: :func:`wav2tok_hf.benchmarks.std_scale.run_std_scale_benchmark`
+- ``scripts/validate_speech.py``: :func:`wav2tok_hf.benchmarks.speech_validation.validate_speech`
+- ``scripts/tune_token_runs.py``: :func:`wav2tok_hf.benchmarks.token_runs.token_runs`
+- ``scripts/tune_substitution_temperature.py``:
+  :func:`wav2tok_hf.benchmarks.substitution_temperature.substitution_temperatures`
 
 Shared pieces: :mod:`~wav2tok_hf.benchmarks.timing` (median wall times), :mod:`~wav2tok_hf.benchmarks.provenance`
 (what a model folder was trained on) and :mod:`~wav2tok_hf.benchmarks.corpus` (a benchmark's corpus and its build). Importing this package imports nothing else and changes no global state; the
