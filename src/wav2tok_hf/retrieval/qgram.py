@@ -265,11 +265,10 @@ class QGramIndex:
 
         Example:
             >>> import numpy as np
-            >>> flat = np.array([1, 2, 3, 4, 5, 6, 7, 1, 2, 4], np.int32)
-            >>> offsets = np.array([0, 4, 7, 10])
+            >>> flat, offsets = np.array([1, 2, 3, 4, 5, 6, 7, 1, 2, 4], np.int32), np.array([0, 4, 7, 10])
             >>> grams = QGramIndex.build(flat, offsets, vocab_size=10)
-            >>> strings = lambda: [kernels.tokens_to_str(flat[a:b]) for a, b in zip(offsets[:-1], offsets[1:])]
-            >>> hits = grams.within(np.array([1, 2, 3, 4], np.int32), flat, offsets, 1, False, strings)
+            >>> hits = grams.within(np.array([1, 2, 3, 4], np.int32), flat, offsets, 1, False,
+            ...                     lambda: [kernels.tokens_to_str(flat[a:b]) for a, b in zip(offsets[:-1], offsets[1:])])
             >>> hits.indices.tolist(), hits.scores.tolist(), hits.stage
             ([0, 2], [0.0, 1.0], 1)
         """
