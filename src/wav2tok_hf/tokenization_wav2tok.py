@@ -7,6 +7,8 @@ import os
 
 from transformers import AddedToken, PreTrainedTokenizer
 
+from .saving import write_file_atomic
+
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.json"}
 
 
@@ -94,10 +96,7 @@ class Wav2TokTokenizer(PreTrainedTokenizer):
             raise ValueError(f"Vocabulary path ({save_directory}) should be a directory")
         name = (filename_prefix + "-" if filename_prefix else "") + VOCAB_FILES_NAMES["vocab_file"]
         path = os.path.join(save_directory, name)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.encoder, f, indent=1)
-        os.replace(tmp, path)
+        write_file_atomic(path, lambda f: f.write(json.dumps(self.encoder, indent=1).encode("utf-8")))
         return (path,)
 
 

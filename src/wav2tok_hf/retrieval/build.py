@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..saving import write_file_atomic
 from .graph import PAD
 from .index import Wav2TokIndex, _check_max_score, vocabulary_of
 from .storage import IndexLockedError
@@ -177,9 +178,8 @@ def _tokenise_chunk(model: Any, ds: Any, work: str, start: int, stop: int, optio
         np.save(os.path.join(work, f"frames-{start:09d}.npy"), np.concatenate(frames), allow_pickle=False)
         np.save(os.path.join(work, f"frame-lengths-{start:09d}.npy"), np.array([len(f) for f in frames]),
                 allow_pickle=False)
-    with open(done + ".tmp", "w") as f:
-        json.dump({"tokens": part["tokens"], "durations": part["durations"], "ids": ids, "labels": labels}, f)
-    os.replace(done + ".tmp", done)
+    payload = {"tokens": part["tokens"], "durations": part["durations"], "ids": ids, "labels": labels}
+    write_file_atomic(done, lambda f: f.write(json.dumps(payload).encode("utf-8")))
 
 
 def _assemble(model: Any, work: str, chunks: range, store_frames: bool) -> Wav2TokIndex:
