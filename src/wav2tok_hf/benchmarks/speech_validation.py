@@ -130,6 +130,7 @@ def validate_speech(corpora: Mapping[str, Any], models: Sequence[tuple[str, Any]
     """
     from ..modeling_wav2tok import codebook_substitution_costs
     from ..retrieval.evaluation import retrieval_set_from_split
+    from ..retrieval.encoders import key_search_name
     from ..retrieval.metrics import evaluate_retrieval
 
     report = progress or (lambda _: None)
@@ -172,8 +173,7 @@ def validate_speech(corpora: Mapping[str, Any], models: Sequence[tuple[str, Any]
                 return [[np.asarray(s) for s in m.encode(pitch_shift_versions(q, key_search, SAMPLING_RATE)[0],
                                                          sampling_rate=SAMPLING_RATE, batch_size=32)] for q in w]
 
-            shifts = ", ".join(f"{k:+g}" for k in key_search)
-            score(f"{path} + key search ({shifts} st)", tokens, TOKEN_DISTANCE,
+            score(key_search_name(path, key_search), tokens, TOKEN_DISTANCE,
                   encode_queries=versions, substitution_costs=model.substitution_costs())
         for t in substitution_temperature:
             costs = codebook_substitution_costs(model.codebook.detach().numpy(), t)

@@ -30,6 +30,18 @@ def corpus_features(sampling_rate: int, **columns) -> Features:
                      "source_id": Value("string"), **columns})
 
 
+def audio_at(features: Features, sampling_rate: int) -> Features:
+    """A copy of a recipe's ``features`` with the ``audio`` column at ``sampling_rate``.
+
+    Example:
+        >>> audio_at(corpus_features(8000), 16000)["audio"].sampling_rate
+        16000
+    """
+    features = features.copy()
+    features["audio"] = Audio(sampling_rate=sampling_rate)
+    return features
+
+
 def encode_flac(wave: np.ndarray, sampling_rate: int, name: str) -> dict:
     """Encode a float waveform as 16-bit FLAC bytes in the ``{"bytes", "path"}`` form of a Datasets ``Audio`` column.
 

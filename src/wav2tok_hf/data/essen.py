@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from datasets import Audio, DatasetDict, List, Value
+from datasets import DatasetDict, List, Value
 
-from ._io import SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish
+from ._io import SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish
 from .synth import SINGERS, render_reference, sample_singer, sing
 
 logger = logging.getLogger(__name__)
@@ -176,8 +176,7 @@ def _render_row(tune: EssenTune, planned: Rendition, seed: int, singer: str, sam
 
 def _essen_dataset(rows: dict[str, list[dict]], sampling_rate: int) -> DatasetDict:
     """The train / validation / test rows as a ``DatasetDict`` of ``ESSEN_FEATURES`` at ``sampling_rate``."""
-    features = ESSEN_FEATURES.copy()
-    features["audio"] = Audio(sampling_rate=sampling_rate)
+    features = audio_at(ESSEN_FEATURES, sampling_rate)
     columns = {split: {name: [row[name] for row in rows[split]] for name in ESSEN_FEATURES} for split in SPLITS}
     return build_dataset_dict(columns, {split: features for split in SPLITS})
 

@@ -21,11 +21,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from datasets import Audio, DatasetDict, Features, Value
+from datasets import DatasetDict, Value
 
 from ..audio_utils import load_audio
-from ._io import (SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, resolve_source_dir,
-                  split_groups)
+from ._io import (SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish,
+                  resolve_source_dir, split_groups)
 from .synth import VOICE_TIMBRES, render_f0_track
 
 MASTMELODY_FEATURES = corpus_features(
@@ -222,16 +222,9 @@ def _render_splits(
     return rows
 
 
-def _features(sampling_rate: int) -> Features:
-    """``MASTMELODY_FEATURES`` with the audio column at ``sampling_rate``."""
-    features = MASTMELODY_FEATURES.copy()
-    features["audio"] = Audio(sampling_rate=sampling_rate)
-    return features
-
-
 def _mastmelody_dataset(rows: dict[str, dict[str, list]], sampling_rate: int) -> DatasetDict:
     """The train / validation / test columns as a ``DatasetDict`` of ``MASTMELODY_FEATURES`` at ``sampling_rate``."""
-    features = _features(sampling_rate)
+    features = audio_at(MASTMELODY_FEATURES, sampling_rate)
     return build_dataset_dict(rows, {split: features for split in SPLITS})
 
 
@@ -289,7 +282,7 @@ def prepare_mastmelody_samples(
     if not files:
         raise ValueError(f"no .wav/.flac recordings in {str(source / 'wavSamples')!r}; expected MASTmelody's wavSamples/ folder")
     grades = _read_grades(source)
-    features = _features(sampling_rate)
+    features = audio_at(MASTMELODY_FEATURES, sampling_rate)
     columns = {name: [] for name in features}
     for path in files:
         info = _parse_name(path.stem)

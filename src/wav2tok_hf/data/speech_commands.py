@@ -22,7 +22,7 @@ import soundfile as sf
 from datasets import Audio, DatasetDict, Value
 
 from ..audio_utils import load_audio
-from ._io import (SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id,
+from ._io import (SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id,
                   resolve_source_dir, split_groups)
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -226,8 +226,7 @@ def prepare_speech_commands(
     clips = load_speech_commands_clips(source, hub_config, hub_split)
     clips = select_clips(clips, include_unknown, include_silence, max_clips, seed)
     splits = split_by_speaker(clips, split_fractions, seed)
-    features = SPEECH_COMMANDS_FEATURES.copy()
-    features["audio"] = Audio(sampling_rate=sampling_rate)
+    features = audio_at(SPEECH_COMMANDS_FEATURES, sampling_rate)
     rows = {}
     for split, members in splits.items():
         rows[split] = {

@@ -29,7 +29,7 @@ import soundfile as sf
 from datasets import Audio, Dataset, DatasetDict, List, Value
 
 from ..audio_utils import load_audio
-from ._io import (SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id,
+from ._io import (SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id,
                   resolve_source_dir, split_groups)
 
 EXPECTED = (
@@ -246,8 +246,7 @@ def _split_of_speakers(utterances: list[OceanUtterance], split_fractions, seed: 
 
 def _ocean_dataset(rows: dict[str, list[dict]], sampling_rate: int) -> DatasetDict:
     """Word-clip splits (``SPLITS``) then utterance splits (``UTTERANCE_SPLITS``) as a ``DatasetDict``."""
-    word_features, utt_features = WORD_FEATURES.copy(), UTTERANCE_FEATURES.copy()
-    word_features["audio"] = utt_features["audio"] = Audio(sampling_rate=sampling_rate)
+    word_features, utt_features = audio_at(WORD_FEATURES, sampling_rate), audio_at(UTTERANCE_FEATURES, sampling_rate)
     features = {split: word_features for split in SPLITS} | {name: utt_features for name in UTTERANCE_SPLITS}
     columns = {split: {name: [row[name] for row in rows[split]] for name in features[split]} for split in features}
     return build_dataset_dict(columns, features)

@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-from datasets import Audio, DatasetDict, List, Value
+from datasets import DatasetDict, List, Value
 
-from ._io import SPLITS, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id
+from ._io import SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id
 from .speech_commands import LICENSE, SILENCE, SpeechClip, load_speech_commands_clips, select_clips, split_by_speaker
 
 UTTERANCE_FEATURES = corpus_features(
@@ -191,8 +191,8 @@ def _query_rows(words, speech, query_speakers, queries_per_word, cache, rng) -> 
 
 def _std_dataset(rows: dict[str, list[dict]], sampling_rate: int) -> DatasetDict:
     """Utterance and query rows as a ``DatasetDict`` (splits in the order of ``rows``), audio at ``sampling_rate``."""
-    utterance_features, query_features = UTTERANCE_FEATURES.copy(), QUERY_FEATURES.copy()
-    utterance_features["audio"] = query_features["audio"] = Audio(sampling_rate=sampling_rate)
+    utterance_features = audio_at(UTTERANCE_FEATURES, sampling_rate)
+    query_features = audio_at(QUERY_FEATURES, sampling_rate)
     features = {split: utterance_features for split in SPLITS} | {f"{s}_queries": query_features for s in SPLITS}
     columns = {split: {name: [row[name] for row in split_rows] for name in features[split]}
                for split, split_rows in rows.items()}

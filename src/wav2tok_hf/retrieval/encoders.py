@@ -109,13 +109,21 @@ def model_encoders(model: Wav2TokModel, name: str = "wav2tok", dtw: bool = False
         >>> [(e.name, e.distance) for e in model_encoders(model, "m", dtw=True)]
         [('m + key search (-0.5, +0, +0.5 st)', 'levenshtein'), ('m', 'levenshtein'), ('m', 'dtw')]
     """
-    searched = model_encoder(model, name)
-    encoders = [searched]
-    if searched.query_pitch_shifts:
-        shifts = ", ".join(f"{k:+g}" for k in searched.query_pitch_shifts)
-        searched.name = f"{name} + key search ({shifts} st)"
+    shifts = model.config.query_pitch_shifts
+    encoders = [model_encoder(model, key_search_name(name, shifts) if shifts else name)]
+    if shifts:
         encoders.append(model_encoder(model, name, key_search=False))
     return encoders + ([model_encoder(model, name, distance="dtw")] if dtw else [])
+
+
+def key_search_name(name: str, semitones: Sequence[float]) -> str:
+    """The row name of ``name`` searched at query pitch shifts ``semitones``.
+
+    Example:
+        >>> key_search_name("wav2tok", [-0.5, 0, 0.5])
+        'wav2tok + key search (-0.5, +0, +0.5 st)'
+    """
+    return f"{name} + key search ({', '.join(f'{k:+g}' for k in semitones)} st)"
 
 
 def baseline_encoder(baseline: RetrievalBaseline, name: str | None = None) -> Encoder:
@@ -157,8 +165,7 @@ def with_key_search(encoders: list[Encoder], semitones: Sequence[float]) -> list
     item scored by its best distance over those versions (``len(semitones)`` times the query cost)."""
     out = []
     for encoder in encoders:
-        shifts = ", ".join(f"{k:+g}" for k in semitones)
-        out += [encoder, dataclasses.replace(encoder, name=f"{encoder.name} + key search ({shifts} st)",
+        out += [encoder, dataclasses.replace(encoder, name=key_search_name(encoder.name, semitones),
                                              query_pitch_shifts=tuple(semitones))]
     return out
 

@@ -944,30 +944,14 @@ class Wav2TokIndex:
             raise ValueError("versions looks like one sequence; pass a list of versions of the query (e.g. [tokens])")
         results = self.search(list(versions), distance=distance, top_k=top_k, vocabulary=vocabulary,
                               max_score=max_score)
-        if top_k is not None or max_score is not None:
-            # an item of the best top_k (or within max_score) by its best version is so in that version's ranking
-            return self._merged_top_k(results, top_k)
-        scores = np.full((len(results), len(self)), np.inf)
-        for row, result in zip(scores, results):
-            row[result.indices] = result.scores
-        best = scores.argmin(0)
-        items = np.arange(len(self))
+        # an item of the best top_k (or within max_score) by its best version is so in that version's ranking
+        return self._merged(results, top_k)
 
-        def per_item(name):
-            if getattr(results[0], name) is None:
-                return None
-            table = np.zeros((len(results), len(self)), dtype=np.int64)
-            for row, result in zip(table, results):
-                row[result.indices] = getattr(result, name)
-            return table[best, items]
-
-        return self._ranked(results[0].distance, scores[best, items], per_item("starts"), per_item("ends"), top_k)
-
-    def _merged_top_k(self, results: list[SearchResult], top_k: int | None) -> SearchResult:
+    def _merged(self, results: list[SearchResult], top_k: int | None) -> SearchResult:
         """The best ``top_k`` (all: ``None``) items by their lowest score over several rankings (ties: item order,
-        then ranking)."""
+        then ranking), with float64 scores and int64 segments whatever the distance."""
         items = np.concatenate([r.indices for r in results])
-        scores = np.concatenate([r.scores for r in results])
+        scores = np.concatenate([r.scores for r in results]).astype(np.float64)
         ranking = np.repeat(np.arange(len(results)), [len(r.indices) for r in results])
         order = np.lexsort((ranking, items, scores))
         _, first = np.unique(items[order], return_index=True)  # each item's best (score, ranking)
@@ -975,7 +959,7 @@ class Wav2TokIndex:
 
         def pick(name):
             parts = [getattr(r, name) for r in results]
-            return None if parts[0] is None else np.concatenate(parts)[keep]
+            return None if parts[0] is None else np.concatenate(parts).astype(np.int64)[keep]
 
         return SearchResult(results[0].distance, items[keep], scores[keep], pick("starts"), pick("ends"), self)
 
