@@ -10,7 +10,9 @@ Corpora (both 8 kHz, both labelled in every table title):
 * ``essen`` (default): SYNTHETIC hums of real Essen folk melodies (``prepare_essen``); loaded from ``--corpus-dir``
   when it exists, else built (and saved there when ``--corpus-dir`` is given).
 * ``mastmelody``: real singers' pitch/timing re-synthesised with a synthetic timbre (``prepare_mastmelody``,
-  ``--source ../shared/data/mastmelody``).
+  ``--source ../shared/data/mastmelody``): ours, or with ``--synthesizer mir_eval-<sine|sawtooth|square>`` another
+  project's (``mir_eval.sonify.pitch_contour``). A ``--corpus-dir`` rendered with another synthesiser than
+  ``--synthesizer`` (default ``wav2tok``) is refused, never silently reused.
 
 Corpus build settings default to those in the (first) model's ``training_config.json`` when it was trained on the
 same corpus, so that the test split holds the songs the model never saw; a warning is printed and stored otherwise.
@@ -77,6 +79,8 @@ logger = logging.getLogger("benchmark_qbsh")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from wav2tok_hf.data.mastmelody import SYNTHESIZERS
+
     parser = _common.benchmark_parser(__doc__)
     parser.add_argument("--model", action="append", default=[], metavar="DIR",
                         help="a saved wav2tok model folder (repeat for several models)")
@@ -90,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queries-per-song", type=int, help="Essen hums per song when building (default 4)")
     parser.add_argument("--max-melodies", type=int, help="MASTmelody: keep this many melodies when building")
     parser.add_argument("--max-files-per-melody", type=int, help="MASTmelody: performances/references per melody")
+    parser.add_argument("--synthesizer", choices=SYNTHESIZERS,
+                        help="MASTmelody: what renders the pitch tracks: wav2tok (ours, default) or mir_eval.sonify's "
+                             "pitch_contour with a sine, sawtooth or square wave (another project's synthesiser)")
     parser.add_argument("--corpus-seed", type=int,
                         help="seed of the corpus build (default: the model's training build seed, else --seed)")
     _common.add_baseline_arguments(
@@ -128,14 +135,24 @@ def _ablation_dirs(parser: argparse.ArgumentParser, root: str) -> list[str]:
 def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, model_dirs: list[str]) -> BenchmarkCorpus:
     """The corpus of ``--corpus``: loaded from ``--corpus-dir`` when it exists, else built (with the settings of a
     model in ``model_dirs`` trained on it, where the options leave them)."""
-    from wav2tok_hf.benchmarks.qbsh import qbsh_build_settings, qbsh_corpus
+    from wav2tok_hf.benchmarks.qbsh import cached_synthesizer, qbsh_build_settings, qbsh_corpus
 
     cached = _common.load_cached_corpus(parser, args.corpus_dir)
+    if cached and args.corpus == "mastmelody":
+        corpus, build, _ = cached
+        try:
+            synthesizer = cached_synthesizer(corpus, args.synthesizer)
+        except ValueError as error:
+            parser.error(f"--corpus-dir {args.corpus_dir!r}: {error}; pass --synthesizer to match it, or another "
+                         "--corpus-dir")
+        if synthesizer != "wav2tok":
+            build["synthesizer"] = synthesizer  # in the report's corpus_build and the table titles
     if cached:
         return qbsh_corpus(args.corpus, *cached, model_dirs)
     build = qbsh_build_settings(args.corpus, model_dirs, seed=args.seed, corpus_seed=args.corpus_seed,
                                 num_songs=args.num_songs, queries_per_song=args.queries_per_song,
-                                max_melodies=args.max_melodies, max_files_per_melody=args.max_files_per_melody)
+                                max_melodies=args.max_melodies, max_files_per_melody=args.max_files_per_melody,
+                                synthesizer=args.synthesizer)
     if args.corpus == "essen":
         from wav2tok_hf.data import prepare_essen
 

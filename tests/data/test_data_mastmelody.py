@@ -7,16 +7,25 @@ import tarfile
 
 import numpy as np
 import pytest
-from datasets import Audio
+from datasets import Audio, load_from_disk
 
 from wav2tok_hf.audio_utils import load_audio
 from wav2tok_hf.data import prepare_mastmelody, prepare_mastmelody_samples
+from wav2tok_hf.data.cli import main as data_cli
+from wav2tok_hf.data.mastmelody import SYNTHESIZERS
+from wav2tok_hf.data.synth import VOICE_TIMBRES
 
 
 def _write_track(path, midi=60.0, seconds=1.0):
     times = np.arange(0, seconds, 0.0029)
     f0 = np.where((times > 0.1) & (times < seconds - 0.1), 440 * 2 ** ((midi - 69) / 12), 0.0)
     np.savetxt(path, np.stack([times, f0], axis=1))
+
+
+def _columns(data):
+    """Every column of every split, the audio as its encoded bytes (to compare builds exactly)."""
+    encoded = {name: split.cast_column("audio", Audio(decode=False)) for name, split in data.items()}
+    return {name: {column: list(split[column]) for column in split.column_names} for name, split in encoded.items()}
 
 
 @pytest.fixture
@@ -43,8 +52,11 @@ def test_build_from_shared_archive(mast_dir):
             assert row["timbre"] == "piano" if row["kind"] == "reference" else row["timbre"] != "piano"
             wave, rate = load_audio(row["audio"])
             assert rate == 8000 and len(wave) > rate and np.abs(wave).max() > 0.1
-    again = prepare_mastmelody(mast_dir, max_melodies=3, max_files_per_melody=2, seed=0)
-    assert again["test"]["source_id"] == data["test"]["source_id"]
+    again = prepare_mastmelody(mast_dir, max_melodies=3, max_files_per_melody=2, seed=0, synthesizer="wav2tok")
+    assert _columns(again) == _columns(data)
+    # the vowels drawn by the default synthesiser (released corpora and models depend on them)
+    assert [data[split]["timbre"] for split in ("train", "validation", "test")] == [
+        ["o", "a", "piano", "piano"], ["o", "o", "piano", "piano"], ["e", "u", "piano", "piano"]]
 
 
 def test_real_samples(mast_dir):
@@ -63,6 +75,38 @@ def test_fabricated_folder_and_archive(fake_mast, tmp_path):
     with tarfile.open(archived / "f0data.tar.xz", "w:xz") as archive:
         archive.add(fake_mast / "f0data", arcname="f0data")
     assert prepare_mastmelody(archived)["test"]["source_id"] == data["test"]["source_id"]
+
+
+@pytest.mark.parametrize("synthesizer", SYNTHESIZERS[1:])
+def test_mir_eval_synthesizer(fake_mast, tmp_path, synthesizer):
+    default = prepare_mastmelody(fake_mast, tmp_path / "default")
+    assert _columns(prepare_mastmelody(fake_mast, synthesizer="wav2tok")) == _columns(default)
+    assert {t for split in default.values() for t in split["timbre"]} <= {"piano", *VOICE_TIMBRES}
+    data = prepare_mastmelody(fake_mast, tmp_path / "other", synthesizer=synthesizer)
+    ours, theirs = _columns(default), _columns(data)
+    for split in ours:
+        assert theirs[split]["timbre"] == [synthesizer] * data[split].num_rows
+        assert {k: v for k, v in theirs[split].items() if k not in ("audio", "timbre")} == {
+            k: v for k, v in ours[split].items() if k not in ("audio", "timbre")}  # same rows, labels, splits
+        for mine, other in zip(default[split], data[split]):
+            wave, other_wave = load_audio(mine["audio"])[0], load_audio(other["audio"])[0]
+            assert len(other_wave) == len(wave) and not np.allclose(other_wave, wave)
+            assert np.abs(other_wave).max() == pytest.approx(0.7, abs=1e-3)
+    card = (tmp_path / "other" / "README.md").read_text()
+    assert f"mir_eval.sonify.pitch_contour's {synthesizer.removeprefix('mir_eval-')} wave" in card
+    assert f"synthesizer={synthesizer!r}" in card
+    assert "synthesizer" not in (tmp_path / "default" / "README.md").read_text()
+
+
+def test_synthesizer_on_the_command_line(fake_mast, tmp_path):
+    assert data_cli(["mastmelody", str(tmp_path / "out"), "--source", str(fake_mast), "--synthesizer",
+                     "mir_eval-square"]) == 0
+    assert set(load_from_disk(str(tmp_path / "out"))["test"]["timbre"]) == {"mir_eval-square"}
+
+
+def test_unknown_synthesizer_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match=r"synthesizer='fluidsynth'; accepted: \('wav2tok', 'mir_eval-sine'"):
+        prepare_mastmelody(tmp_path / "nope", synthesizer="fluidsynth")  # not the missing folder's error
 
 
 def test_missing_folder(tmp_path):

@@ -18,6 +18,10 @@ Example:
     {'num_songs': [300, 50, 100], 'queries_per_song': 4, 'seed': 0}
     >>> qbsh_build_settings("mastmelody", [], seed=3, max_melodies=10)
     {'seed': 3, 'max_melodies': 10}
+    >>> qbsh_build_settings("mastmelody", [], synthesizer="mir_eval-sine")  # another project's synthesiser
+    {'seed': 0, 'synthesizer': 'mir_eval-sine'}
+    >>> qbsh_build_settings("mastmelody", [], synthesizer="wav2tok")  # the default: the build settings of old
+    {'seed': 0}
 """
 
 from __future__ import annotations
@@ -82,9 +86,12 @@ class QbshResult:
 
 def qbsh_build_settings(key: str, model_dirs: Sequence[str], *, seed: int = 0, corpus_seed: int | None = None,
                         num_songs: Sequence[int] | None = None, queries_per_song: int | None = None,
-                        max_melodies: int | None = None, max_files_per_melody: int | None = None) -> dict[str, Any]:
+                        max_melodies: int | None = None, max_files_per_melody: int | None = None,
+                        synthesizer: str | None = None) -> dict[str, Any]:
     """The build settings of corpus ``key``: each one given here, else the first of ``model_dirs`` trained on the
-    same corpus (so that the test split holds the songs it never saw), else the default."""
+    same corpus (so that the test split holds the songs it never saw), else the default. MASTmelody's
+    ``synthesizer`` (the audio, not the splits) is never taken from a model, and is left out when it is the default
+    ``"wav2tok"``, so that default builds keep their settings."""
     trained: dict[str, Any] = {}
     for path in model_dirs:
         data = training_data_section(path)
@@ -101,15 +108,50 @@ def qbsh_build_settings(key: str, model_dirs: Sequence[str], *, seed: int = 0, c
         value = value if value is not None else trained.get(name)
         if value is not None:
             build[name] = value
+    if synthesizer not in (None, "wav2tok"):
+        build["synthesizer"] = synthesizer
     return build
+
+
+def cached_synthesizer(corpus: Any, synthesizer: str | None = None) -> str:
+    """The synthesiser a saved MASTmelody ``corpus`` was rendered with (the ``mir_eval-*`` name its ``timbre`` column
+    holds, else ``"wav2tok"``); a ``ValueError`` when it is not ``synthesizer`` (``None``: ``"wav2tok"``), so that a
+    cached corpus is never silently reused for another synthesiser.
+
+    Example:
+        >>> from datasets import Dataset, DatasetDict
+        >>> corpus = DatasetDict(test=Dataset.from_dict({"timbre": ["mir_eval-sine", "mir_eval-sine"]}))
+        >>> cached_synthesizer(corpus, "mir_eval-sine")
+        'mir_eval-sine'
+        >>> cached_synthesizer(corpus)
+        Traceback (most recent call last):
+        ValueError: the cached MASTmelody corpus was rendered with synthesizer 'mir_eval-sine', not 'wav2tok'
+    """
+    from ..data.mastmelody import SYNTHESIZERS
+
+    timbres = {t for split in corpus.values() if "timbre" in split.column_names for t in split.unique("timbre")}
+    found = next((name for name in SYNTHESIZERS if name in timbres), "wav2tok")
+    if found != (synthesizer or "wav2tok"):
+        raise ValueError(f"the cached MASTmelody corpus was rendered with synthesizer {found!r}, not "
+                         f"{synthesizer or 'wav2tok'!r}")
+    return found
 
 
 def qbsh_corpus(key: str, corpus: Any, build: dict[str, Any], from_cache: bool,
                 model_dirs: Sequence[str]) -> BenchmarkCorpus:
     """The corpus of a run (``essen`` or ``mastmelody``), warned about for every model trained on the same corpus
-    with other build settings."""
-    warnings = [w for w in (build_note(path, key, build, from_cache) for path in model_dirs) if w]
+    with other build settings (but the synthesiser: it changes the audio, not which songs the test split holds)."""
+    splits = {name: value for name, value in build.items() if name != "synthesizer"}
+    warnings = [w for w in (build_note(path, key, splits, from_cache) for path in model_dirs) if w]
     return BenchmarkCorpus(key, corpus, build, from_cache, warnings)
+
+
+def corpus_audio(data: BenchmarkCorpus) -> tuple[str, str]:
+    """The corpus's name and audio description (:data:`AUDIO`), naming the synthesiser of a MASTmelody build that
+    was not rendered with ours."""
+    name, audio = AUDIO[data.key]
+    synthesizer = data.build.get("synthesizer")
+    return name, f"{audio} ({synthesizer})" if synthesizer else audio
 
 
 def _rank_after_rerank(result: Any, label: str) -> float:
@@ -179,7 +221,7 @@ def run_protocol(protocol: str, data: BenchmarkCorpus, encoders: Sequence, optio
     from ..retrieval.evaluation import PROTOCOL_SPLITS, condition_sets, retrieval_set_from_split, run_benchmark
 
     split = PROTOCOL_SPLITS[protocol]
-    name, audio = AUDIO[data.key]
+    name, audio = corpus_audio(data)
     retrieval = retrieval_set_from_split(data.corpus[split], SAMPLING_RATE, max_queries=options.max_queries,
                                          seed=options.seed, synthetic=True, name=f"{data.key}/{protocol}",
                                          max_references_per_label=options.max_references_per_song,
@@ -189,7 +231,8 @@ def run_protocol(protocol: str, data: BenchmarkCorpus, encoders: Sequence, optio
     rows = run_benchmark(list(encoders), sets, details=True)
     if options.rerank and models:
         rows += rerank_rows(models, sets, options.rerank, options.rerank_frames)
-    block = {"corpus": data.key, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
+    synthesizer = data.build.get("synthesizer")  # a corpus rendered by another synthesiser is its own table
+    block = {"corpus": f"{data.key} ({synthesizer})" if synthesizer else data.key, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
              "protocol_note": PROTOCOL_NOTES[protocol], "split": split, **retrieval.sizes(), "rows": rows,
              "skipped": list(skipped)}
     return block, retrieval
@@ -241,7 +284,7 @@ def _models_result(data: BenchmarkCorpus, models: Sequence[tuple[str, Any, str]]
     blocks = [block for block, _ in runs]
     main_block = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
     report = {**main_block, **common, "models": {n: p for n, _, p in models}, "protocols": blocks}
-    name, audio = AUDIO[data.key]
+    name, audio = corpus_audio(data)
     markdown = _markdown(f"# Query by humming: {name} ({audio})", data.warnings, blocks)
     return QbshResult("qbsh", f"qbsh_{data.key}", report, markdown,
                       {block["protocol"]: retrieval for block, retrieval in runs})

@@ -87,7 +87,7 @@ def _run_mastmelody(args: argparse.Namespace):
     return prepare_mastmelody(
         args.source, args.output_dir, split_fractions=tuple(args.split_fractions), max_melodies=args.max_melodies,
         max_files_per_melody=args.max_files_per_melody, sampling_rate=args.sampling_rate, seed=args.seed,
-        overwrite=args.overwrite,
+        synthesizer=args.synthesizer, overwrite=args.overwrite,
     )
 
 
@@ -139,6 +139,8 @@ def _report(run):
 def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``data`` with one sub-command per corpus (``essen``, ``mastmelody``, ``speech-commands``,
     ``speechocean762``, ``std``)."""
+    from .mastmelody import SYNTHESIZERS
+
     data = subparsers.add_parser("data", help="build a corpus as a datasets.DatasetDict on disk", description=__doc__)
     corpora = data.add_subparsers(dest="corpus", required=True, metavar="CORPUS")
 
@@ -160,6 +162,9 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
     _fractions(mast, (0.7, 0.15, 0.15), "melodies")
     mast.add_argument("--max-melodies", type=int, default=None, help="keep N seed-chosen melodies (>= 3)")
     mast.add_argument("--max-files-per-melody", type=int, default=None, help="at most N performances and N references per melody")
+    mast.add_argument("--synthesizer", choices=SYNTHESIZERS, default="wav2tok",
+                      help="renders the pitch tracks: wav2tok (ours: vowel voices and piano, default) or another "
+                           "project's, mir_eval.sonify.pitch_contour with a sine, sawtooth or square wave")
     mast.add_argument(
         "--real-samples", action="store_true", help="instead build the 8 real wavSamples recordings (one test split)"
     )

@@ -26,7 +26,7 @@ from datasets import DatasetDict, Value
 from ..audio_utils import load_audio
 from ._io import (SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish,
                   resolve_source_dir, split_groups)
-from .synth import VOICE_TIMBRES, render_f0_track
+from .synth import VOICE_TIMBRES, render_f0_track, render_f0_track_mir_eval
 
 MASTMELODY_FEATURES = corpus_features(
     8000,
@@ -44,6 +44,7 @@ LICENSE = (
     "CC BY-NC-SA 4.0 (research / non-commercial use; derived data keeps the license). "
     "Cite Bozkurt, Baysal, Yuret, CMMR 2017."
 )
+SYNTHESIZERS = ("wav2tok", "mir_eval-sine", "mir_eval-sawtooth", "mir_eval-square")
 _PAD_S = 0.2
 
 
@@ -116,12 +117,13 @@ def prepare_mastmelody(
     max_files_per_melody: int | None = None,
     sampling_rate: int = 8000,
     seed: int = 0,
+    synthesizer: str = "wav2tok",
     overwrite: bool = False,
 ) -> DatasetDict:
     """Build a melody-retrieval corpus from MASTmelody's real pitch tracks, re-synthesised to audio.
 
-    Pitch and timing come from real singers (and real piano takes); the timbre is synthetic: sung performances are
-    rendered with a hum/vowel voice (``kind="query"``), piano reference takes with a piano-like tone
+    Pitch and timing come from real singers (and real piano takes); the timbre is synthetic: by default sung
+    performances are rendered with a hum/vowel voice (``kind="query"``), piano reference takes with a piano-like tone
     (``kind="reference"``). Splits are disjoint by melody. The archive is extracted into a temporary folder, never
     into ``source_dir``.
 
@@ -133,6 +135,10 @@ def prepare_mastmelody(
         max_files_per_melody: keep at most this many performances and this many references per melody.
         sampling_rate: audio rate.
         seed: selects melodies/files, the splits and the vowel of each sung rendering.
+        synthesizer: one of ``SYNTHESIZERS``: ``"wav2tok"`` (ours: :func:`~wav2tok_hf.data.synth.render_f0_track`)
+            or ``"mir_eval-<sine|sawtooth|square>"``, another project's synthesiser
+            (:func:`~wav2tok_hf.data.synth.render_f0_track_mir_eval`) for every track, whose ``timbre`` column is then
+            the synthesiser's name. The melodies, files and splits do not depend on it.
         overwrite: replace an existing ``output_dir``.
 
     Example:
@@ -141,6 +147,8 @@ def prepare_mastmelody(
         >>> sorted(ds), ds["test"].num_rows
         (['test', 'train', 'validation'], 4)
     """
+    if synthesizer not in SYNTHESIZERS:
+        raise ValueError(f"synthesizer={synthesizer!r}; accepted: {SYNTHESIZERS}")
     source = resolve_source_dir(source_dir, "MASTmelody", EXPECTED)
     if max_melodies is not None and max_melodies < 3:
         raise ValueError(f"max_melodies={max_melodies}: need at least 3 melodies for train/validation/test splits")
@@ -151,10 +159,12 @@ def prepare_mastmelody(
         by_melody = _group_by_melody(_collect_tracks(f0_dir))
         melodies = _choose_melodies(sorted(by_melody), max_melodies, seed)
         splits = split_groups(melodies, split_fractions, seed, "melodies")
-        rows = _render_splits(splits, by_melody, grades, max_files_per_melody, sampling_rate, seed)
+        rows = _render_splits(splits, by_melody, grades, max_files_per_melody, sampling_rate, seed, synthesizer)
     dataset = _mastmelody_dataset(rows, sampling_rate)
     parameters = dict(split_fractions=tuple(split_fractions), max_melodies=max_melodies,
                       max_files_per_melody=max_files_per_melody, sampling_rate=sampling_rate, seed=seed)
+    if synthesizer != "wav2tok":  # default builds keep the cards they always had
+        parameters["synthesizer"] = synthesizer
     card = _mastmelody_card(dataset, parameters)
     return finish(dataset, output_dir, card, overwrite)
 
@@ -211,6 +221,7 @@ def _render_splits(
     max_files_per_melody: int | None,
     sampling_rate: int,
     seed: int,
+    synthesizer: str,
 ) -> dict[str, dict[str, list]]:
     """The columns of each split: the chosen performances, then references, of each of its melodies, re-synthesised."""
     rows = {split: {name: [] for name in MASTMELODY_FEATURES} for split in SPLITS}
@@ -218,7 +229,7 @@ def _render_splits(
         for melody in split_melodies:
             for kind in ("query", "reference"):
                 for path in _choose_files(by_melody[melody][kind], melody, kind, max_files_per_melody, seed):
-                    _append_track(rows[split], path, grades, sampling_rate, seed)
+                    _append_track(rows[split], path, grades, sampling_rate, seed, synthesizer)
     return rows
 
 
@@ -229,11 +240,16 @@ def _mastmelody_dataset(rows: dict[str, dict[str, list]], sampling_rate: int) ->
 
 
 def _mastmelody_card(dataset: DatasetDict, parameters: dict) -> str:
-    """The ``README.md`` dataset card: real pitch tracks, synthetic timbre, built with ``parameters``."""
+    """The ``README.md`` dataset card: real pitch tracks, synthetic timbre (by ``parameters["synthesizer"]``, default
+    ``"wav2tok"``), built with ``parameters``."""
+    synthesizer = parameters.get("synthesizer", "wav2tok")
+    timbre = ("synthetic (hum/vowel voice for performances, piano-like tone for references)" if synthesizer == "wav2tok"
+              else f"mir_eval.sonify.pitch_contour's {synthesizer.removeprefix('mir_eval-')} wave for performances and "
+              "references alike")
     return dataset_card(
         "MASTmelody: real singing pitch tracks, re-synthesised",
         "RE-SYNTHESISED from real pitch tracks: pitch and timing are real human singing (queries) and real piano "
-        "takes (references); the timbre is synthetic (hum/vowel voice for performances, piano-like tone for references).",
+        f"takes (references); the timbre is {timbre}.",
         "MASTmelody dataset (github.com/barisbozkurt/MASTmelody_dataset), f0data + annotations.csv.",
         LICENSE,
         parameters,
@@ -243,13 +259,18 @@ def _mastmelody_card(dataset: DatasetDict, parameters: dict) -> str:
     )
 
 
-def _append_track(columns: dict[str, list], path: Path, grades: dict[str, float], sampling_rate: int, seed: int) -> None:
+def _append_track(columns: dict[str, list], path: Path, grades: dict[str, float], sampling_rate: int, seed: int,
+                  synthesizer: str) -> None:
     stem = path.name[: -len(".f0s.txt")]
     info = _parse_name(stem)
     times, f0 = _trim(*read_f0(path), str(path))
-    rng = np.random.default_rng([seed, zlib.crc32(stem.encode())])
-    timbre = "piano" if info["kind"] == "reference" else str(rng.choice(VOICE_TIMBRES))
-    wave = render_f0_track(times, f0, sampling_rate, timbre, rng)
+    if synthesizer == "wav2tok":
+        rng = np.random.default_rng([seed, zlib.crc32(stem.encode())])
+        timbre = "piano" if info["kind"] == "reference" else str(rng.choice(VOICE_TIMBRES))
+        wave = render_f0_track(times, f0, sampling_rate, timbre, rng)
+    else:
+        timbre = synthesizer
+        wave = render_f0_track_mir_eval(times, f0, sampling_rate, synthesizer.removeprefix("mir_eval-"))
     info.update(audio=encode_flac(wave, sampling_rate, stem), grade=grades.get(_grade_key(info)), timbre=timbre)
     for name, value in info.items():
         columns[name].append(value)

@@ -1,4 +1,5 @@
-"""Vectorised numpy synthesis of melodies: a plain reference timbre, a piano-like timbre and a simulated singer.
+"""Vectorised numpy synthesis of melodies: a plain reference timbre, a piano-like timbre and a simulated singer
+(plus :func:`render_f0_track_mir_eval`, another project's synthesiser of pitch tracks).
 
 Everything is computed per sample with array operations: the phase is the cumulative sum of the instantaneous
 frequency, harmonics come from the Chebyshev recursion ``sin((h+1)φ) = 2 cos φ · sin(hφ) − sin((h−1)φ)`` (no extra
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, lfilter
+from scipy.signal import butter, lfilter, sawtooth, square
 
 # (centre Hz, bandwidth Hz, relative gain) of the first three formants; "hum" is the nasal murmur of a closed-mouth /m/.
 FORMANTS = {
@@ -22,6 +23,7 @@ FORMANTS = {
     "e": ((530.0, 80.0, 1.0), (1840.0, 120.0, 0.4), (2480.0, 170.0, 0.25)),
 }
 VOICE_TIMBRES = tuple(FORMANTS)
+MIR_EVAL_WAVES = {"sine": np.sin, "sawtooth": sawtooth, "square": square}  # 2π-periodic wave functions
 _CONTROL_HOP = 32
 
 
@@ -182,6 +184,30 @@ def render_f0_track(
     breath = _bandpassed_noise(len(wave), sampling_rate, rng) * gate
     wave = wave + breath * (np.std(wave) / (np.std(breath) + 1e-9)) * 10 ** (-28.0 / 20)
     return _normalise(wave, 0.7)
+
+
+def render_f0_track_mir_eval(
+    times_s: np.ndarray, f0_hz: np.ndarray, sampling_rate: int = 8000, wave: str = "sine"
+) -> np.ndarray:
+    """Re-synthesise a pitch track with another project's synthesiser: ``mir_eval.sonify.pitch_contour`` with a wave
+    of ``MIR_EVAL_WAVES`` at constant amplitude, peak-normalised to 0.7 and as long as :func:`render_f0_track`'s
+    rendering. Where ``f0 <= 0`` the phase stops: the wave holds a constant value there rather than falling silent.
+
+    Example:
+        >>> times = np.arange(0.0, 1.0, 0.01)
+        >>> audio = render_f0_track_mir_eval(times, np.where(times > 0.5, 220.0, 0.0), 8000, "square")
+        >>> audio.shape, audio.dtype, round(float(np.abs(audio).max()), 3)
+        ((7921,), dtype('float32'), 0.7)
+    """
+    if wave not in MIR_EVAL_WAVES:
+        raise ValueError(f"unknown mir_eval wave {wave!r}; accepted: {tuple(MIR_EVAL_WAVES)}")
+    from mir_eval.sonify import pitch_contour
+
+    times_s = np.asarray(times_s, dtype=np.float64)
+    length = int(np.ceil(times_s[-1] * sampling_rate)) + 1
+    audio = pitch_contour(times_s, np.asarray(f0_hz, dtype=np.float64), sampling_rate, function=MIR_EVAL_WAVES[wave],
+                          length=length)
+    return _normalise(audio, 0.7)
 
 
 def _bandpassed_noise(n: int, sampling_rate: int, rng: np.random.Generator, low: float = 300.0, high: float = 3000.0):
