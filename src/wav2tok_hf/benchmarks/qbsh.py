@@ -146,12 +146,23 @@ def qbsh_corpus(key: str, corpus: Any, build: dict[str, Any], from_cache: bool,
     return BenchmarkCorpus(key, corpus, build, from_cache, warnings)
 
 
-def corpus_audio(data: BenchmarkCorpus) -> tuple[str, str]:
-    """The corpus's name and audio description (:data:`AUDIO`), naming the synthesiser of a MASTmelody build that
-    was not rendered with ours."""
+def corpus_labels(data: BenchmarkCorpus) -> tuple[str, str, str]:
+    """The corpus's report key, name and audio description (:data:`AUDIO`); a MASTmelody build rendered by another
+    synthesiser than ours names it in the key (its own table in a model card) and the description.
+
+    Example:
+        >>> data = BenchmarkCorpus("mastmelody", None, {"seed": 0, "synthesizer": "mir_eval-sine"}, True, [])
+        >>> key, name, audio = corpus_labels(data)
+        >>> key, name, audio.endswith("(mir_eval-sine)")
+        ('mastmelody (mir_eval-sine)', 'MASTmelody', True)
+        >>> corpus_labels(BenchmarkCorpus("mastmelody", None, {"seed": 0}, True, []))[0]
+        'mastmelody'
+    """
     name, audio = AUDIO[data.key]
     synthesizer = data.build.get("synthesizer")
-    return name, f"{audio} ({synthesizer})" if synthesizer else audio
+    if not synthesizer:
+        return data.key, name, audio
+    return f"{data.key} ({synthesizer})", name, f"{audio} ({synthesizer})"
 
 
 def _rank_after_rerank(result: Any, label: str) -> float:
@@ -221,7 +232,7 @@ def run_protocol(protocol: str, data: BenchmarkCorpus, encoders: Sequence, optio
     from ..retrieval.evaluation import PROTOCOL_SPLITS, condition_sets, retrieval_set_from_split, run_benchmark
 
     split = PROTOCOL_SPLITS[protocol]
-    name, audio = corpus_audio(data)
+    key, name, audio = corpus_labels(data)
     retrieval = retrieval_set_from_split(data.corpus[split], SAMPLING_RATE, max_queries=options.max_queries,
                                          seed=options.seed, synthetic=True, name=f"{data.key}/{protocol}",
                                          max_references_per_label=options.max_references_per_song,
@@ -231,8 +242,7 @@ def run_protocol(protocol: str, data: BenchmarkCorpus, encoders: Sequence, optio
     rows = run_benchmark(list(encoders), sets, details=True)
     if options.rerank and models:
         rows += rerank_rows(models, sets, options.rerank, options.rerank_frames)
-    synthesizer = data.build.get("synthesizer")  # a corpus rendered by another synthesiser is its own table
-    block = {"corpus": f"{data.key} ({synthesizer})" if synthesizer else data.key, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
+    block = {"corpus": key, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
              "protocol_note": PROTOCOL_NOTES[protocol], "split": split, **retrieval.sizes(), "rows": rows,
              "skipped": list(skipped)}
     return block, retrieval
@@ -284,7 +294,7 @@ def _models_result(data: BenchmarkCorpus, models: Sequence[tuple[str, Any, str]]
     blocks = [block for block, _ in runs]
     main_block = next((b for b in blocks if b["protocol"] == "unseen"), blocks[0])
     report = {**main_block, **common, "models": {n: p for n, _, p in models}, "protocols": blocks}
-    name, audio = corpus_audio(data)
+    _, name, audio = corpus_labels(data)
     markdown = _markdown(f"# Query by humming: {name} ({audio})", data.warnings, blocks)
     return QbshResult("qbsh", f"qbsh_{data.key}", report, markdown,
                       {block["protocol"]: retrieval for block, retrieval in runs})

@@ -26,7 +26,7 @@ from datasets import DatasetDict, Value
 from ..audio_utils import load_audio
 from ._io import (SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish,
                   resolve_source_dir, split_groups)
-from .synth import VOICE_TIMBRES, render_f0_track, render_f0_track_mir_eval
+from .synth import MIR_EVAL_WAVES, VOICE_TIMBRES, render_f0_track, render_f0_track_mir_eval
 
 MASTMELODY_FEATURES = corpus_features(
     8000,
@@ -44,7 +44,7 @@ LICENSE = (
     "CC BY-NC-SA 4.0 (research / non-commercial use; derived data keeps the license). "
     "Cite Bozkurt, Baysal, Yuret, CMMR 2017."
 )
-SYNTHESIZERS = ("wav2tok", "mir_eval-sine", "mir_eval-sawtooth", "mir_eval-square")
+SYNTHESIZERS = ("wav2tok", *(f"mir_eval-{wave}" for wave in MIR_EVAL_WAVES))
 _PAD_S = 0.2
 
 
