@@ -44,11 +44,13 @@ def main(argv: list[str] | None = None) -> dict:
     from wav2tok_hf import Wav2TokModel
     from wav2tok_hf.benchmarks import scale
     from wav2tok_hf.benchmarks.graph_ann import graph_ann_markdown, run_graph_ann
-    from wav2tok_hf.retrieval.graph import PAD
+    from wav2tok_hf.retrieval.graph import id_bytes_for
 
     costs = Wav2TokModel.from_pretrained(args.model).substitution_costs()
-    if len(costs) >= PAD:
-        parser.error(f"vocabulary of {len(costs)} tokens; this benchmark packs token ids into bytes below {PAD}")
+    try:
+        id_bytes_for(len(costs))
+    except ValueError as error:
+        parser.error(str(error))
     report = run_graph_ann(scale.load_token_corpus(args.tokens, args.queries), costs, args.size,
                            command="python " + " ".join(sys.argv), connectivity=args.connectivity,
                            expansion_add=args.expansion_add, ef=args.ef, build_threads=args.build_threads,

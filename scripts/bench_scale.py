@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="measure the graph path (Wav2TokIndex.build_graph) as the fast path, and --candidates "
                         "as the number of items the graph explores")
     parser.add_argument("--build-threads", type=int, default=0, help="graph build threads (0: all cores)")
+    parser.add_argument("--expansion-search", type=int, default=512,
+                        help="the graph's default candidates (Wav2TokIndex.build_graph); --candidates below it explore "
+                        "this many")
     parser.add_argument("--scratch", default="runs/bench_scale")
     parser.add_argument("--output", default="results/scale/bench_scale")
     parser.add_argument("--merge", nargs="+", help="only combine these report JSONs (runs of different sizes) into "
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
             scale.load_token_corpus(args.tokens, args.queries), Wav2TokModel.from_pretrained(args.model).substitution_costs(),
             args.sizes, output=args.output, scratch=args.scratch, command="python " + " ".join(sys.argv),
             repeats=args.repeats, exhaustive_queries=args.exhaustive_queries, candidates=args.candidates,
-            graph=args.graph, build_threads=args.build_threads, seed=args.seed)
+            graph=args.graph, build_threads=args.build_threads, expansion_search=args.expansion_search, seed=args.seed)
     plot(report["sizes"], os.path.join(os.path.dirname(args.output), "latency_vs_items.png"))
     print(scale.scale_markdown(report))
     return report

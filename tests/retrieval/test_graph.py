@@ -1,5 +1,6 @@
 """Graph search (``Wav2TokIndex.build_graph``, ``retrieval/graph.py``): candidates from an HNSW graph walked with the
-normalised edit distance, exact re-score, kept in step with add / delete / save / load."""
+normalised (weighted) edit distance, exact re-score, kept in step with add / delete / save / load; ids packed in
+bytes or, for vocabularies over 255 tokens, 16-bit words."""
 
 import json
 import os
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from wav2tok_hf.retrieval import Wav2TokIndex
-from wav2tok_hf.retrieval.graph import PAD, WIDTH, TokenGraph, pack
+from wav2tok_hf.retrieval.graph import WIDTH, TokenGraph, max_vocabulary, pack
 
 DISTANCES = ("levenshtein", "normalized_levenshtein", "weighted_levenshtein", "normalized_weighted_levenshtein")
 
@@ -34,11 +35,13 @@ def costs():
     return c
 
 
-def test_pack_cuts_at_64_tokens_and_pads():
+@pytest.mark.parametrize(("id_bytes", "dtype"), [(1, np.uint8), (2, np.uint16)])
+def test_pack_cuts_at_64_tokens_and_pads(id_bytes, dtype):
     flat = np.arange(70) % 50
-    packed = pack(flat, np.array([0, 2, 70]))
-    assert packed.shape == (2, WIDTH) and packed.dtype == np.uint8
-    assert packed[0, :3].tolist() == [0, 1, PAD] and (packed[0, 2:] == PAD).all()
+    packed = pack(flat, np.array([0, 2, 70]), id_bytes)
+    pad = max_vocabulary(id_bytes)
+    assert packed.shape == (2, WIDTH) and packed.dtype == dtype
+    assert packed[0, :3].tolist() == [0, 1, pad] and (packed[0, 2:] == pad).all()
     assert packed[1].tolist() == (flat[2:66]).tolist()
 
 
@@ -56,6 +59,44 @@ def test_graph_with_every_item_as_candidate_equals_the_exhaustive_scan(distance,
         assert graph.ids == exact.ids
         np.testing.assert_allclose(graph.scores, exact.scores)
         assert graph.scores.dtype == exact.scores.dtype
+
+
+def test_a_vocabulary_over_255_tokens_packs_16_bit_ids_and_ranks_as_the_scan():
+    """800 tokens (the speech release's codebook): ids above 255 are kept apart (not folded into bytes)."""
+    rng = np.random.default_rng(5)
+    items = [seed + 255 * (seed % 3) for seed in clustered(rng, n=400)]  # ids up to 30 + 510: many collide mod 256
+    costs = rng.uniform(0.2, 2.0, (800, 800))
+    costs = (costs + costs.T) / 2
+    np.fill_diagonal(costs, 0.0)
+    index = Wav2TokIndex(vocab_size=800, substitution_costs=costs)
+    index.add(items)
+    index.build_graph(threads=1)
+    assert index._graph.id_bytes == 2
+    for query in (items[7], items[30][:15]):
+        for distance in DISTANCES:
+            exact = index.search(query, distance=distance, top_k=10, exhaustive=True)
+            graph = index.search(query, distance=distance, top_k=10, candidates=len(items))
+            assert graph.ids == exact.ids
+    assert index.search(items[7], top_k=1).scores[0] == 0.0  # the default graph search finds an item itself
+
+
+def test_a_weighted_search_walks_the_graph_with_the_weighted_distance():
+    """The graph's own best candidate is the weighted nearest, not the plain nearest."""
+    rng = np.random.default_rng(6)
+    near = np.full((30, 30), 1.0)
+    np.fill_diagonal(near, 0.0)
+    near[np.arange(10), np.arange(10) + 10] = near[np.arange(10) + 10, np.arange(10)] = 0.05  # t ~ t + 10
+    target = rng.integers(0, 10, 12)
+    synonyms = target.copy()
+    synonyms[:6] += 10  # half the tokens swapped for near codewords: plain 0.5, weighted 0.025
+    other = target.copy()
+    other[:3] = rng.integers(20, 30, 3)  # a quarter swapped for unrelated tokens: plain and weighted 0.25
+    items = [rng.integers(0, 30, 12) for _ in range(500)] + [synonyms, other]
+    index = Wav2TokIndex(vocab_size=30, substitution_costs=near)
+    index.add(items)
+    index.build_graph(threads=1, expansion_search=64)
+    assert index.search(target, top_k=1, candidates=1, distance="normalized_weighted_levenshtein").ids == ["500"]
+    assert index.search(target, top_k=1, candidates=1, distance="normalized_levenshtein").ids == ["501"]
 
 
 def test_default_graph_search_finds_the_exhaustive_top_10(costs):
@@ -109,6 +150,11 @@ def test_graph_is_saved_and_opened_with_the_index(tmp_path):
     assert opened.search(index.sequence("5"), top_k=10).ids == index.search(index.sequence("5"), top_k=10).ids
 
     payload = json.loads((tmp_path / "index.json").read_text())
+    assert payload["graph"]["id_bytes"] == 1
+    del payload["graph"]["id_bytes"]  # a file written before 16-bit ids opens as bytes
+    (tmp_path / "index.json").write_text(json.dumps(payload))
+    assert Wav2TokIndex.load(tmp_path).search(index.sequence("5"), top_k=10).ids == index.search(
+        index.sequence("5"), top_k=10).ids
     keys_file = tmp_path / payload["arrays"]["graph_keys"]["file"]
     keys = np.load(keys_file)
     os.chmod(keys_file, 0o644)
@@ -121,9 +167,9 @@ def test_build_graph_refuses_what_it_cannot_serve():
     frames = Wav2TokIndex(frame_dim=4)
     with pytest.raises(ValueError, match="tokens index"):
         frames.build_graph()
-    big = Wav2TokIndex(vocab_size=300)
-    big.add([[299, 1]])
-    with pytest.raises(ValueError, match="at most 255 tokens; this index has 300"):
+    big = Wav2TokIndex(vocab_size=70000)
+    big.add([[69999, 1]])
+    with pytest.raises(ValueError, match="at most 65535 tokens; got 70000"):
         big.build_graph()
     small = Wav2TokIndex(vocab_size=10)
     small.add([[1, 2]])
@@ -139,3 +185,8 @@ def test_token_graph_round_trips_through_bytes():
     again = TokenGraph.from_bytes(graph.to_bytes())
     assert len(again) == 3
     assert again.candidates(np.array([7, 8, 9]), 3).tolist() == [30, 20, 10]
+    wide = TokenGraph.build(flat * 100, offsets, np.array([10, 20, 30]), threads=1, id_bytes=2)
+    again = TokenGraph.from_bytes(wide.to_bytes(), id_bytes=2, view=True)
+    assert again.candidates(np.array([700, 800, 900]), 3).tolist() == [30, 20, 10]
+    with pytest.raises(ValueError, match="ids must be below 255; got id 300"):
+        TokenGraph.build(np.array([300]), np.array([0, 1]), np.array([1]))

@@ -83,12 +83,12 @@ def test_build_with_graph_saves_it_and_search_uses_it(corpus, tmp_path, capsys):
     assert rows[0]["id"] == "up/a.wav" and len(rows) == 2
 
 
-def test_build_with_graph_refuses_a_codebook_over_255_before_tokenising(tmp_path, capsys):
-    big = Wav2TokModel(Wav2TokConfig(codebook_size=300, sampling_rate=SR, hidden_size=16, embedding_dim=8))
+def test_build_with_graph_refuses_a_codebook_over_65535_before_tokenising(tmp_path, capsys):
+    big = Wav2TokModel(Wav2TokConfig(codebook_size=70000, sampling_rate=SR, hidden_size=16, embedding_dim=2))
     big.save_pretrained(tmp_path / "big")
     assert main(["index", "build", str(tmp_path / "big"), str(tmp_path / "no-audio"), str(tmp_path / "i"),
                  "--graph"]) == 2
-    assert "at most 255 tokens" in capsys.readouterr().err
+    assert "at most 65535 tokens" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "i")
 
 

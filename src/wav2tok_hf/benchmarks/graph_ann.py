@@ -78,8 +78,8 @@ def run_graph_ann(corpus: TokenCorpus, costs: np.ndarray, size: int, *, command:
                   seed: int = 0, progress: Callable[[str], None] = _print) -> dict[str, Any]:
     """Grow ``corpus`` to ``size`` items (``costs``: the model's substitution costs, for the mutations), build the
     graph (``connectivity``, ``expansion_add``, on ``build_threads``) and measure each query set at each ``ef``.
-    Token ids must lie below :data:`~wav2tok_hf.retrieval.graph.PAD`. Returns the report (``command`` in it)."""
-    from ..retrieval.graph import TokenGraph
+    Returns the report (``command`` in it)."""
+    from ..retrieval.graph import TokenGraph, id_bytes_for
     from ..retrieval.kernels import tokens_to_str
 
     items, item_labels = grow(corpus.seeds, corpus.labels, size, costs, seed)
@@ -90,8 +90,8 @@ def run_graph_ann(corpus: TokenCorpus, costs: np.ndarray, size: int, *, command:
     flat = np.concatenate(items)
     offsets = np.concatenate([[0], np.cumsum([len(x) for x in items])])
     start = time.perf_counter()
-    graph = TokenGraph.build(flat, offsets, np.arange(len(items)), threads=build_threads,
-                             connectivity=connectivity, expansion_add=expansion_add)
+    graph = TokenGraph.build(flat, offsets, np.arange(len(items)), threads=build_threads, connectivity=connectivity,
+                             expansion_add=expansion_add, id_bytes=id_bytes_for(len(costs)))
     report: dict[str, Any] = {
         "command": command, "items": len(items), "connectivity": connectivity, "expansion_add": expansion_add,
         "build_s": time.perf_counter() - start, "build_threads": build_threads,

@@ -177,9 +177,9 @@ def rr_at_k(result: Any, label: str, k: int = 10) -> float:
 
 
 def _footprint(index: Any, before_mb: float, add_s: float, scratch: str, first_query: np.ndarray, graph: bool,
-               build_threads: int, progress: Callable[[str], None]) -> dict[str, Any]:
+               build_threads: int, progress: Callable[[str], None], expansion_search: int = 512) -> dict[str, Any]:
     """Build times and memory of an index just filled in ``add_s`` seconds (RSS growth from ``before_mb``), and of
-    its graph when ``graph``; its size on disk and save / open times (saved under ``scratch``)."""
+    its graph when ``graph`` (default candidates ``expansion_search``); its size on disk and save / open times (saved under ``scratch``)."""
     _, flat_s = timed(index._flat)
     _, build_s = timed(index._qgrams)
     after_build = rss_mb()
@@ -192,8 +192,9 @@ def _footprint(index: Any, before_mb: float, add_s: float, scratch: str, first_q
            "flatten_s": flat_s[0], "bigram_build_s": build_s[0], "array_bytes_per_item": array_bytes / len(index),
            "ids_bytes_per_item": ids_bytes / len(index), "rss_growth_mb": after_build - before_mb}
     if graph:  # the fast path becomes the graph: search(top_k) walks it, candidates=C explores C items
-        _, graph_s = timed(lambda: index.build_graph(threads=build_threads))
+        _, graph_s = timed(lambda: index.build_graph(threads=build_threads, expansion_search=expansion_search))
         row["graph_build_s"], row["graph_build_threads"] = graph_s[0], build_threads
+        row["graph_expansion_search"] = expansion_search
         row["graph_bytes_per_item"] = len(index._graph.to_bytes()) / len(index)
         row["rss_growth_mb"] = rss_mb() - before_mb
         progress(f"  graph over {len(index):,} items built in {graph_s[0]:.0f} s")
@@ -225,7 +226,7 @@ def _query_set(index: Any, queries: list[np.ndarray], query_labels: list[str], d
         if qi >= exhaustive_queries:
             continue
         if graph:
-            verified.append(max(10, index._graph.expansion_search * (4 if weighted is not None else 1)))
+            verified.append(max(10, index._graph.expansion_search))
         else:
             top = grams.top_k(q, flat, offsets, 10, True, index._strings, weighted, index.fast_search_candidates)
             stage1.append(top.stage == 1)
@@ -261,7 +262,7 @@ def _query_set(index: Any, queries: list[np.ndarray], query_labels: list[str], d
 def bench_size(items: list[np.ndarray], labels: list[str], query_sets: dict[str, tuple[list, list]],
                costs: np.ndarray, *, scratch: str, repeats: int = 3, exhaustive_queries: int = 30,
                candidates: Sequence[int] = (), graph: bool = False, build_threads: int = 0,
-               progress: Callable[[str], None] = _print) -> dict[str, Any]:
+               expansion_search: int = 512, progress: Callable[[str], None] = _print) -> dict[str, Any]:
     """One size's row: :func:`_footprint` of an index of ``items``, then every query set under every distance."""
     from ..retrieval import Wav2TokIndex
 
@@ -269,7 +270,8 @@ def bench_size(items: list[np.ndarray], labels: list[str], query_sets: dict[str,
     before = rss_mb()
     index = Wav2TokIndex(vocab_size=len(costs), vocab_name="bench-scale", substitution_costs=costs)
     _, add_s = timed(lambda: index.add(items, labels=labels))
-    row = _footprint(index, before, add_s[0], scratch, query_sets["real"][0][0], graph, build_threads, progress)
+    row = _footprint(index, before, add_s[0], scratch, query_sets["real"][0][0], graph, build_threads, progress,
+                     expansion_search)
     index.fast_search_min_items = 1
     for (set_name, (queries, query_labels)), distance in itertools.product(query_sets.items(), DISTANCES):
         row[f"{set_name}/{distance}"] = _query_set(index, queries, query_labels, distance, repeats=repeats,
@@ -309,11 +311,13 @@ def scale_markdown(report: dict[str, Any]) -> str:
              "mutation (SYNTHETIC variation of real strings); queries: real sung test performances, not in the "
              "database; near copies: SYNTHETIC mutations (0-10% edits) of random database items (re-encoded / duplicate "
              "audio). One core, one query at a time, top_k=10.", "",
-             *(["**Fast path = the graph** (`Wav2TokIndex.build_graph()`, APPROXIMATE: HNSW walked with the normalised "
-                "ED, exact re-score of its candidates; 'exact distances / query' = graph candidates; C below = "
-                "candidates the graph explores). Graph built in "
-                + ", ".join(f"{r['graph_build_s']:.0f} s ({r['items']:,} items, {r['graph_build_threads']} threads)"
-                            for r in report["sizes"]) + ".", ""] if report["sizes"] and "graph_build_s" in
+             *(["**Fast path = the graph** (`Wav2TokIndex.build_graph()`, APPROXIMATE: HNSW built with the normalised "
+                "ED and walked with the ranking's own normalised distance (plain or weighted), exact re-score of its "
+                "candidates; 'exact distances / query' = graph candidates (its default `expansion_search`); C below = "
+                "candidates the graph explores, at least `expansion_search`). Graph built in "
+                + ", ".join(f"{r['graph_build_s']:.0f} s ({r['items']:,} items, {r['graph_build_threads']} threads, "
+                            f"expansion_search {r.get('graph_expansion_search', 512)})" for r in report["sizes"])
+                + ".", ""] if report["sizes"] and "graph_build_s" in
                report["sizes"][0] else []),
              "| items | queries | distance | fast p50 / p95 ms | exhaustive p50 / p95 ms | recall@10 (min) | answered by bigram "
              "stage | exact distances / query | MRR@10 fast / exhaustive |", "|---|---|---|---|---|---|---|---|---|"]
@@ -365,7 +369,7 @@ def write_report(output: str, report: dict[str, Any],
 
 def run_scale_benchmark(corpus: TokenCorpus, costs: np.ndarray, sizes: Sequence[int], *, output: str, scratch: str,
                         command: str, repeats: int = 3, exhaustive_queries: int = 30, candidates: Sequence[int] = (),
-                        graph: bool = False, build_threads: int = 0, seed: int = 0,
+                        graph: bool = False, build_threads: int = 0, expansion_search: int = 512, seed: int = 0,
                         progress: Callable[[str], None] = _print) -> dict[str, Any]:
     """Grow ``corpus`` to each of ``sizes`` (ascending) and :func:`bench_size` it with the real queries and as many
     near copies; ``costs`` are the model's substitution costs. The report (``command`` recorded in it) is written to
@@ -389,7 +393,8 @@ def run_scale_benchmark(corpus: TokenCorpus, costs: np.ndarray, sizes: Sequence[
         query_sets = {"real": (queries, query_labels), "near": near_copies(items, item_labels, len(queries), near, rng)}
         report["sizes"].append(bench_size(items, item_labels, query_sets, costs, scratch=scratch, repeats=repeats,
                                           exhaustive_queries=exhaustive_queries, candidates=candidates, graph=graph,
-                                          build_threads=build_threads, progress=progress))
+                                          build_threads=build_threads, expansion_search=expansion_search,
+                                          progress=progress))
         del items, item_labels
         report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         write_report(output, report)

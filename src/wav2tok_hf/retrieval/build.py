@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..saving import write_file_atomic
-from .graph import PAD
+from .graph import id_bytes_for
 from .index import Wav2TokIndex, _check_max_score, vocabulary_of
 from .storage import IndexLockedError
 
@@ -110,9 +110,8 @@ def build_index(
     if num_proc < 1 or chunk_size < 1 or batch_size < 1:
         raise ValueError("num_proc, chunk_size and batch_size must be positive")
     model = Wav2TokModel.from_pretrained(model_path).eval()
-    if graph and model.config.codebook_size > PAD:
-        raise ValueError(f"--graph packs token ids into bytes: it accepts codebooks of at most {PAD} tokens; "
-                         f"{model_path} has {model.config.codebook_size}")
+    if graph:
+        id_bytes_for(model.config.codebook_size)  # refuses a codebook the graph cannot pack, before any work
     ds, id_column, label_column = _load_corpus(source, split, model.config.sampling_rate, label_column, id_column)
     if ds.num_rows == 0:
         raise ValueError(f"{source!r} has no rows to index")

@@ -3,16 +3,20 @@
 Real token strings are far from everything in a large collection (the 10th neighbour of a real sung query sits
 barely below the 1,000th; ``scripts/bench_graph_ann.py``), so q-gram filters cannot prune, while a graph walked with
 the true distance finds the top 10 of 100,000 strings after a few thousand distance evaluations
-(``results/scale/bench_graph_ann.md``). usearch holds the graph; the only hand-written part is the metric it calls:
-Myers' bit-parallel normalised edit distance, compiled by numba as a C callback (usearch has no string metric).
+(``results/scale/bench_graph_ann.md``). usearch holds the graph; the only hand-written part is the metric it calls
+(usearch has no string metric), compiled by numba as a C callback: Myers' bit-parallel normalised edit distance, or,
+for a codebook-weighted ranking, the weighted edit distance's dynamic programme over the index's substitution costs
+(the graph is built with the plain distance and walked with the weighted one: :meth:`TokenGraph.candidates`).
 
-Strings are packed into 64 bytes (token ids below 255, padded with 255); longer strings are cut to their first 64
-tokens *in the graph only*: the candidates it returns are always re-scored on the full strings by the caller. The
-graph is approximate: recall against the exhaustive scan is measured, never assumed (``scripts/bench_scale.py``).
+Strings are packed into 64 ids: bytes (padded with 255) for vocabularies of up to 255 tokens, 16-bit words (padded
+with 65535) for up to 65,535; longer strings are cut to their first 64 tokens *in the graph only*: the candidates it
+returns are always re-scored on the full strings by the caller. The graph is approximate: recall against the
+exhaustive scan is measured, never assumed (``scripts/bench_scale.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -20,40 +24,87 @@ import numpy as np
 WIDTH = 64
 """Tokens per packed string: one 64-bit word of Myers' algorithm."""
 
-PAD = 255
-"""Padding byte of a packed string; token ids must be below it."""
+ID_DTYPES = {1: np.uint8, 2: np.uint16}
+"""Packed id type by bytes per id; the largest value of each is the padding, so ids must lie below it."""
 
-_METRIC: Any = None
+_METRICS: dict[tuple, Any] = {}  # compiled callbacks by (bytes per id, digest of the costs or None)
 
 
-def _compiled_metric() -> Any:
-    """The numba C callback (compiled once per process, on first use: numba and usearch load only here)."""
-    global _METRIC
-    if _METRIC is None:
-        from numba import carray, cfunc, types
+def max_vocabulary(id_bytes: int) -> int:
+    """Largest vocabulary packed with ``id_bytes`` bytes per id (its top value pads).
 
-        @cfunc(types.float32(types.CPointer(types.uint8), types.CPointer(types.uint8)))
-        def normalized_levenshtein(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
+    Example:
+        >>> max_vocabulary(1), max_vocabulary(2)
+        (255, 65535)
+    """
+    return int(np.iinfo(ID_DTYPES[id_bytes]).max)
+
+
+def id_bytes_for(vocab_size: int) -> int:
+    """Bytes per packed id for a vocabulary of ``vocab_size`` tokens (1 while it fits a byte).
+
+    Example:
+        >>> id_bytes_for(64), id_bytes_for(800)
+        (1, 2)
+    """
+    for size in ID_DTYPES:
+        if vocab_size <= max_vocabulary(size):
+            return size
+    raise ValueError(f"graph search packs token ids into at most 16 bits: it accepts vocabularies of at most "
+                     f"{max_vocabulary(2)} tokens; got {vocab_size}")
+
+
+def _compiled_metric(id_bytes: int, costs: np.ndarray | None = None) -> Any:
+    """The numba C callback over two packed strings: normalised ED, or with ``costs`` the normalised weighted ED
+    (unit insert / delete, substitution ``costs[a, b]``; the matrix is compiled in as a constant). Compiled once per
+    process and cost matrix, on first use (numba and usearch load only here)."""
+    digest = None if costs is None else hashlib.sha1(np.ascontiguousarray(costs, np.float32).tobytes()).hexdigest()
+    key = (id_bytes, digest)
+    if key in _METRICS:
+        return _METRICS[key]
+    from numba import carray, cfunc, types
+
+    pad = max_vocabulary(id_bytes)
+    pointer = types.CPointer(types.uint8 if id_bytes == 1 else types.uint16)
+    signature = types.float32(pointer, pointer)
+
+    if costs is None:
+        direct = id_bytes == 1  # compile-time constant: numba drops the table probing for bytes
+        slots = 256 if direct else 2 * WIDTH
+
+        @cfunc(signature)
+        def metric(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
             a = carray(pa, WIDTH)
             b = carray(pb, WIDTH)
             la = 0
-            while la < WIDTH and a[la] != PAD:
+            while la < WIDTH and a[la] != pad:
                 la += 1
             lb = 0
-            while lb < WIDTH and b[lb] != PAD:
+            while lb < WIDTH and b[lb] != pad:
                 lb += 1
             if la == 0 or lb == 0:
                 return 1.0 if la + lb else 0.0
-            peq = np.zeros(256, np.uint64)
+            # Myers' match masks of a's symbols: indexed by the byte itself, or for 16-bit ids in an open-addressing
+            # table (at most 64 symbols in 128 slots), as a direct 65,536-entry table would cost more than the distance
+            symbols = np.full(1 if direct else slots, -1, np.int32)
+            peq = np.zeros(slots, np.uint64)
             one = np.uint64(1)
             for i in range(la):
-                peq[a[i]] |= one << np.uint64(i)
+                h = np.int32(a[i]) & (slots - 1)
+                while not direct and symbols[h] != -1 and symbols[h] != a[i]:
+                    h = (h + 1) & (slots - 1)
+                if not direct:
+                    symbols[h] = a[i]
+                peq[h] |= one << np.uint64(i)
             vp = np.uint64(0xFFFFFFFFFFFFFFFF) if la == WIDTH else (one << np.uint64(la)) - one
             vn = np.uint64(0)
             last = one << np.uint64(la - 1)
             score = la
             for j in range(lb):
-                eq = peq[b[j]]
+                h = np.int32(b[j]) & (slots - 1)
+                while not direct and symbols[h] != -1 and symbols[h] != b[j]:
+                    h = (h + 1) & (slots - 1)
+                eq = peq[h]
                 xv = eq | vn
                 xh = (((eq & vp) + vp) ^ vp) | eq
                 hp = vn | ~(xh | vp)
@@ -67,9 +118,40 @@ def _compiled_metric() -> Any:
                 vp = hn | ~(xv | hp)
                 vn = hp & xv
             return score / max(la, lb)
+    else:
+        table = np.ascontiguousarray(costs, np.float32)
 
-        _METRIC = normalized_levenshtein
-    return _METRIC
+        @cfunc(signature)
+        def metric(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
+            a = carray(pa, WIDTH)
+            b = carray(pb, WIDTH)
+            la = 0
+            while la < WIDTH and a[la] != pad:
+                la += 1
+            lb = 0
+            while lb < WIDTH and b[lb] != pad:
+                lb += 1
+            if la == 0 or lb == 0:
+                return 1.0 if la + lb else 0.0
+            # one float32 DP row updated in place with branch-free min(): 1.7x faster here than two rows with
+            # compare-and-branch (the float64 kernels in .kernels measured the other way round)
+            row = np.empty(WIDTH + 1, np.float32)
+            for j in range(lb + 1):
+                row[j] = j
+            for i in range(1, la + 1):
+                cost = table[a[i - 1]]
+                diag = row[0]
+                left = np.float32(i)
+                row[0] = left
+                for j in range(1, lb + 1):
+                    up = row[j]
+                    left = min(diag + cost[b[j - 1]], min(up, left) + np.float32(1.0))
+                    diag = up
+                    row[j] = left
+            return row[lb] / max(la, lb)
+
+    _METRICS[key] = metric
+    return metric
 
 
 def _usearch():
@@ -80,15 +162,17 @@ def _usearch():
     return CompiledMetric, Index, MetricKind, MetricSignature
 
 
-def pack(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """``(n, 64)`` uint8 rows: each item's first 64 tokens, padded with 255.
+def pack(flat: np.ndarray, offsets: np.ndarray, id_bytes: int = 1) -> np.ndarray:
+    """``(n, 64)`` rows of ``id_bytes``-byte ids: each item's first 64 tokens, padded with the type's top value.
 
     Example:
         >>> pack(np.array([3, 4, 5, 6]), np.array([0, 1, 4]))[:, :4].tolist()
         [[3, 255, 255, 255], [4, 5, 6, 255]]
+        >>> pack(np.array([700, 3]), np.array([0, 2]), id_bytes=2)[:, :3].tolist()
+        [[700, 3, 65535]]
     """
     n = len(offsets) - 1
-    out = np.full((n, WIDTH), PAD, np.uint8)
+    out = np.full((n, WIDTH), max_vocabulary(id_bytes), ID_DTYPES[id_bytes])
     lengths = np.minimum(np.diff(offsets), WIDTH)
     rows = np.repeat(np.arange(n), lengths)
     cols = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -97,8 +181,9 @@ def pack(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 class TokenGraph:
-    """An HNSW graph over token strings (keys = caller-chosen uint64 item keys), walked with the normalised edit
-    distance; :meth:`candidates` returns the keys of about the ``count`` nearest strings.
+    """An HNSW graph over token strings (keys = caller-chosen uint64 item keys), built with the normalised edit
+    distance; :meth:`candidates` returns the keys of about the ``count`` nearest strings, by that distance or by a
+    weighted one.
 
     Example:
         >>> import numpy as np
@@ -108,15 +193,28 @@ class TokenGraph:
         [0, 1]
     """
 
-    def __init__(self, connectivity: int = 16, expansion_add: int = 128, expansion_search: int = 512):
-        compiled, index_type, kind, signature = _usearch()
-        self._metric = compiled(pointer=_compiled_metric().address, kind=kind.Unknown,
-                                signature=signature.ArrayArray)
-        # dtype "b1" stores the packed bytes as given (64 bytes = 512 "bits"); "u8" / "i8" would rescale them
-        self._index = index_type(ndim=WIDTH * 8, dtype="b1", metric=self._metric, connectivity=connectivity,
-                                 expansion_add=expansion_add)
+    def __init__(self, connectivity: int = 16, expansion_add: int = 128, expansion_search: int = 512,
+                 id_bytes: int = 1):
+        if id_bytes not in ID_DTYPES:
+            raise ValueError(f"id_bytes={id_bytes!r}; expected one of {sorted(ID_DTYPES)}")
+        compiled, index_type, self._kind, self._signature = _usearch()
+        self._compiled = compiled
+        self.id_bytes = id_bytes
+        self._metric = self._callback(None)
+        # dtype "b1" stores the packed ids as given (64 ids = 512 or 1024 "bits"); "u8" / "i8" would rescale them
+        self._index = index_type(ndim=WIDTH * 8 * id_bytes, dtype="b1", metric=self._metric,
+                                 connectivity=connectivity, expansion_add=expansion_add)
         self.expansion_search = expansion_search
         self._viewed: np.ndarray | None = None  # the buffer a read-only view maps (see from_bytes)
+
+    def _callback(self, costs: np.ndarray | None) -> Any:
+        return self._compiled(pointer=_compiled_metric(self.id_bytes, costs).address, kind=self._kind.Unknown,
+                              signature=self._signature.ArrayArray)
+
+    @staticmethod
+    def _bits(packed: np.ndarray) -> np.ndarray:
+        """Packed ids as the bytes usearch stores ("b1" vectors); the metric reads them back at their width."""
+        return packed.view(np.uint8)
 
     @classmethod
     def build(cls, flat: np.ndarray, offsets: np.ndarray, keys: np.ndarray, threads: int = 0,
@@ -138,11 +236,14 @@ class TokenGraph:
             self._viewed = None
 
     def add(self, flat: np.ndarray, offsets: np.ndarray, keys: np.ndarray, threads: int = 0) -> None:
-        if len(flat) and int(np.max(flat)) >= PAD:
-            raise ValueError(f"graph search packs token ids into bytes below {PAD}; got id {int(np.max(flat))}")
+        pad = max_vocabulary(self.id_bytes)
+        if len(flat) and int(np.max(flat)) >= pad:
+            raise ValueError(f"this graph packs token ids into {self.id_bytes} byte(s): ids must be below {pad}; "
+                             f"got id {int(np.max(flat))}")
         if len(offsets) > 1:
             self._writable()
-            self._index.add(np.asarray(keys, np.uint64), pack(flat, offsets), threads=threads)
+            self._index.add(np.asarray(keys, np.uint64), self._bits(pack(flat, offsets, self.id_bytes)),
+                            threads=threads)
 
     def remove(self, keys: np.ndarray) -> None:
         self._writable()
@@ -151,21 +252,38 @@ class TokenGraph:
     def __len__(self) -> int:
         return len(self._index)
 
-    def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
-        """Keys of the ~``count`` nearest items (``max(count, expansion_search)`` explored), nearest first."""
+    def candidates(self, query: np.ndarray, count: int, costs: np.ndarray | None = None) -> np.ndarray:
+        """Keys of the ~``count`` nearest items (``max(count, expansion_search)`` explored), nearest first, by the
+        normalised ED or, with ``costs`` (a ``(K, K)`` substitution cost matrix), by the normalised weighted ED.
+
+        Example:
+            >>> flat, offsets = np.array([1, 2, 3, 1, 2, 4, 7, 8, 9]), np.array([0, 3, 6, 9])
+            >>> graph = TokenGraph.build(flat, offsets, np.arange(3))
+            >>> costs = np.where(np.eye(10) > 0, 0.0, 1.0).astype(np.float32)
+            >>> costs[4, 9] = costs[9, 4] = 0.1  # 4 and 9 are near codewords: [1, 2, 4] is nearest to [1, 2, 9]
+            >>> graph.candidates(np.array([1, 2, 9]), 1, costs).tolist()
+            [1]
+        """
         self._index.expansion_search = max(count, self.expansion_search)
-        packed = pack(np.asarray(query), np.array([0, len(query)]))[0]
-        return np.asarray(self._index.search(packed, count, threads=1).keys, np.int64)
+        packed = self._bits(pack(np.asarray(query), np.array([0, len(query)]), self.id_bytes))[0]
+        if costs is None:
+            return np.asarray(self._index.search(packed, count, threads=1).keys, np.int64)
+        self._index.metric = self._callback(costs)
+        try:
+            return np.asarray(self._index.search(packed, count, threads=1).keys, np.int64)
+        finally:
+            self._index.metric = self._metric
 
     def to_bytes(self) -> np.ndarray:
         """The serialised graph as a uint8 array (stored with the index; :meth:`from_bytes` reads it back)."""
         return np.frombuffer(self._index.save(), np.uint8)
 
     @classmethod
-    def from_bytes(cls, buffer: np.ndarray, expansion_search: int = 512, view: bool = False) -> TokenGraph:
-        """A graph over ``buffer`` (a uint8 array from :meth:`to_bytes`): loaded into memory, or with ``view=True``
-        searched in place (a memory-mapped buffer is then read lazily, page by page; the first add / remove copies
-        it into memory).
+    def from_bytes(cls, buffer: np.ndarray, expansion_search: int = 512, view: bool = False,
+                   id_bytes: int = 1) -> TokenGraph:
+        """A graph over ``buffer`` (a uint8 array from :meth:`to_bytes` of a graph with ``id_bytes`` bytes per
+        id): loaded into memory, or with ``view=True`` searched in place (a memory-mapped buffer is then read lazily,
+        page by page; the first add / remove copies it into memory).
 
         Example:
             >>> flat, offsets = np.array([1, 2, 3, 7, 8, 9]), np.array([0, 3, 6])
@@ -174,7 +292,7 @@ class TokenGraph:
             >>> graph.viewed, graph.candidates(np.array([7, 8, 9]), 1).tolist()
             (True, [1])
         """
-        graph = cls(expansion_search=expansion_search)
+        graph = cls(expansion_search=expansion_search, id_bytes=id_bytes)
         buffer = np.asarray(buffer, np.uint8)
         if view:
             graph._index.view(memoryview(buffer))

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
-from .graph import PAD, TokenGraph
+from .graph import TokenGraph, id_bytes_for
 from .qgram import QGramIndex, WindowGramIndex
 from .rerank import RerankStore, check_frames
 from .storage import load_index, save_index
@@ -633,11 +633,12 @@ class Wav2TokIndex:
 
     def build_graph(self, connectivity: int = 16, expansion_add: int = 128, expansion_search: int = 512,
                     threads: int = 0) -> None:
-        """APPROXIMATE fast top-k for a large tokens index: an HNSW graph (usearch) over the items, walked with the
-        normalised edit distance (:mod:`.graph`). Afterwards ``search(..., top_k=k)`` by plain or weighted ED takes
-        ``max(k, expansion_search)`` candidates from the graph (4x as many for a weighted distance, which the graph
-        does not know) and ranks them by the exact distance (``candidates=N`` takes ``N``); ``exhaustive=True`` still scans every item. Items added or deleted later join or leave the
-        graph; :meth:`save` stores it. Recall against the exhaustive scan is measured in ``scripts/bench_scale.py``
+        """APPROXIMATE fast top-k for a large tokens index: an HNSW graph (usearch) over the items, built with the
+        normalised edit distance (:mod:`.graph`; vocabularies of up to 65,535 tokens). Afterwards ``search(...,
+        top_k=k)`` by plain or weighted ED walks the graph with that distance (normalised) for ``max(k,
+        expansion_search)`` candidates and ranks them by the exact distance (``candidates=N`` takes ``N``);
+        ``exhaustive=True`` still scans every item. Items added or deleted later join or leave the graph;
+        :meth:`save` stores it. Recall against the exhaustive scan is measured in ``scripts/bench_scale.py``
         (``--graph``): it is not guaranteed.
 
         Args:
@@ -656,9 +657,7 @@ class Wav2TokIndex:
         """
         if self.kind != "tokens":
             raise ValueError("build_graph() needs a tokens index (a frames index is searched by DTW)")
-        if self.vocabulary.size > PAD:
-            raise ValueError(f"build_graph() packs token ids into bytes: it accepts vocabularies of at most {PAD} "
-                             f"tokens; this index has {self.vocabulary.size}")
+        id_bytes = id_bytes_for(self.vocabulary.size)
         for name, value in (("connectivity", connectivity), ("expansion_add", expansion_add),
                             ("expansion_search", expansion_search)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -666,7 +665,7 @@ class Wav2TokIndex:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
             raise ValueError(f"threads={threads!r}; expected an integer >= 0 (0: all cores)")
         self._graph = TokenGraph(connectivity=connectivity, expansion_add=expansion_add,
-                                 expansion_search=expansion_search)
+                                 expansion_search=expansion_search, id_bytes=id_bytes)
         self._graph_keys, self._graph_next_key = np.empty(0, np.int64), 0
         self._sync_graph(threads)
 
@@ -684,8 +683,8 @@ class Wav2TokIndex:
     def _graph_top_k(self, query: np.ndarray, distance: str, top_k: int, candidates: int) -> SearchResult:
         self._sync_graph()
         flat, offsets = self._flat()
-        items = np.searchsorted(self._graph_keys, self._graph.candidates(query, candidates))
         costs = self.substitution_costs if distance in WEIGHTED_DISTANCES else None
+        items = np.searchsorted(self._graph_keys, self._graph.candidates(query, candidates, costs))
         best, scores = kernels.rank_subset(query, flat, offsets, items, top_k, distance.startswith("normalized"), costs)
         return SearchResult(distance, best, _typed_scores(distance, scores), index=self)
 
@@ -815,8 +814,7 @@ class Wav2TokIndex:
             approximate = self._graph_top_k if self._graph is not None else self._approximate_top_k
             return each(lambda q: _at_most(approximate(q, distance, top_k, max(candidates, top_k)), max_score))
         if not exhaustive and top_k is not None and self._graph is not None and distance in GRAPH_DISTANCES:
-            # the graph is walked by plain normalised ED: a weighted ranking re-scores 4x more of its candidates
-            count = max(top_k, self._graph.expansion_search * (4 if distance in WEIGHTED_DISTANCES else 1))
+            count = max(top_k, self._graph.expansion_search)
             return each(lambda q: _at_most(self._graph_top_k(q, distance, top_k, count), max_score))
         fast = (not exhaustive and self.kind == "tokens" and distance in FAST_DISTANCES
                 and len(self) >= self.fast_search_min_items)

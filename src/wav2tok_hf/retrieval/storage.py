@@ -135,7 +135,8 @@ def save_index(index: Any, directory: str | os.PathLike) -> None:
                                                          "metric": index.rerank.metric},
             "arrays": files,
             "graph": None if index._graph is None else {"expansion_search": index._graph.expansion_search,
-                                                         "next_key": index._graph_next_key},
+                                                         "next_key": index._graph_next_key,
+                                                         "id_bytes": index._graph.id_bytes},
         }
         _write_json(os.path.join(directory, INDEX_FILE), payload)
         keep = {entry["file"] for entry in files.values()}
@@ -235,7 +236,9 @@ def _load_v2(cls: type, Vocabulary: type, directory: str, payload: dict, mmap: b
         keys = np.asarray(arrays["graph_keys"], np.int64)
         if len(keys) != n or (np.diff(keys) <= 0).any():
             raise ValueError("the graph keys do not match the items")
-        index._graph = TokenGraph.from_bytes(arrays["graph"], int(payload["graph"]["expansion_search"]), view=mmap)
+        # "id_bytes" is absent from files written before 16-bit ids: those packed bytes
+        index._graph = TokenGraph.from_bytes(arrays["graph"], int(payload["graph"]["expansion_search"]), view=mmap,
+                                             id_bytes=int(payload["graph"].get("id_bytes", 1)))
         if len(index._graph) != n:
             raise ValueError(f"the graph holds {len(index._graph)} items, the index {n}")
         index._graph_keys, index._graph_next_key = keys, int(payload["graph"]["next_key"])
