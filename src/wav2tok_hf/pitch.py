@@ -73,23 +73,34 @@ def autocorrelation_pitch(power: torch.Tensor, mask: torch.Tensor, n_fft: int, s
     return FramePitch(semitones, strength, energy, voiced)
 
 
-def pitch_class_key(semitones: torch.Tensor, voiced: torch.Tensor) -> torch.Tensor:
+def pitch_class_key(semitones: torch.Tensor, voiced: torch.Tensor, steady_only: bool = True) -> torch.Tensor:
     """Key reference of pitch tracks ``(batch, frames)`` in semitones with a voicing mask of the same shape: the
     circular mean of the pitch class over steady voiced frames (within half a semitone of both neighbours: no glides
-    or tracker outliers; all voiced frames when none is steady), in semitones within ``[-6, 6]``. Octave errors and
-    octave jumps do not move it, and it moves exactly with a transposition (mod 12). Used by the ``pitch`` front end
-    (``pitch_reference="pitch-class"``) and by the ``pitch-contour-dtw`` baseline.
+    or tracker outliers; all voiced frames when none is steady), or with ``steady_only=False`` over every voiced
+    frame, in semitones within ``[-6, 6]``. Octave errors and octave jumps do not move it, and it moves exactly with a
+    transposition (mod 12). Used by the ``pitch`` front end (``pitch_reference="pitch-class"`` /
+    ``"pitch-class-voiced"``) and by the ``pitch-contour-dtw`` baseline (steady frames).
+
+    Which frames are steady depends on tiny tracking differences (vibrato, drift): the steady-frame key of one sung
+    performance moved by 0.41 st on average (8% of pairs by more than 1 st) between four renderings of it, the
+    all-voiced key by 0.27 st (5%) (MASTmelody validation performances; docs/RESULTS.md section 4a4).
 
     Example:
         >>> pitch = torch.tensor([[62.0] * 10 + [50.0] * 10])  # D, an octave apart
         >>> round(pitch_class_key(pitch, torch.ones_like(pitch, dtype=torch.bool)).item(), 3)
         2.0
+        >>> glide = torch.tensor([[60.0] * 10 + [60.0 + 0.6 * k for k in range(1, 6)]])  # a C, then a fast glide up
+        >>> on = torch.ones_like(glide, dtype=torch.bool)
+        >>> round(pitch_class_key(glide, on).item(), 2), round(pitch_class_key(glide, on, steady_only=False).item(), 2)
+        (0.0, 0.54)
     """
-    step = (semitones[:, 1:] - semitones[:, :-1]).abs() < 0.5
-    steady = voiced.clone()
-    steady[:, 1:] &= step
-    steady[:, :-1] &= step
-    weight = torch.where(steady.any(1, keepdim=True), steady, voiced).to(semitones.dtype)
+    weight = voiced.to(semitones.dtype)
+    if steady_only:
+        step = (semitones[:, 1:] - semitones[:, :-1]).abs() < 0.5
+        steady = voiced.clone()
+        steady[:, 1:] &= step
+        steady[:, :-1] &= step
+        weight = torch.where(steady.any(1, keepdim=True), steady, voiced).to(semitones.dtype)
     angle = semitones * (2 * math.pi / 12)
     return torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) * (12 / (2 * math.pi))
 
@@ -98,7 +109,8 @@ def key_reference(semitones: torch.Tensor, voiced: torch.Tensor, kind: str = "me
     """Per-clip key reference ``(batch,)`` of pitch tracks ``(batch, frames)``: ``"mean"``, a winsorised mean of the
     voiced pitch (interquartile clip; 69 when nothing is voiced), exactly equivariant under transposition and, unlike
     the median, not jumping between notes when two notes share the middle; ``"pitch-class"``, the
-    :func:`pitch_class_key` placed in the octave nearest that mean (still exactly transposition-equivariant).
+    :func:`pitch_class_key` (over steady frames) placed in the octave nearest that mean (still exactly
+    transposition-equivariant); ``"pitch-class-voiced"``, the same over every voiced frame.
 
     Example:
         >>> pitch = torch.tensor([[60.0, 62.0, 64.0, 65.0, 67.0]])
@@ -110,8 +122,8 @@ def key_reference(semitones: torch.Tensor, voiced: torch.Tensor, kind: str = "me
     low, high = torch.nanquantile(pitch, 0.25, dim=1, keepdim=True), torch.nanquantile(pitch, 0.75, dim=1, keepdim=True)
     clipped = torch.minimum(torch.maximum(semitones, low), high) * voiced
     reference = (clipped.sum(1) / voiced.sum(1).clamp(min=1)).nan_to_num(69.0)
-    if kind == "pitch-class":
-        key = pitch_class_key(semitones, voiced)
+    if kind in ("pitch-class", "pitch-class-voiced"):
+        key = pitch_class_key(semitones, voiced, steady_only=kind == "pitch-class")
         reference = key + 12 * torch.round((reference - key) / 12)
     return reference
 
