@@ -19,7 +19,8 @@ real queries (a hit = an item of the query's melody) with and without the fast p
 (queries vs the real strings): MRR (full ranking) exhaustive vs fast top-10 forced by a low threshold.
 
 Run on one core: ``taskset -c 0 nice -n 10 python scripts/bench_scale.py --sizes 10000 100000 1000000``.
-Writes ``results/scale/bench_scale.json``, ``.md`` and ``latency_vs_items.png``.
+Writes ``results/scale/bench_scale.json``, ``.md`` and ``.png`` (latency vs items; named after ``--output``, so a
+run of other sizes never overwrites another run's plot).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
             args.sizes, output=args.output, scratch=args.scratch, command="python " + " ".join(sys.argv),
             repeats=args.repeats, exhaustive_queries=args.exhaustive_queries, candidates=args.candidates,
             graph=args.graph, build_threads=args.build_threads, expansion_search=args.expansion_search, seed=args.seed)
-    plot(report["sizes"], os.path.join(os.path.dirname(args.output), "latency_vs_items.png"))
+    plot(report["sizes"], args.output + ".png")
     print(scale.scale_markdown(report))
     return report
 

@@ -117,7 +117,7 @@ def test_bench_scale_and_graph_ann(tmp_path, scale_inputs):
         assert set(stats["approximate"]) == {"5"}
     assert json.loads((tmp_path / "scale" / "bench_scale.json").read_text())["sizes"][0]["items"] == 120
     assert "# Search at scale" in (tmp_path / "scale" / "bench_scale.md").read_text()
-    assert (tmp_path / "scale" / "latency_vs_items.png").stat().st_size > 1000
+    assert (tmp_path / "scale" / "bench_scale.png").stat().st_size > 1000
     merged = load_script("bench_scale").main(["--merge", f"{out}.json", f"{out}.json", "--output",
                                               str(tmp_path / "scale" / "merged")])
     assert [r["items"] for r in merged["sizes"]] == [120, 120]
