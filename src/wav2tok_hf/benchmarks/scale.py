@@ -313,8 +313,9 @@ def scale_markdown(report: dict[str, Any]) -> str:
              "audio). One core, one query at a time, top_k=10.", "",
              *(["**Fast path = the graph** (`Wav2TokIndex.build_graph()`, APPROXIMATE: HNSW built with the normalised "
                 "ED and walked with the ranking's own normalised distance (plain or weighted), exact re-score of its "
-                "candidates; 'exact distances / query' = graph candidates (its default `expansion_search`); C below = "
-                "candidates the graph explores, at least `expansion_search`). Graph built in "
+                "best max(5k, 50) candidates and of any string over 64 tokens; 'exact distances / query' = graph "
+                "candidates (its default `expansion_search`); C below = candidates the graph explores, at least "
+                "`expansion_search`). Graph built in "
                 + ", ".join(f"{r['graph_build_s']:.0f} s ({r['items']:,} items, {r['graph_build_threads']} threads, "
                             f"expansion_search {r.get('graph_expansion_search', 512)})" for r in report["sizes"])
                 + ".", ""] if report["sizes"] and "graph_build_s" in
