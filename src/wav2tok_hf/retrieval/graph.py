@@ -62,9 +62,20 @@ def _compiled_metric(id_bytes: int, costs: np.ndarray | None = None) -> Any:
     key = (id_bytes, digest)
     if key in _METRICS:
         return _METRICS[key]
-    from numba import carray, cfunc, types
+    from numba import carray, cfunc, njit, types
 
     pad = max_vocabulary(id_bytes)
+
+    @njit(inline="always")
+    def unpack(pa, pb):  # pragma: no cover - compiled into the callbacks below
+        """The two packed strings and their lengths (ids before the padding)."""
+        a, b = carray(pa, WIDTH), carray(pb, WIDTH)
+        la = lb = 0
+        while la < WIDTH and a[la] != pad:
+            la += 1
+        while lb < WIDTH and b[lb] != pad:
+            lb += 1
+        return a, b, la, lb
     pointer = types.CPointer(types.uint8 if id_bytes == 1 else types.uint16)
     signature = types.float32(pointer, pointer)
 
@@ -74,14 +85,7 @@ def _compiled_metric(id_bytes: int, costs: np.ndarray | None = None) -> Any:
 
         @cfunc(signature)
         def metric(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
-            a = carray(pa, WIDTH)
-            b = carray(pb, WIDTH)
-            la = 0
-            while la < WIDTH and a[la] != pad:
-                la += 1
-            lb = 0
-            while lb < WIDTH and b[lb] != pad:
-                lb += 1
+            a, b, la, lb = unpack(pa, pb)
             if la == 0 or lb == 0:
                 return 1.0 if la + lb else 0.0
             # Myers' match masks of a's symbols: indexed by the byte itself, or for 16-bit ids in an open-addressing
@@ -123,14 +127,7 @@ def _compiled_metric(id_bytes: int, costs: np.ndarray | None = None) -> Any:
 
         @cfunc(signature)
         def metric(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
-            a = carray(pa, WIDTH)
-            b = carray(pb, WIDTH)
-            la = 0
-            while la < WIDTH and a[la] != pad:
-                la += 1
-            lb = 0
-            while lb < WIDTH and b[lb] != pad:
-                lb += 1
+            a, b, la, lb = unpack(pa, pb)
             if la == 0 or lb == 0:
                 return 1.0 if la + lb else 0.0
             # one float32 DP row updated in place with branch-free min(): 1.7x faster here than two rows with
