@@ -641,7 +641,8 @@ class Wav2TokIndex:
         """APPROXIMATE fast top-k for a large tokens index: an HNSW graph (usearch) over the items, built with the
         normalised edit distance (:mod:`.graph`; vocabularies of up to 65,535 tokens). Afterwards ``search(...,
         top_k=k)`` by plain or weighted ED walks the graph with that distance (normalised) for ``max(k,
-        expansion_search)`` candidates and ranks them by the exact distance (``candidates=N`` takes ``N``);
+        expansion_search)`` candidates and ranks them by the exact distance (``candidates=N`` takes ``N``;
+        the first weighted search of a process compiles its metric for the index's costs, ~0.3 s);
         ``exhaustive=True`` still scans every item. Items added or deleted later join or leave the graph;
         :meth:`save` stores it. Recall against the exhaustive scan is measured in ``scripts/bench_scale.py``
         (``--graph``): it is not guaranteed.
