@@ -206,8 +206,14 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         )
 
     # ------------------------------------------------------------------ the features
-    def featurize(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mono float32 arrays at ``self.sampling_rate`` -> (features B x T x F, bool frame mask B x T)."""
+    def featurize(self, waves: list[np.ndarray], key_offsets: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mono float32 arrays at ``self.sampling_rate`` -> (features B x T x F, bool frame mask B x T).
+
+        ``key_offsets`` (``pitch`` front end only; training augmentation): semitones added to each wave's key reference.
+        """
+        if key_offsets is not None and (self.feature_type != "pitch" or len(key_offsets) != len(waves)):
+            raise ValueError(f"key_offsets needs the pitch front end and one offset per wave; got feature_type="
+                             f"{self.feature_type!r} and {len(key_offsets)} offsets for {len(waves)} waves")
         half = self.n_fft // 2
         lengths = torch.tensor([self.num_frames(len(w)) for w in waves])
         max_len = max(len(w) for w in waves) + 2 * half
@@ -222,7 +228,7 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
             magnitude = spec.abs().transpose(1, 2)  # B, T, freq
         mask = torch.arange(magnitude.shape[1])[None, :] < lengths[:, None]
         if self.feature_type == "pitch":
-            features = self._pitch_features(magnitude, mask, lengths)
+            features = self._pitch_features(magnitude, mask, lengths, key_offsets)
         else:
             features = self._spectral_features(magnitude, lengths)
             if self.normalize_features:
@@ -254,7 +260,8 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         delta = _deltas(mfcc, lengths)
         return torch.cat([mfcc, delta, _deltas(delta, lengths)], dim=-1)
 
-    def _pitch_features(self, magnitude: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def _pitch_features(self, magnitude: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor,
+                        key_offsets: Any = None) -> torch.Tensor:
         """Transposition-invariant front end from a vectorised autocorrelation pitch tracker
         (:func:`~wav2tok_hf.pitch.autocorrelation_pitch`; key: :func:`~wav2tok_hf.pitch.key_reference`).
 
@@ -271,6 +278,8 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         semitones, strength, energy, voiced = autocorrelation_pitch(
             magnitude.pow(2), mask, self.n_fft, self.sampling_rate, self.fmin, self.n_semitones)
         reference = key_reference(semitones, voiced, self.pitch_reference)
+        if key_offsets is not None:
+            reference = reference + torch.as_tensor(np.asarray(key_offsets, np.float32))
         relative = (semitones - reference[:, None]) * voiced
         if self.pitch_fold_octave:
             centres = torch.arange(12 * bps) / bps

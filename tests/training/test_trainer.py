@@ -16,7 +16,7 @@ from conftest import run_tiny, subprocess_env, tiny_experiment, tiny_run_command
 from safetensors.torch import load_file
 from tiny_run import TINY_MODEL, build, tiny_pairs
 
-from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+from wav2tok_hf import Wav2TokConfig, Wav2TokFeatureExtractor, Wav2TokModel
 from wav2tok_hf.cli import main as cli_main
 from wav2tok_hf.training import Wav2TokTrainer, Wav2TokTrainingArguments, load_experiment
 from wav2tok_hf.training.experiment import prepare_training
@@ -334,3 +334,28 @@ def test_corpus_without_audio_column_or_split_is_refused(tmp_path):
     datasets.DatasetDict({"train": datasets.Dataset.from_dict({"label": ["a"]})}).save_to_disk(str(no_validation))
     with pytest.raises(ValueError, match="no 'validation' split"):
         prepare_training(load_experiment(tiny_experiment(tmp_path, no_validation, name="t2")))
+
+
+def test_key_jitter_moves_each_views_pitch_key_reproducibly(tmp_path):
+    """training.key_jitter_semitones: each view's features change (its key reference moves), the same view always
+    draws the same offset (a resumed run featurises as the first one did), and only the pitch front end accepts it."""
+    from wav2tok_hf.training import PairCollator
+
+    fe = Wav2TokFeatureExtractor(feature_type="pitch", sampling_rate=8000, pitch_reference="pitch-class",
+                                 pitch_fold_octave=True)
+    t = np.arange(8000) / 8000
+    melody = np.sin(2 * np.pi * np.where(t < 0.5, 220.0, 262.0) * t).astype(np.float32)
+    items = [{"input_values": melody, "input_values_prime": melody[::-1].copy()}]
+    plain = PairCollator(fe)(items)["input_features"]
+    jittered = [PairCollator(fe, key_jitter=0.5, seed=s)(items)["input_features"] for s in (0, 0, 1)]
+    assert not torch.allclose(plain, jittered[0], atol=1e-3)
+    assert torch.equal(jittered[0], jittered[1]) and not torch.equal(jittered[0], jittered[2])
+    spectral = Wav2TokFeatureExtractor(feature_type="log-mel", sampling_rate=8000)
+    with pytest.raises(ValueError, match="key_offsets needs the pitch front end"):
+        PairCollator(spectral, key_jitter=0.5)(items)
+    with pytest.raises(ValueError, match="key_jitter_semitones"):
+        build(str(tmp_path / "m"), max_steps=1, key_jitter_semitones=0.5)  # the tiny model is not a pitch model
+    pitch = {"feature_type": "pitch", "pitch_reference": "pitch-class", "pitch_fold_octave": True}
+    assert build(str(tmp_path / "p"), pitch, max_steps=1, key_jitter_semitones=0.5).train().steps == 1
+    with pytest.raises(ValueError, match="key_jitter_semitones=-1"):
+        Wav2TokTrainingArguments(output_dir=str(tmp_path / "n"), key_jitter_semitones=-1)

@@ -65,6 +65,9 @@ class Wav2TokTrainingArguments:
     smoothness_weight: float = 0.0
     alignment_weight: float = 0.0
     consistency_weight: float = 0.0  # token agreement of DTW-aligned frames (needs the alignment of the pair views)
+    # pitch front end: each view's key reference moved by a uniform offset in +-this many semitones (tolerance of
+    # key-estimation slips; drawn per view from a seed of (seed, the view's samples), so a resumed run draws the same)
+    key_jitter_semitones: float = 0.0
     alignment_frames: int = 32
     alignment_temperature: float = 0.1
     # bookkeeping
@@ -104,7 +107,7 @@ class Wav2TokTrainingArguments:
                     and getattr(self, name) > 0):
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; expected > 0 and finite")
         for name in ("weight_decay", "max_grad_norm", "diversity_weight", "smoothness_weight", "alignment_weight",
-                     "consistency_weight"):
+                     "consistency_weight", "key_jitter_semitones"):
             if not (isinstance(getattr(self, name), (int, float)) and math.isfinite(getattr(self, name))
                     and getattr(self, name) >= 0):
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; expected >= 0 and finite")

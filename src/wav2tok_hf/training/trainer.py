@@ -9,6 +9,7 @@ import math
 import os
 import shutil
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,16 +54,25 @@ class EpochSampler(Sampler[int]):
 
 class PairCollator:
     """Featurises a list of pair items into one padded batch of 2B sequences: the B first views, then the B second
-    views (one encoder pass serves both views)."""
+    views (one encoder pass serves both views). ``key_jitter`` > 0 (pitch front end) moves each view's key reference
+    by a uniform offset in ``±key_jitter`` semitones, drawn from a seed of ``(seed, the view's samples)``."""
 
-    def __init__(self, feature_extractor: Wav2TokFeatureExtractor, align: bool = False):
+    def __init__(self, feature_extractor: Wav2TokFeatureExtractor, align: bool = False, key_jitter: float = 0.0,
+                 seed: int = 0):
         self.feature_extractor = feature_extractor
         self.align = align
+        self.key_jitter, self.seed = key_jitter, seed
+
+    def _key_offsets(self, waves: list[np.ndarray]) -> list[float] | None:
+        if not self.key_jitter:
+            return None
+        return [float(np.random.default_rng([self.seed, zlib.crc32(w.tobytes())]).uniform(-1, 1)) * self.key_jitter
+                for w in waves]
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         waves = [np.asarray(item[PAIR_KEYS[0]], dtype=np.float32) for item in items]
         waves += [np.asarray(item[PAIR_KEYS[1]], dtype=np.float32) for item in items]
-        features, mask = self.feature_extractor.featurize(waves)
+        features, mask = self.feature_extractor.featurize(waves, self._key_offsets(waves))
         batch = {"input_features": features, "attention_mask": mask.long()}
         if self.align:  # DTW of each pair's features: which frame of X' each frame of X corresponds to
             half, lengths = len(items), mask.sum(1)
@@ -211,6 +221,9 @@ class Wav2TokTrainer:
         self._eval_sets: dict[str, RetrievalSet] | None = None
         self.experiment = experiment or {}
         self.feature_extractor = Wav2TokFeatureExtractor.from_model_config(model.config)
+        if args.key_jitter_semitones and model.config.feature_type != "pitch":
+            raise ValueError(f"training.key_jitter_semitones={args.key_jitter_semitones!r} moves the pitch front end's "
+                             f"key; this model's feature_type is {model.config.feature_type!r}")
         self.state = TrainerState()
 
     # ------------------------------------------------------------------ E-step
@@ -375,7 +388,9 @@ class Wav2TokTrainer:
 
         sampler = EpochSampler(len(self.train_dataset), args.seed)
         loader = DataLoader(self.train_dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
-                            collate_fn=PairCollator(self.feature_extractor, align=self._needs_alignment), num_workers=args.num_workers,
+                            collate_fn=PairCollator(self.feature_extractor, align=self._needs_alignment,
+                                                    key_jitter=args.key_jitter_semitones, seed=args.seed),
+                            num_workers=args.num_workers,
                             # its own generator: a DataLoader iterator otherwise draws from the global RNG, so a resumed
                             # run's dropout/alignment draws would be shifted by one
                             generator=torch.Generator().manual_seed(args.seed))
