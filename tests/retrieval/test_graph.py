@@ -190,3 +190,20 @@ def test_token_graph_round_trips_through_bytes():
     assert again.candidates(np.array([700, 800, 900]), 3).tolist() == [30, 20, 10]
     with pytest.raises(ValueError, match="ids must be below 255; got id 300"):
         TokenGraph.build(np.array([300]), np.array([0, 1]), np.array([1]))
+
+
+def test_plain_and_weighted_searches_from_several_threads_match_sequential_ones(costs):
+    """A weighted search swaps the graph's metric for its walk; concurrent searches must not walk with another's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    items = clustered(rng, n=1500)
+    index = Wav2TokIndex(vocab_size=30, substitution_costs=costs)
+    index.add(items)
+    index.build_graph(threads=1, expansion_search=24)
+    jobs = [(items[k][2:], d) for k in range(0, 1500, 50)
+            for d in ("normalized_levenshtein", "normalized_weighted_levenshtein")]
+    sequential = [index.search(q, distance=d, top_k=5).ids for q, d in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(lambda job: index.search(job[0], distance=job[1], top_k=5).ids, jobs)) == sequential

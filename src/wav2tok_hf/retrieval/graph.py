@@ -17,6 +17,7 @@ exhaustive scan is measured, never assumed (``scripts/bench_scale.py``).
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any
 
 import numpy as np
@@ -203,6 +204,9 @@ class TokenGraph:
                                  connectivity=connectivity, expansion_add=expansion_add)
         self.expansion_search = expansion_search
         self._viewed: np.ndarray | None = None  # the buffer a read-only view maps (see from_bytes)
+        # a weighted search swaps the index's metric and search width for its walk: searches from several threads
+        # (a web app's handlers) take turns, or one would walk with another's metric
+        self._search_lock = threading.Lock()
 
     def _callback(self, costs: np.ndarray | None) -> Any:
         return self._compiled(pointer=_compiled_metric(self.id_bytes, costs).address, kind=self._kind.Unknown,
@@ -261,15 +265,17 @@ class TokenGraph:
             >>> graph.candidates(np.array([1, 2, 9]), 1, costs).tolist()
             [1]
         """
-        self._index.expansion_search = max(count, self.expansion_search)
         packed = self._bits(pack(np.asarray(query), np.array([0, len(query)]), self.id_bytes))[0]
-        if costs is None:
-            return np.asarray(self._index.search(packed, count, threads=1).keys, np.int64)
-        self._index.metric = self._callback(costs)
-        try:
-            return np.asarray(self._index.search(packed, count, threads=1).keys, np.int64)
-        finally:
-            self._index.metric = self._metric
+        metric = None if costs is None else self._callback(costs)
+        with self._search_lock:
+            self._index.expansion_search = max(count, self.expansion_search)
+            if metric is None:
+                return np.asarray(self._index.search(packed, count, threads=1).keys, np.int64)
+            self._index.metric = metric
+            try:
+                return np.asarray(self._index.search(packed, count, threads=1).keys, np.int64)
+            finally:
+                self._index.metric = self._metric
 
     def to_bytes(self) -> np.ndarray:
         """The serialised graph as a uint8 array (stored with the index; :meth:`from_bytes` reads it back)."""
