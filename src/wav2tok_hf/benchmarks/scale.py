@@ -179,7 +179,8 @@ def rr_at_k(result: Any, label: str, k: int = 10) -> float:
 def _footprint(index: Any, before_mb: float, add_s: float, scratch: str, first_query: np.ndarray, graph: bool,
                build_threads: int, progress: Callable[[str], None], expansion_search: int = 512) -> dict[str, Any]:
     """Build times and memory of an index just filled in ``add_s`` seconds (RSS growth from ``before_mb``), and of
-    its graph when ``graph`` (default candidates ``expansion_search``); its size on disk and save / open times (saved under ``scratch``)."""
+    its graph when ``graph`` (default candidates ``expansion_search``); its size on disk and save / open times (saved
+    under ``scratch``)."""
     _, flat_s = timed(index._flat)
     _, build_s = timed(index._qgrams)
     after_build = rss_mb()

@@ -77,6 +77,7 @@ def _compiled_metric(id_bytes: int, costs: np.ndarray | None = None) -> Any:
         while lb < WIDTH and b[lb] != pad:
             lb += 1
         return a, b, la, lb
+
     pointer = types.CPointer(types.uint8 if id_bytes == 1 else types.uint16)
     signature = types.float32(pointer, pointer)
 
@@ -207,10 +208,18 @@ class TokenGraph:
         # a weighted search swaps the index's metric and search width for its walk: searches from several threads
         # (a web app's handlers) take turns, or one would walk with another's metric
         self._search_lock = threading.Lock()
+        # (the costs array, its callback): a search passes its index's one cost matrix, whose content digest (the
+        # key of the compiled metrics) costs 1.3 ms to recompute for K=800, more than half a default search
+        self._weighted: tuple[np.ndarray, Any] | None = None
 
     def _callback(self, costs: np.ndarray | None) -> Any:
         return self._compiled(pointer=_compiled_metric(self.id_bytes, costs).address, kind=self._kind.Unknown,
                               signature=self._signature.ArrayArray)
+
+    def _weighted_callback(self, costs: np.ndarray) -> Any:
+        if self._weighted is None or self._weighted[0] is not costs:
+            self._weighted = (costs, self._callback(costs))
+        return self._weighted[1]
 
     @staticmethod
     def _bits(packed: np.ndarray) -> np.ndarray:
@@ -266,7 +275,7 @@ class TokenGraph:
             [1]
         """
         packed = self._bits(pack(np.asarray(query), np.array([0, len(query)]), self.id_bytes))[0]
-        metric = None if costs is None else self._callback(costs)
+        metric = None if costs is None else self._weighted_callback(costs)
         with self._search_lock:
             self._index.expansion_search = max(count, self.expansion_search)
             if metric is None:
