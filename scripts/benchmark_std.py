@@ -13,6 +13,9 @@ utterance is one detection, scored by its normalised cost:
 
 * ED: semi-global edit distance over wav2tok tokens (``Wav2TokIndex`` ``subsequence_levenshtein``) / query tokens;
   segment times from the tokens' durations.
+* windows: every utterance cut into windows (``--window-lengths`` seconds, every ``--window-hop``), each tokenised on
+  its own as a query is, ranked by normalised codebook-weighted ED to the query; the best window of an utterance is
+  its detection (a BiLSTM's tokens of a word depend on the words around it; a window sees about what a query sees).
 * S-DTW: subsequence DTW over wav2tok frame embeddings (cosine) / query frames; baseline: the same over per-utterance
   mean-normalised log-mel frames (``logmel-dtw``).
 * Hub CTC baselines (``wav2vec2-o``, ``wav2vec2-multi``, ``--hub-model-id``): semi-global ED over greedy CTC ids;
@@ -24,9 +27,10 @@ VALIDATION split (``metrics.std_threshold_sweep``); the table reports TEST F1 at
 the optimistic test F1 at the test split's own best threshold) and search seconds per query (all utterances).
 
 Outputs in ``--output-dir``: ``std.md``, ``std.json`` (``{"corpus": "std", "synthetic": false, "constructed": true,
-"audio", "protocol", "num_queries", "num_utterances", "num_occurrences", "validation": {...}, "rows": [{"model",
-"ed_f1", "ed_search_s", "sdtw_f1", "sdtw_search_s", "results": [{"distance", "f1", "precision", "recall",
-"threshold", "validation_f1", "test_oracle_f1", "search_s", "infer_s", ...}]}], "skipped": [{"model", "reason"}]}``)
+"audio", "protocol", "num_queries", "num_utterances", "num_occurrences", "validation": {...}, "windows", "rows":
+[{"model", "ed_f1", "ed_search_s", "sdtw_f1", "sdtw_search_s", "win_f1", "win_search_s", "results": [{"distance",
+"f1", "precision", "recall", "threshold", "validation_f1", "validation_map", "test_oracle_f1", "search_s", "infer_s",
+...}]}], "skipped": [{"model", "reason"}]}``)
 and ``std_sweep.png`` (validation F1 against the threshold). Every row also reports the test MAP of the ranked
 detections (``map``: per query, detections ranked by cost, a hit is relevant; ``metrics.std_mean_average_precision``)
 with its chance level. Everything but timings is deterministic under ``--seed``.
@@ -50,6 +54,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 import _plots  # noqa: E402
 from wav2tok_hf.benchmarks.std import DEFAULT_BASELINES, STDData  # noqa: E402
+from wav2tok_hf.retrieval.std import WINDOW_HOP_S, WINDOW_LENGTHS_S  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="speechocean762: shortest aligned word used as a query, seconds (default 0.3)")
     parser.add_argument("--min-overlap", type=float, default=0.0,
                         help="fraction of the word a detection must overlap to hit it (default 0: any overlap)")
+    parser.add_argument("--window-lengths", type=float, nargs="+", default=list(WINDOW_LENGTHS_S), metavar="S",
+                        help="window lengths of the windows search, seconds (default %(default)s)")
+    parser.add_argument("--window-hop", type=float, default=WINDOW_HOP_S, metavar="S",
+                        help="hop between windows, seconds (default %(default)s)")
     _common.add_baseline_arguments(parser, DEFAULT_BASELINES)
     _common.add_common_arguments(parser, plots=True)
     return parser
@@ -123,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         _common.check_positive(parser, getattr(args, flag), "--" + flag.replace("_", "-"))
     _common.check_source(parser, args.source)
     _common.check_baselines(parser, args.baselines)
+    if args.window_hop <= 0 or min(args.window_lengths) <= 0:
+        parser.error(f"--window-lengths {args.window_lengths} and --window-hop {args.window_hop}: expected positive "
+                     "seconds")
     (name, model, model_dir), = _common.load_models(parser, [args.model])
     from wav2tok_hf.benchmarks.std import run_std_benchmark
 
@@ -136,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
     report, markdown = run_std_benchmark(model, name, model_dir, data, baselines=local, hub_baselines=hub_loaded,
                                          skipped=skipped, min_overlap=args.min_overlap, seed=args.seed,
-                                         threads=args.threads)
+                                         threads=args.threads, window_lengths_s=tuple(args.window_lengths),
+                                         window_hop_s=args.window_hop)
     write_outputs(report, markdown, args)
     print(markdown)
     print(f"\nwritten to {args.output_dir} in {time.perf_counter() - start:.1f} s", file=sys.stderr)

@@ -2,9 +2,10 @@
 
 Two corpora: Speech Commands words concatenated into utterances (``prepare_std``; :func:`commands_std_data`), or
 speechocean762's real connected read speech (:func:`ocean_std_data`). :func:`run_std_benchmark` searches every
-query in every utterance with the wav2tok model (semi-global ED over tokens, subsequence DTW over frame embeddings)
-and with the baselines, scores the detections with :func:`~wav2tok_hf.retrieval.std.evaluate_std` (threshold chosen
-on validation, F1 and MAP on test) and returns the report and its table.
+query in every utterance with the wav2tok model (semi-global ED over tokens, subsequence DTW over frame embeddings,
+and weighted ED to windows of each utterance tokenised on their own) and with the baselines, scores the detections
+with :func:`~wav2tok_hf.retrieval.std.evaluate_std` (threshold chosen on validation, F1 and MAP on test) and returns
+the report and its table.
 
 Usage (the corpus comes from ``prepare_std``; ``model`` is a saved ``Wav2TokModel`` loaded from ``model_dir``)::
 
@@ -12,8 +13,8 @@ Usage (the corpus comes from ``prepare_std``; ``model`` is a saved ``Wav2TokMode
     report, markdown = run_std_benchmark(model, "wav2tok", model_dir, data, baselines=["logmel-dtw"])
 
 Example:
-    >>> row_key("subsequence_levenshtein"), row_key("subsequence_dtw")
-    ('ed', 'sdtw')
+    >>> row_key("subsequence_levenshtein"), row_key("subsequence_dtw"), row_key("windowed_levenshtein")
+    ('ed', 'sdtw', 'win')
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..retrieval.std import STDSet, evaluate_std, std_set_from_splits
+from ..retrieval.std import (WINDOW_HOP_S, WINDOW_LENGTHS_S, STDSet, evaluate_std, random_detector_map,
+                             std_set_from_splits)
 from .provenance import build_note, training_data_section
 
 logger = logging.getLogger(__name__)
@@ -55,9 +57,14 @@ class STDData:
     warnings: list[str]
 
 
+ROW_KEYS = {"subsequence_levenshtein": "ed", "subsequence_dtw": "sdtw", "windowed_levenshtein": "win"}
+SEARCHES = {"ed": "semi-global ED over tokens", "sdtw": "subsequence DTW over frames",
+            "win": "normalised weighted ED to windows tokenised alone"}
+
+
 def row_key(distance: str) -> str:
-    """The column prefix of a result: ``ed`` for token search, ``sdtw`` for frame search."""
-    return "ed" if distance == "subsequence_levenshtein" else "sdtw"
+    """The column prefix of a result: ``ed`` for token search, ``sdtw`` for frame search, ``win`` for windows."""
+    return ROW_KEYS[distance]
 
 
 def speaker_overlap(model_dir: str, corpus: Any, source: str | None) -> str | None:
@@ -128,13 +135,12 @@ def _fit_audio(split: Any, seed: int, max_utterances: int = 50) -> list[np.ndarr
 
 def std_encoders(model: Any, name: str, data: STDData, baselines: Sequence[str] = (),
                  hub_baselines: Sequence[tuple[str, Any]] = (), seed: int = 0, threads: int = 1) -> list:
-    """The systems under test: the model twice (tokens, frames), the local ``baselines`` (fit on the training split
-    where they learn), then the already loaded ``(label, baseline)`` Hub baselines; torch threads pinned."""
+    """The systems under test: the model three times (tokens, frames, windows), the local ``baselines`` (fit on the
+    training split where they learn), then the already loaded ``(label, baseline)`` Hub baselines; torch threads pinned."""
     from ..retrieval import create_baseline
     from ..retrieval.encoders import baseline_std_encoder, model_std_encoder, pin_threads
 
-    encoders = [model_std_encoder(model, name, "subsequence_levenshtein"),
-                model_std_encoder(model, name, "subsequence_dtw")]
+    encoders = [model_std_encoder(model, name, distance) for distance in ROW_KEYS]
     fit_audio = _fit_audio(data.fit_split, seed) if "vq-logmel-ed" in baselines else None
     for baseline_name in baselines:
         baseline = create_baseline(baseline_name, sampling_rate=SAMPLING_RATE)
@@ -147,7 +153,9 @@ def std_encoders(model: Any, name: str, data: STDData, baselines: Sequence[str] 
 
 def run_std_benchmark(model: Any, name: str, model_dir: str, data: STDData, *, baselines: Sequence[str] = (),
                       hub_baselines: Sequence[tuple[str, Any]] = (), skipped: Sequence[dict[str, str]] = (),
-                      min_overlap: float = 0.0, seed: int = 0, threads: int = 1) -> tuple[dict[str, Any], str]:
+                      min_overlap: float = 0.0, seed: int = 0, threads: int = 1,
+                      window_lengths_s: Sequence[float] = WINDOW_LENGTHS_S,
+                      window_hop_s: float = WINDOW_HOP_S) -> tuple[dict[str, Any], str]:
     """Evaluate the model and the baselines on ``data``'s STD sets.
 
     Args:
@@ -155,14 +163,16 @@ def run_std_benchmark(model: Any, name: str, model_dir: str, data: STDData, *, b
         baselines: registered local baselines (created here); ``hub_baselines``: ``(label, baseline)`` pairs already
             loaded; ``skipped``: ``{"model", "reason"}`` of the baselines that could not be loaded (rows "skipped").
         min_overlap: fraction of a word a detection must overlap to hit it.
+        window_lengths_s, window_hop_s: the windows of the model's ``windowed_levenshtein`` search.
 
-    Returns ``(report, markdown)``: the report (``rows`` with ``ed_f1``, ``ed_map``, ``ed_search_s``, ``sdtw_*``
-    and every ``evaluate_std`` result under ``results``) and its table.
+    Returns ``(report, markdown)``: the report (``rows`` with ``ed_f1``, ``ed_map``, ``ed_search_s``, ``sdtw_*``,
+    ``win_*`` and every ``evaluate_std`` result under ``results``) and its table.
     """
     results = []
     for encoder in std_encoders(model, name, data, baselines, hub_baselines, seed, threads):
         logger.info("STD %s (%s)", encoder.name, encoder.distance)
-        results.append(evaluate_std(encoder, data.sets["validation"], data.sets["test"], min_overlap=min_overlap))
+        results.append(evaluate_std(encoder, data.sets["validation"], data.sets["test"], min_overlap=min_overlap,
+                                    window_lengths_s=tuple(window_lengths_s), window_hop_s=window_hop_s))
     rows: dict[str, dict] = {}
     for result in results:
         row = rows.setdefault(result["model"], {"model": result["model"], "results": []})
@@ -174,10 +184,11 @@ def run_std_benchmark(model: Any, name: str, model_dir: str, data: STDData, *, b
               "protocol": PROTOCOL, "num_queries": len(test.queries), "num_utterances": len(test.utterances),
               "num_occurrences": sum(len(test.occurrences[w]) for w in test.query_labels),
               "validation": {"num_queries": len(validation.queries), "num_utterances": len(validation.utterances)},
-              "min_overlap": min_overlap, "rows": list(rows.values()), "skipped": list(skipped),
+              "min_overlap": min_overlap,
+              "windows": {"lengths_s": list(window_lengths_s), "hop_s": window_hop_s}, "rows": list(rows.values()), "skipped": list(skipped),
               "warnings": data.warnings, "seed": seed, "corpus_build": data.build,
               "corpus_from_cache": data.from_cache, "models": {name: model_dir},
-              "chance_map": next((r["chance_map"] for r in results), None)}
+              "chance_map": random_detector_map(test, seed=seed, min_overlap=min_overlap)}
     return report, std_markdown(report)
 
 
@@ -189,21 +200,14 @@ def std_markdown(report: dict[str, Any]) -> str:
     markdown += [f"**STD, {audio}: {report['num_queries']} test queries (speakers not in any utterance) x "
                  f"{report['num_utterances']} test utterances; threshold chosen on {report['validation']['num_queries']} "
                  f"validation queries x {report['validation']['num_utterances']} validation utterances; MAP chance "
-                 f"{report['chance_map']:.3f}**", "",
-                 "| model | ED F1 | ED MAP | ED search s/query | S-DTW F1 | S-DTW MAP | S-DTW search s/query | "
-                 "(test-oracle F1 ED / S-DTW) |",
-                 "|---|---|---|---|---|---|---|---|"]
-
-    def fmt(value: float | None, spec: str) -> str:
-        return format(value, spec) if value is not None else "—"
-
+                 f"{report['chance_map']:.3f} (a random segment in every utterance, utterances in random order)**", "",
+                 "| model | search | F1 (test, validation threshold) | MAP | search s/query | (test-oracle F1) |",
+                 "|---|---|---|---|---|---|"]
     for row in report["rows"]:
-        oracle = {row_key(r["distance"]): r["test_oracle_f1"] for r in row["results"]}
-        markdown.append(f"| {row['model']} | {fmt(row.get('ed_f1'), '.3f')} | {fmt(row.get('ed_map'), '.3f')} | "
-                        f"{fmt(row.get('ed_search_s'), '.4f')} | {fmt(row.get('sdtw_f1'), '.3f')} | "
-                        f"{fmt(row.get('sdtw_map'), '.3f')} | {fmt(row.get('sdtw_search_s'), '.4f')} | "
-                        f"{fmt(oracle.get('ed'), '.3f')} / {fmt(oracle.get('sdtw'), '.3f')} |")
-    markdown += [f"| {s['model']} | skipped | — | — | skipped | — | — | — |" for s in skipped]
+        for r in row["results"]:
+            markdown.append(f"| {row['model']} | {SEARCHES[row_key(r['distance'])]} | {r['f1']:.3f} | {r['map']:.3f} | "
+                            f"{r['search_s']:.4f} | {r['test_oracle_f1']:.3f} |")
+    markdown += [f"| {s['model']} | skipped | — | — | — | — |" for s in skipped]
     markdown.append("")
     if skipped:
         markdown += ["Skipped:", *[f"- {s['model']}: skipped: {s['reason']}" for s in skipped], ""]

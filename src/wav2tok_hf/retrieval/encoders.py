@@ -147,9 +147,12 @@ def baseline_encoder(baseline: RetrievalBaseline, name: str | None = None) -> En
 
 def model_std_encoder(model: Wav2TokModel, name: str = "wav2tok", distance: str = "subsequence_levenshtein") -> Encoder:
     """A `Wav2TokModel` for spoken term detection: semi-global edit distance over its tokens
-    (``"subsequence_levenshtein"``), or subsequence DTW over its frame embeddings (``"subsequence_dtw"``)."""
+    (``"subsequence_levenshtein"``), subsequence DTW over its frame embeddings (``"subsequence_dtw"``), or its
+    codebook-weighted normalised edit distance to windows of each utterance tokenised on their own
+    (``"windowed_levenshtein"``, see `wav2tok_hf.retrieval.std.std_detections`)."""
     encoder = model_encoder(model, name, "dtw" if distance == "subsequence_dtw" else "levenshtein", key_search=False)
-    return dataclasses.replace(encoder, distance=distance, substitution_costs=None)
+    costs = encoder.substitution_costs if distance == "windowed_levenshtein" else None
+    return dataclasses.replace(encoder, distance=distance, substitution_costs=costs)
 
 
 def baseline_std_encoder(baseline: RetrievalBaseline, name: str | None = None) -> Encoder:

@@ -280,9 +280,7 @@ def std_mean_average_precision(detections: Mapping, occurrences: Mapping, min_ov
 
     The number of relevant items of a query is the number of utterances holding its word (one detection per
     utterance can find at most one occurrence there), so a missed utterance lowers AP. Returns ``{"map", "ap"
-    (per query, in ``occurrences`` order), "chance_map"}``; ``chance_map`` is the mean fraction of the searched
-    utterances (those with a detection) that hold the query's word: about the MAP of a random ranking if every
-    detection in such an utterance hit, so an upper bound of chance when a hit must also overlap the word.
+    (per query, in ``occurrences`` order)}``; for the chance level see ``retrieval.std.random_detector_map``.
 
     Example:
         >>> dets = {"q": [("u1", 0.0, 0.5, 0.1), ("u2", 0.0, 0.5, 0.2), ("u3", 1.0, 1.5, 0.3)]}
@@ -290,7 +288,7 @@ def std_mean_average_precision(detections: Mapping, occurrences: Mapping, min_ov
         0.5833333333333333
     """
     detections, occurrences = _per_keyword(detections, "detections"), _per_keyword(occurrences, "occurrences")
-    aps, chances = [], []
+    aps = []
     for keyword, items in occurrences.items():
         relevant = len({occ[0] for occ in items})
         found = detections.get(keyword, [])
@@ -299,11 +297,9 @@ def std_mean_average_precision(detections: Mapping, occurrences: Mapping, min_ov
             continue
         ranks = np.flatnonzero(hits) + 1
         aps.append(float(np.sum(np.arange(1, len(ranks) + 1) / ranks) / relevant))
-        searched = len({det[0] for det in found})
-        chances.append(relevant / searched if searched else 0.0)
     if not aps:
         raise ValueError("no query has an occurrence of its word: MAP is undefined")
-    return {"map": float(np.mean(aps)), "ap": aps, "chance_map": float(np.mean(chances))}
+    return {"map": float(np.mean(aps)), "ap": aps}
 
 
 # ---------------------------------------------------------------------- token consistency

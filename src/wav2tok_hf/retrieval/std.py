@@ -1,9 +1,9 @@
 """Spoken term detection (STD): find where a spoken keyword occurs in longer recordings, and score it.
 
 An [`STDSet`] holds utterances with word time stamps and keyword queries; [`std_detections`] searches every query
-in every utterance with an [`~wav2tok_hf.retrieval.encoders.Encoder`] (semi-global edit distance over tokens, or
-subsequence DTW over frames) and [`evaluate_std`] scores the detections (F1 at a threshold chosen on validation,
-MAP of the ranked detections).
+in every utterance with an [`~wav2tok_hf.retrieval.encoders.Encoder`] (semi-global edit distance over tokens,
+subsequence DTW over frames, or clip retrieval over short windows of each utterance, each tokenised on its own)
+and [`evaluate_std`] scores the detections (F1 at a threshold chosen on validation, MAP of the ranked detections).
 
 Example:
     >>> import numpy as np
@@ -31,6 +31,12 @@ from ..audio_utils import load_audio
 from .encoders import Encoder
 from .index import Wav2TokIndex
 from .metrics import std_mean_average_precision, std_scores, std_threshold_sweep
+
+STD_DISTANCES = ("subsequence_levenshtein", "subsequence_dtw", "windowed_levenshtein")
+WINDOW_LENGTHS_S = (0.5, 0.75, 1.0)
+"""Window lengths of ``"windowed_levenshtein"``: about the span of a spoken keyword (chosen on speechocean762
+validation speakers, docs/RESULTS.md section 8a)."""
+WINDOW_HOP_S = 0.05
 
 
 @dataclass
@@ -74,6 +80,46 @@ def std_set_from_splits(utterances: Any, queries: Any, sampling_rate: int, max_q
                   [q_meta[i]["label"] for i in q_rows], [q_meta[i]["source_id"] for i in q_rows], sampling_rate, name)
 
 
+def window_spans(duration_s: float, lengths_s: tuple[float, ...] = WINDOW_LENGTHS_S,
+                 hop_s: float = WINDOW_HOP_S) -> list[tuple[float, float]]:
+    """``(start_s, end_s)`` of the windows ``"windowed_levenshtein"`` cuts from a recording of ``duration_s``: for
+    each length, windows every ``hop_s`` seconds, the last one ending at the recording's end; a recording not longer
+    than a length is one window for it (the whole recording, listed once). Times are rounded to milliseconds.
+
+    Example:
+        >>> window_spans(1.0, (0.5, 2.0), 0.2)
+        [(0.0, 0.5), (0.2, 0.7), (0.4, 0.9), (0.5, 1.0), (0.0, 1.0)]
+    """
+    if duration_s <= 0 or hop_s <= 0 or not lengths_s or min(lengths_s) <= 0:
+        raise ValueError(f"window_spans(duration_s={duration_s}, lengths_s={lengths_s}, hop_s={hop_s}): expected a "
+                         "positive duration, positive window lengths and a positive hop")
+    spans: list[tuple[float, float]] = []
+    for length in lengths_s:
+        if length >= duration_s:
+            spans.append((0.0, duration_s))
+            continue
+        starts = np.arange(0.0, duration_s - length + 1e-9, hop_s)
+        spans += [(float(s), float(s) + length) for s in starts] + [(duration_s - length, duration_s)]
+    spans = [(round(s, 3), round(e, 3)) for s, e in spans]  # millisecond times: the tail window may repeat one
+    return list(dict.fromkeys(spans))
+
+
+def _windowed_index(encoder: Encoder, std: STDSet, lengths_s: tuple[float, ...], hop_s: float
+                    ) -> tuple[Wav2TokIndex, dict[str, tuple[str, float, float]]]:
+    """Every utterance's windows, each tokenised on its own as a query is, in one index (labels: utterance ids);
+    and each window's ``(utterance id, start_s, end_s)`` by its index id."""
+    sr, waves, where = std.sampling_rate, [], {}
+    for uid, wave in zip(std.utterance_ids, std.utterances):
+        for start, end in window_spans(len(wave) / sr, lengths_s, hop_s):
+            where[f"{uid}@{start:.3f}-{end:.3f}"] = (uid, start, end)
+            waves.append(wave[int(round(start * sr)):int(round(end * sr))])
+    index = Wav2TokIndex(vocab_size=encoder.vocab_size, vocab_name=f"std-{encoder.name}",
+                         substitution_costs=encoder.substitution_costs)
+    index.add([np.asarray(s, dtype=np.int64) for s in encoder.encode(waves, sr)], ids=list(where),
+              labels=[w[0] for w in where.values()])
+    return index, where
+
+
 def _encode(encoder: Encoder, waves: list[np.ndarray], sampling_rate: int) -> tuple[list, list | None]:
     """``(sequences, per-token durations)`` for token STD, ``(frames, None)`` for frame STD."""
     if encoder.distance == "subsequence_levenshtein":
@@ -84,23 +130,36 @@ def _encode(encoder: Encoder, waves: list[np.ndarray], sampling_rate: int) -> tu
     return encoder.encode(waves, sampling_rate), None
 
 
-def std_detections(encoder: Encoder, std: STDSet) -> dict[str, Any]:
+def std_detections(encoder: Encoder, std: STDSet, window_lengths_s: tuple[float, ...] = WINDOW_LENGTHS_S,
+                   window_hop_s: float = WINDOW_HOP_S) -> dict[str, Any]:
     """Search every query in every utterance; one detection (best segment) per query and utterance.
 
     Detections are keyed by query id (each query is scored against the occurrences of its word) and scored by the
-    normalised cost: semi-global ED / query tokens, or subsequence DTW cost / query frames (lower = better).
+    normalised cost: semi-global ED / query tokens, subsequence DTW cost / query frames, or for
+    ``"windowed_levenshtein"`` the best window's normalised (weighted, when the encoder has substitution costs) ED
+    (lower = better). ``"windowed_levenshtein"`` cuts each utterance into windows (:func:`window_spans` of
+    ``window_lengths_s`` every ``window_hop_s``) and tokenises each on its own, so a keyword is tokenised as its
+    query is: a model whose tokens depend on the context around a word (a BiLSTM over whole clips) finds it there.
     """
-    if encoder.distance not in ("subsequence_levenshtein", "subsequence_dtw"):
-        raise ValueError(f"STD distance {encoder.distance!r}; accepted: subsequence_levenshtein, subsequence_dtw")
+    if encoder.distance not in STD_DISTANCES:
+        raise ValueError(f"STD distance {encoder.distance!r}; accepted: {', '.join(STD_DISTANCES)}")
+    windowed = encoder.distance == "windowed_levenshtein"
+    if windowed and encoder.vocab_size is None:
+        raise ValueError(f"encoder {encoder.name!r} has no token vocabulary, which windowed_levenshtein needs")
     start = time.perf_counter()
     query_seqs, _ = _encode(encoder, std.queries, std.sampling_rate)
     infer_s = (time.perf_counter() - start) / len(std.queries)
-    utt_seqs, utt_durations = _encode(encoder, std.utterances, std.sampling_rate)
-    if encoder.distance == "subsequence_levenshtein":
+    if windowed:
+        index, where = _windowed_index(encoder, std, tuple(window_lengths_s), window_hop_s)
+        window_distance = ("normalized_weighted_levenshtein" if encoder.substitution_costs is not None
+                           else "normalized_levenshtein")
+    elif encoder.distance == "subsequence_levenshtein":
+        utt_seqs, utt_durations = _encode(encoder, std.utterances, std.sampling_rate)
         index = Wav2TokIndex(vocab_size=encoder.vocab_size, vocab_name=f"std-{encoder.name}")
         index.add([np.asarray(s, dtype=np.int64) for s in utt_seqs], ids=std.utterance_ids,
                   durations=[list(d) for d in utt_durations])
     else:
+        utt_seqs, _ = _encode(encoder, std.utterances, std.sampling_rate)
         index = Wav2TokIndex(frame_dim=encoder.frame_dim, vocab_name=f"std-{encoder.name}", metric=encoder.metric,
                              frame_rate=encoder.frame_rate)
         index.add([np.asarray(s) for s in utt_seqs], ids=std.utterance_ids)
@@ -114,6 +173,14 @@ def std_detections(encoder: Encoder, std: STDSet) -> dict[str, Any]:
             detections[qid] = []
             continue
         tic = time.perf_counter()
+        if windowed:
+            result = index.search(np.asarray(seq), distance=window_distance)
+            best = {}  # the first (best) window of each utterance
+            for wid, score in zip(result.ids, result.scores):
+                best.setdefault(where[wid][0], (*where[wid], float(score)))
+            elapsed += time.perf_counter() - tic
+            detections[qid] = list(best.values())
+            continue
         result = index.search(np.asarray(seq), distance=encoder.distance)
         elapsed += time.perf_counter() - tic
         scores = result.scores / len(seq) if encoder.distance == "subsequence_levenshtein" else result.scores
@@ -124,23 +191,54 @@ def std_detections(encoder: Encoder, std: STDSet) -> dict[str, Any]:
             "infer_s_per_query": infer_s, "empty_queries": empty}
 
 
-def evaluate_std(encoder: Encoder, validation: STDSet, test: STDSet, min_overlap: float = 0.0) -> dict[str, Any]:
+def evaluate_std(encoder: Encoder, validation: STDSet, test: STDSet, min_overlap: float = 0.0,
+                 **window: Any) -> dict[str, Any]:
     """Choose the detection threshold that maximises F1 on ``validation``; report ``test`` F1 at that threshold.
 
     Also returns the test F1 at its own best threshold (``test_oracle_f1``, optimistic), the test MAP of the ranked
-    detections (``map``, with ``chance_map``; no threshold) and the validation sweep.
+    detections (``map``; no threshold; chance: :func:`random_detector_map`), the validation MAP (``validation_map``: what to choose a
+    search method by) and the validation sweep. ``window``: ``window_lengths_s`` / ``window_hop_s`` of
+    :func:`std_detections`.
     """
-    val = std_detections(encoder, validation)
+    val = std_detections(encoder, validation, **window)
     sweep = std_threshold_sweep(val["detections"], val["occurrences"], min_overlap=min_overlap)
-    tst = std_detections(encoder, test)
+    tst = std_detections(encoder, test, **window)
     at_threshold = std_scores(tst["detections"], tst["occurrences"], threshold=sweep["best_threshold"],
                               min_overlap=min_overlap)
     oracle = std_threshold_sweep(tst["detections"], tst["occurrences"], min_overlap=min_overlap)
     ranked = std_mean_average_precision(tst["detections"], tst["occurrences"], min_overlap=min_overlap)
-    return {"map": ranked["map"], "chance_map": ranked["chance_map"], "model": encoder.name, "distance": encoder.distance, "threshold": sweep["best_threshold"],
-            "validation_f1": sweep["best_f1"], "f1": at_threshold["f1"], "precision": at_threshold["precision"],
+    val_ranked = std_mean_average_precision(val["detections"], val["occurrences"], min_overlap=min_overlap)
+    return {"map": ranked["map"], "model": encoder.name,
+            "distance": encoder.distance, "threshold": sweep["best_threshold"], "validation_f1": sweep["best_f1"],
+            "validation_map": val_ranked["map"], "f1": at_threshold["f1"], "precision": at_threshold["precision"],
             "recall": at_threshold["recall"], "hits": at_threshold["hits"], "detections": at_threshold["detections"],
             "occurrences": at_threshold["occurrences"], "test_oracle_f1": oracle["best_f1"],
             "search_s": tst["search_s_per_query"], "infer_s": tst["infer_s_per_query"],
             "empty_queries": tst["empty_queries"],
             "validation_sweep": {k: sweep[k] for k in ("thresholds", "precision", "recall", "f1")}}
+
+
+def random_detector_map(std: STDSet, draws: int = 20, seed: int = 0, min_overlap: float = 0.0) -> float:
+    """The chance level of the STD MAP: a detector that knows nothing puts, in every utterance, a segment as long as
+    the query at a uniformly random place and ranks the utterances at random (mean MAP over ``draws`` seeded draws).
+
+    Example:
+        >>> std = STDSet([np.zeros(100, np.float32), np.zeros(100, np.float32)], ["u0", "u1"],
+        ...              {"w": [("u0", 0.0, 1.0)]}, [np.zeros(50, np.float32)], ["w"], ["q"], sampling_rate=100)
+        >>> round(random_detector_map(std, draws=2000), 2)  # the word fills u0: AP 1 or 1/2 (u0 first or not)
+        0.74
+    """
+    rng = np.random.default_rng(seed)
+    durations = np.array([len(u) / std.sampling_rate for u in std.utterances])
+    occurrences = {qid: std.occurrences[label] for qid, label in zip(std.query_ids, std.query_labels)}
+    maps = []
+    for _ in range(draws):
+        detections = {}
+        for qid, query in zip(std.query_ids, std.queries):
+            length = len(query) / std.sampling_rate
+            starts = rng.uniform(0, np.maximum(durations - length, 0))
+            order = rng.permutation(len(durations))
+            detections[qid] = [(uid, float(start), float(min(start + length, duration)), float(rank))
+                               for uid, start, duration, rank in zip(std.utterance_ids, starts, durations, order)]
+        maps.append(std_mean_average_precision(detections, occurrences, min_overlap=min_overlap)["map"])
+    return float(np.mean(maps))
