@@ -1,7 +1,8 @@
 """What the app searches: a :class:`~wav2tok_hf.retrieval.Wav2TokIndex` plus, per item, a title and its audio.
 
 A catalog folder holds the index as ``Wav2TokIndex.save`` writes it (``index/``) and ``catalog.json`` (titles and
-audio paths, relative to the folder or absolute). A bare index folder (made by ``Wav2TokIndex.save``, e.g. by
+audio paths, relative to the folder or absolute; for a catalog of recordings cut into windows, the windows' lengths
+and hop). A bare index folder (made by ``Wav2TokIndex.save``, e.g. by
 ``wav2tok index``) loads too: titles are then the labels and there is nothing to play.
 
 Builders: :func:`build_essen_catalog` (the embedded Essen melodies, rendered and tokenised once, then cached) and
@@ -23,6 +24,7 @@ from typing import Any
 
 from ..audio_utils import load_audio
 from ..retrieval.index import Wav2TokIndex, vocabulary_of
+from ..retrieval.std import WINDOW_HOP_S, WINDOW_LENGTHS_S, window_id, window_spans
 from ..saving import write_file_atomic
 
 logger = logging.getLogger(__name__)
@@ -34,12 +36,17 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 @dataclass
 class Catalog:
-    """A searchable index with a title and (optionally) an audio file per item id."""
+    """A searchable index with a title and (optionally) an audio file per item id.
+
+    With ``windows`` (``{"lengths_s": [...], "hop_s": ...}``) the index items are windows of recordings
+    (``retrieval.std.window_id``, labelled by their recording's id) and titles and audio are per recording.
+    """
 
     index: Wav2TokIndex
     titles: dict[str, str] = field(default_factory=dict)
     audio: dict[str, str] = field(default_factory=dict)  # id -> absolute path
     description: str = ""
+    windows: dict[str, Any] | None = None
 
     def title(self, item_id: str) -> str:
         return self.titles.get(item_id) or item_id
@@ -62,7 +69,7 @@ class Catalog:
             resolved = Path(path).resolve()
             audio[item_id] = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
         payload = {"format": CATALOG_FORMAT, "format_version": CATALOG_VERSION, "description": self.description,
-                   "titles": self.titles, "audio": audio}
+                   "titles": self.titles, "audio": audio, **({"windows": self.windows} if self.windows else {})}
         write_file_atomic(directory / CATALOG_FILE, lambda f: f.write(json.dumps(payload, ensure_ascii=False).encode("utf-8")))
 
     @classmethod
@@ -83,9 +90,12 @@ class Catalog:
                 raise ValueError(f"not a {CATALOG_FORMAT} v{CATALOG_VERSION} file")
             titles = {str(k): str(v) for k, v in payload["titles"].items()}
             audio = {str(k): str((directory / v).resolve()) for k, v in payload["audio"].items()}
+            windows = payload.get("windows")
+            if windows is not None:
+                windows = {"lengths_s": [float(x) for x in windows["lengths_s"]], "hop_s": float(windows["hop_s"])}
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"{directory / CATALOG_FILE} is damaged ({error}); delete the folder to rebuild it") from None
-        return cls(Wav2TokIndex.load(directory / "index"), titles, audio, str(payload.get("description", "")))
+        return cls(Wav2TokIndex.load(directory / "index"), titles, audio, str(payload.get("description", "")), windows)
 
     def check_encoder(self, encoder: Any) -> None:
         """Raise ``ValueError`` when ``encoder`` does not make this index's tokens (another model's index)."""
@@ -200,15 +210,19 @@ def folder_audio_files(folder: str | os.PathLike, limit: int | None = None) -> l
 
 
 def build_folder_catalog(model: Any, folder: str | os.PathLike, cache_dir: str | os.PathLike,
-                         limit: int | None = 300) -> Catalog:
+                         limit: int | None = 300, windows: bool = True) -> Catalog:
     """Every audio file under ``folder`` (the first ``limit``, by path) as a catalog of utterances for spoken-term
-    search: ids are paths relative to ``folder``, titles come from a ``manifest.tsv``/``manifest.csv`` when there is
-    one (speechocean762 prompts, Speech Commands words). Cached in ``cache_dir`` per model, folder and file list;
-    the audio stays where it is.
+    search: recording ids are paths relative to ``folder``, titles come from a ``manifest.tsv``/``manifest.csv`` when
+    there is one (speechocean762 prompts, Speech Commands words). With ``windows`` (the default) each recording is
+    indexed as windows tokenised on their own (``retrieval.std.window_spans``: a word's tokens depend on the words
+    around it, docs/RESULTS.md 8a'); without, as one token string (subsequence search). Cached in ``cache_dir`` per
+    model, folder, file list and layout; the audio stays where it is.
     """
     folder = Path(folder).resolve()
     files = folder_audio_files(folder, limit)
-    key = hashlib.sha1("\n".join([vocabulary_of(model).name, str(folder), *map(str, files)]).encode()).hexdigest()[:16]
+    layout = {"lengths_s": list(WINDOW_LENGTHS_S), "hop_s": WINDOW_HOP_S} if windows else None
+    key = hashlib.sha1("\n".join([vocabulary_of(model).name, str(folder), json.dumps(layout), *map(str, files)])
+                       .encode()).hexdigest()[:16]
     directory = Path(cache_dir) / f"folder-{folder.name}-{len(files)}-{key}"
     if (directory / CATALOG_FILE).is_file():
         return Catalog.load(directory)
@@ -220,10 +234,16 @@ def build_folder_catalog(model: Any, folder: str | os.PathLike, cache_dir: str |
         rate = model.config.sampling_rate
         waves = [load_audio(str(p), target_sampling_rate=rate)[0] for p in files]
         index = Wav2TokIndex.from_encoder(model)
-        index.add_audio(model, waves, sampling_rate=rate, ids=ids)
+        if layout is None:
+            index.add_audio(model, waves, sampling_rate=rate, ids=ids)
+        else:
+            cuts = [(i, wave, window_spans(len(wave) / rate)) for i, wave in zip(ids, waves)]
+            index.add_audio(model, [w[round(s * rate):round(e * rate)] for _, w, spans in cuts for s, e in spans],
+                            sampling_rate=rate, ids=[window_id(i, s, e) for i, _, spans in cuts for s, e in spans],
+                            labels=[i for i, _, spans in cuts for _ in spans])
         titles = {i: manifest.get(str(p), i) for i, p in zip(ids, files)}
         return Catalog(index, titles, {i: str(p) for i, p in zip(ids, files)},
-                       f"{len(files)} recordings under {folder}")
+                       f"{len(files)} recordings under {folder}", layout)
 
     return _build_atomically(directory, build)
 

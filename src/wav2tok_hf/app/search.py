@@ -24,6 +24,7 @@ import numpy as np
 from ..audio_utils import trim_silence
 from ..data.augment import pitch_shift_versions
 from ..retrieval.index import SUBSEQUENCE_DISTANCES, vocabulary_of
+from ..retrieval.std import window_of
 from .alignment import TokenAlignment, align_tokens
 from .catalog import Catalog
 from .inputs import HUM_LIMITS, ClipError, ClipLimits, check_clip
@@ -32,7 +33,7 @@ from .inputs import HUM_LIMITS, ClipError, ClipLimits, check_clip
 @dataclass(frozen=True)
 class Hit:
     """One ranked item: ``score`` is the index distance (lower is closer); ``start_s``/``end_s`` the matched span
-    inside the item for subsequence searches."""
+    inside the item for subsequence searches, or the best window of a windowed catalog (``item_id``: its recording)."""
 
     rank: int
     item_id: str
@@ -57,9 +58,10 @@ class SearchOutcome:
 
 
 def default_distance(catalog: Catalog, subsequence: bool) -> str:
-    """Subsequence search (a word inside an utterance) or whole-item search (a hum against a song opening), with
-    the substitution-weighted distance when the index carries substitution costs."""
-    if subsequence:
+    """Subsequence search (a word inside an utterance, unless the catalog holds the utterances as windows: then the
+    word is matched against whole windows) or whole-item search (a hum against a song opening), with the
+    substitution-weighted distance when the index carries substitution costs."""
+    if subsequence and not catalog.windows:
         return "normalized_subsequence_levenshtein"
     weighted = catalog.index.substitution_costs is not None
     return "normalized_weighted_levenshtein" if weighted else "normalized_levenshtein"
@@ -103,18 +105,20 @@ class Searcher:
         rate = self.model.config.sampling_rate
         tokens, durations = self._tokens(wave)
         index = self.catalog.index
+        windows = self.catalog.windows is not None and self.distance not in SUBSEQUENCE_DISTANCES
+        top_k = None if windows else self.top_k  # windows: every window ranked, then the best one per recording
         shifts = self.model.config.query_pitch_shifts
         if shifts:
             versions = [tokens if k == 0 else self.model.encode(v, sampling_rate=rate)
                         for k, v in zip(shifts, pitch_shift_versions(wave, shifts, rate)[0])]
-            result = index.search_versions(versions, distance=self.distance, top_k=self.top_k,
-                                           vocabulary=self._vocabulary)
+            result = index.search_versions(versions, distance=self.distance, top_k=top_k, vocabulary=self._vocabulary)
         else:
-            result = index.search(tokens, distance=self.distance, top_k=self.top_k, vocabulary=self._vocabulary)
+            result = index.search(tokens, distance=self.distance, top_k=top_k, vocabulary=self._vocabulary)
         seconds = len(wave) / rate
-        rows = result.to_list()
-        hits = [Hit(rank + 1, row["id"], self.catalog.title(row["id"]), row["score"], self.catalog.audio_path(row["id"]),
-                    row.get("start_s"), row.get("end_s")) for rank, row in enumerate(rows)]
+        rows = result.by_class().to_list()[:self.top_k] if windows else result.to_list()
+        spans = [window_of(row["id"]) if windows else (row["id"], row.get("start_s"), row.get("end_s")) for row in rows]
+        hits = [Hit(rank + 1, item, self.catalog.title(item), row["score"], self.catalog.audio_path(item), start, end)
+                for rank, (row, (item, start, end)) in enumerate(zip(rows, spans))]
         best = index.sequence(rows[0]["id"]).tolist()
         if self.distance in SUBSEQUENCE_DISTANCES:
             best = best[rows[0]["start"]:rows[0]["end"]]

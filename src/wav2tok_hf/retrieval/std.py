@@ -104,6 +104,23 @@ def window_spans(duration_s: float, lengths_s: tuple[float, ...] = WINDOW_LENGTH
     return list(dict.fromkeys(spans))
 
 
+def window_id(recording_id: str, start_s: float, end_s: float) -> str:
+    """The index id of a recording's window (:func:`window_of` reads it back).
+
+    Example:
+        >>> window_id("talk.wav", 1.15, 1.65), window_of("a@b.wav@1.150-1.650")
+        ('talk.wav@1.150-1.650', ('a@b.wav', 1.15, 1.65))
+    """
+    return f"{recording_id}@{start_s:.3f}-{end_s:.3f}"
+
+
+def window_of(item_id: str) -> tuple[str, float, float]:
+    """``(recording id, start_s, end_s)`` of a :func:`window_id`."""
+    recording, _, span = item_id.rpartition("@")
+    start, _, end = span.partition("-")
+    return recording, float(start), float(end)
+
+
 def _windowed_index(encoder: Encoder, std: STDSet, lengths_s: tuple[float, ...], hop_s: float
                     ) -> tuple[Wav2TokIndex, dict[str, tuple[str, float, float]]]:
     """Every utterance's windows, each tokenised on its own as a query is, in one index (labels: utterance ids);
@@ -111,7 +128,7 @@ def _windowed_index(encoder: Encoder, std: STDSet, lengths_s: tuple[float, ...],
     sr, waves, where = std.sampling_rate, [], {}
     for uid, wave in zip(std.utterance_ids, std.utterances):
         for start, end in window_spans(len(wave) / sr, lengths_s, hop_s):
-            where[f"{uid}@{start:.3f}-{end:.3f}"] = (uid, start, end)
+            where[window_id(uid, start, end)] = (uid, start, end)
             waves.append(wave[int(round(start * sr)):int(round(end * sr))])
     index = Wav2TokIndex(vocab_size=encoder.vocab_size, vocab_name=f"std-{encoder.name}",
                          substitution_costs=encoder.substitution_costs)
