@@ -2,8 +2,10 @@
 
 Corpus (real tokens, grown by mutation): a tokens JSON made by ``--tokens`` (``{"tokens", "label", "kind",
 "split"}`` lists; ``scripts/bench_scale.py --make-tokens`` writes one from MASTmelody re-synthesised from real
-singers' pitch tracks, tokenised by ``checkpoints/wav2tok-qbsh``). Queries are the real sung performances of the
-test split (never in the database, never mutated); the database holds every other real token string (references and
+singers' pitch tracks, tokenised by ``checkpoints/wav2tok-qbsh``; with ``--corpus speechocean762`` from its real
+read-English word clips, tokenised by a speech model, e.g. ``checkpoints/wav2tok-speech`` with K=800: speech tokens,
+labels are words). Queries are the real sung performances (words) of the test split (never in the database, never
+mutated); the database holds every other real token string (references and
 other performances) plus mutated copies of them until it reaches the size: per copy an edit rate drawn from
 U(0.05, 0.35) of substitutions to a codeword-near token (probability ``exp(-cost / 0.2)`` under the model's
 substitution costs), insertions (a repeat of a neighbour or a near token) and deletions, a random crop of up to 10%
@@ -57,7 +59,10 @@ def plot(rows: list[dict], path: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", default="results/scale/mastmelody_tokens.json")
-    parser.add_argument("--make-tokens", action="store_true", help="tokenise MASTmelody into --tokens first")
+    parser.add_argument("--make-tokens", action="store_true", help="tokenise --corpus into --tokens first")
+    parser.add_argument("--corpus", choices=["mastmelody", "speechocean762"], default="mastmelody",
+                        help="with --make-tokens: MASTmelody (melody tokens; --source its folder) or speechocean762 "
+                             "words (speech tokens; --source its folder, Hub id or built corpus; --model a speech model)")
     parser.add_argument("--model", default="checkpoints/wav2tok-qbsh")
     parser.add_argument("--source", default="../shared/data/mastmelody")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
             import torch
 
             torch.set_num_threads(1)
-            scale.make_tokens(args.model, args.source, args.tokens)
+            scale.make_tokens(args.model, args.source, args.tokens, args.corpus)
         from wav2tok_hf import Wav2TokModel
 
         report = scale.run_scale_benchmark(

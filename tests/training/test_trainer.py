@@ -85,19 +85,47 @@ def test_paper_ablations_run(tmp_path, ablation):
     ("loss/alignment", {"alignment_weight": 0.5}),
     ("loss/consistency", {"consistency_weight": 0.5}),   # needs the pair alignment without the alignment term
     ("loss/smoothness", {"smoothness_weight": 0.5}),
+    ("loss/context", {"context_weight": 0.5}),
 ])
 def test_extra_terms_are_computed_and_trained(tmp_path, term, weights):
     trainer = build(str(tmp_path / "m"), max_steps=2, save_interval=2, **weights)
     batch = next(iter(torch.utils.data.DataLoader(trainer.train_dataset, batch_size=2, collate_fn=_collator(trainer))))
     _, logs = trainer.compute_loss(trainer.model, batch, None)
-    assert logs[term] > 0 and {"loss/alignment", "loss/consistency", "loss/smoothness"} & set(logs) == {term}
+    extra = {"loss/alignment", "loss/consistency", "loss/smoothness", "loss/context"}
+    assert logs[term] > 0 and extra & set(logs) == {term}
     assert trainer.train().steps == 2
 
 
 def _collator(trainer):
     from wav2tok_hf.training import PairCollator
 
-    return PairCollator(trainer.feature_extractor, align=trainer._needs_alignment)  # as the trainer builds it
+    args = trainer.args  # as the trainer builds it
+    return PairCollator(trainer.feature_extractor, align=trainer._needs_alignment,
+                        context_crop_s=tuple(args.context_crop_s) if args.context_weight > 0 else None)
+
+
+def test_context_crops_are_frames_of_their_view_seeded_by_its_samples():
+    """training.context_weight: each first view's sub-crop starts on a frame and, featurised alone, gives that
+    view's frames at its offset (checked without per-utterance normalisation, away from the crop's edges); the same
+    view always draws the same crop (a resumed run sees the same batches)."""
+    from wav2tok_hf.training import PairCollator
+
+    fe = Wav2TokFeatureExtractor(**{k: TINY_MODEL[k] for k in ("sampling_rate", "n_fft", "hop_length", "n_mels")},
+                                 feature_type="log-mel", normalize_features=False)
+    items = tiny_pairs(4, seconds=2.0)
+    collate = PairCollator(fe, context_crop_s=(0.3, 0.8), seed=0)
+    batch, again = collate(items), collate(items)
+    assert torch.equal(batch["context_features"], again["context_features"])
+    assert not torch.equal(batch["context_offset"], PairCollator(fe, context_crop_s=(0.3, 0.8), seed=1)(items)["context_offset"])
+    rate, hop = fe.sampling_rate, fe.hop_length
+    for b in range(len(items)):
+        n = int(batch["context_mask"][b].sum())
+        assert 0.3 * rate / hop - 2 <= n <= 0.8 * rate / hop + 2
+        first, inner = int(batch["context_offset"][b]), slice(4, n - 4)
+        view = batch["input_features"][b, first:first + n]
+        assert torch.allclose(batch["context_features"][b, inner], view[inner], atol=1e-4)
+    with pytest.raises(ValueError, match="context_crop_s"):
+        Wav2TokTrainingArguments(output_dir="x", context_crop_s=[0.8, 0.3])
 
 
 def test_gradient_accumulation_counts_optimiser_steps(tmp_path):

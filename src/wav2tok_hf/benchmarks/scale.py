@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 DISTANCES = ("normalized_levenshtein", "normalized_weighted_levenshtein")
+TOKEN_CORPORA = ("mastmelody", "speechocean762")
 QUERY_SETS = {"real": "real hums (test split)", "near": "near copies (SYNTHETIC, 0-10% edits of an item)"}
 
 
@@ -62,33 +63,63 @@ def load_token_corpus(path: str, max_queries: int | None = None) -> TokenCorpus:
     return TokenCorpus(queries, query_labels, seeds, labels)
 
 
-def make_tokens(model_dir: str, source: str, output: str) -> None:
-    """Tokenise MASTmelody (real pitch tracks, re-synthesised) with ``model_dir``; write the tokens JSON."""
+def make_tokens(model_dir: str, source: str, output: str, corpus: str = "mastmelody") -> None:
+    """Tokenise a real corpus with ``model_dir``; write the tokens JSON. ``"mastmelody"``: real singers' pitch
+    tracks re-synthesised (queries: the test split's sung performances; labels: melodies); ``"speechocean762"``:
+    real read English word clips cut by the recipe (a folder, Hub id or built corpus; queries: the test speakers'
+    words that other speakers say too; labels: words)."""
     from .. import Wav2TokModel
-    from ..data import prepare_mastmelody
+    from ..data import prepare_mastmelody, prepare_speechocean762
 
+    if corpus not in TOKEN_CORPORA:
+        raise ValueError(f"corpus={corpus!r}; accepted: {', '.join(TOKEN_CORPORA)}")
     model = Wav2TokModel.from_pretrained(model_dir)
     out: dict[str, list] = {"tokens": [], "label": [], "kind": [], "split": [], "id": []}
-    for split, ds in prepare_mastmelody(source).items():
+    if corpus == "mastmelody":
+        splits = prepare_mastmelody(source).items()
+    else:
+        from datasets import load_from_disk
+
+        built = load_from_disk(source) if os.path.isfile(os.path.join(source, "dataset_dict.json")) else None
+        splits = ((split, (built or prepare_speechocean762(source))[split]) for split in ("train", "validation", "test"))
+    for split, ds in splits:
         for start in range(0, ds.num_rows, 32):
             rows = ds[start:start + 32]
             audio = [a["array"] if isinstance(a, dict) else a.get_all_samples().data.numpy().mean(0)
                      for a in rows["audio"]]
             tokens = model.encode(audio, sampling_rate=ds.features["audio"].sampling_rate)
             out["tokens"] += [list(map(int, t)) for t in tokens]
-            out["label"] += rows["melody_id"]
-            out["kind"] += rows["kind"]
+            if corpus == "mastmelody":
+                out["label"] += rows["melody_id"]
+                out["kind"] += rows["kind"]
+            else:
+                out["label"] += rows["label"]
+                out["kind"] += ["query" if split == "test" else "reference"] * len(tokens)
             out["split"] += [split] * len(tokens)
             out["id"] += rows["source_id"]
+    if corpus != "mastmelody":  # a test word no other speaker's clip says cannot be found: it joins the database
+        known = {lab for lab, split in zip(out["label"], out["split"]) if split != "test"}
+        out["kind"] = [k if lab in known else "reference" for k, lab in zip(out["kind"], out["label"])]
     with open(output, "w") as f:
         json.dump(out, f)
 
 
 def near_token_table(costs: np.ndarray, temperature: float = 0.2) -> np.ndarray:
-    """Row-stochastic substitution probabilities: near codewords (low cost) are likelier, never the token itself."""
+    """Cumulative substitution probabilities per token (``searchsorted(table[t], u)`` draws a substitute for ``t``):
+    near codewords (low cost) are likelier, never the token itself. Each row ends at exactly 1, so no draw falls
+    past the vocabulary (with 800 tokens the float sum stopped short of 1 and drew id 800).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> table = near_token_table(rng.random((800, 800)))
+        >>> bool((table[:, -1] == 1).all()), int(np.searchsorted(table[3], 0.9999999999))
+        (True, 799)
+    """
     weights = np.exp(-costs / temperature)
     np.fill_diagonal(weights, 0.0)
-    return np.cumsum(weights / weights.sum(1, keepdims=True), axis=1)
+    table = np.cumsum(weights / weights.sum(1, keepdims=True), axis=1)
+    table[:, -1] = 1.0
+    return table
 
 
 def mutate(seq: np.ndarray, rng: np.random.Generator, near: np.ndarray, partner: np.ndarray | None,

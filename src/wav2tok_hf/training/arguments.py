@@ -68,6 +68,11 @@ class Wav2TokTrainingArguments:
     # pitch front end: each view's key reference moved by a uniform offset in +-this many semitones (tolerance of
     # key-estimation slips; drawn per view from a seed of (seed, the view's samples), so a resumed run draws the same)
     key_jitter_semitones: float = 0.0
+    # context: token agreement between a random sub-crop of each first view, featurised on its own, and the same frames
+    # inside the whole view (a word's tokens should not change with the words around it; docs/RESULTS.md 8a');
+    # sub-crops last context_crop_s[0]..[1] seconds and start on a frame; drawn from a seed of (seed, the view's samples)
+    context_weight: float = 0.0
+    context_crop_s: list[float] = field(default_factory=lambda: [0.3, 1.0])
     alignment_frames: int = 32
     alignment_temperature: float = 0.1
     # bookkeeping
@@ -107,10 +112,15 @@ class Wav2TokTrainingArguments:
                     and getattr(self, name) > 0):
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; expected > 0 and finite")
         for name in ("weight_decay", "max_grad_norm", "diversity_weight", "smoothness_weight", "alignment_weight",
-                     "consistency_weight", "key_jitter_semitones"):
+                     "consistency_weight", "key_jitter_semitones", "context_weight"):
             if not (isinstance(getattr(self, name), (int, float)) and math.isfinite(getattr(self, name))
                     and getattr(self, name) >= 0):
                 raise ValueError(f"training.{name}={getattr(self, name)!r}; expected >= 0 and finite")
+        crop = self.context_crop_s
+        if not (isinstance(crop, (list, tuple)) and len(crop) == 2
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in crop) and 0 < crop[0] <= crop[1]):
+            raise ValueError(f"training.context_crop_s={crop!r}; expected [shortest, longest] seconds, 0 < shortest "
+                             "<= longest")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"training.warmup_ratio={self.warmup_ratio!r}; expected 0 <= warmup_ratio < 1")
         if not (0 < self.adam_beta1 < 1 and 0 < self.adam_beta2 < 1):

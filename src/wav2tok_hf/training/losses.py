@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -167,6 +167,28 @@ def consistency_loss(logits: torch.Tensor, logits_prime: torch.Tensor, aligned: 
     a = logits[b, t]
     partner = logits_prime[b, aligned[b, t]]
     return 0.5 * (F.cross_entropy(a, partner.argmax(-1)) + F.cross_entropy(partner, a.argmax(-1)))
+
+
+def context_loss(model: Any, batch: dict[str, torch.Tensor], logits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Token agreement (:func:`consistency_loss`) between each first view's sub-crop, encoded on its own
+    (``batch["context_features"]``, from ``PairCollator(context_crop_s=...)``), and the same frames inside the whole
+    view (``logits`` / ``lengths`` of the first views): a word's tokens should not depend on the words around it.
+
+    Example:
+        >>> from wav2tok_hf import Wav2TokConfig, Wav2TokModel
+        >>> model = Wav2TokModel(Wav2TokConfig(codebook_size=8, hidden_size=16, embedding_dim=8)).eval()
+        >>> view = torch.randn(1, 20, model.config.feature_size)
+        >>> full = model(view, torch.ones(1, 20, dtype=torch.long), return_dict=True)
+        >>> batch = {"context_features": view[:, 5:12], "context_mask": torch.ones(1, 7, dtype=torch.long),
+        ...          "context_offset": torch.tensor([5])}
+        >>> bool(context_loss(model, batch, full.logits, full.lengths) > 0)
+        True
+    """
+    out = model(batch["context_features"], batch["context_mask"], return_dict=True)
+    frames = torch.arange(out.logits.shape[1], device=lengths.device)[None, :]
+    aligned = batch["context_offset"].to(lengths.device)[:, None] + frames
+    valid = (frames < out.lengths[:, None]) & (aligned < lengths[:, None])
+    return consistency_loss(out.logits, logits, torch.where(valid, aligned, torch.full_like(aligned, -1)))
 
 
 class LossTerm(NamedTuple):

@@ -27,7 +27,8 @@ from ..saving import TRAINING_CONFIG_FILE, check_save_target, save_folder
 from .arguments import Wav2TokTrainingArguments
 from .checkpoint import check_checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from .kmeans import codebook_usage, spherical_kmeans
-from .losses import (LossTerm, alignment_loss, consistency_loss, ctc_loss, diversity_loss, dtw_alignment, matching_loss,
+from .losses import (LossTerm, alignment_loss, consistency_loss, context_loss, ctc_loss, diversity_loss, dtw_alignment,
+                     matching_loss,
                      smoothness_loss, weighted_total)
 
 logger = logging.getLogger(__name__)
@@ -55,13 +56,29 @@ class EpochSampler(Sampler[int]):
 class PairCollator:
     """Featurises a list of pair items into one padded batch of 2B sequences: the B first views, then the B second
     views (one encoder pass serves both views). ``key_jitter`` > 0 (pitch front end) moves each view's key reference
-    by a uniform offset in ``±key_jitter`` semitones, drawn from a seed of ``(seed, the view's samples)``."""
+    by a uniform offset in ``±key_jitter`` semitones, drawn from a seed of ``(seed, the view's samples)``.
+    ``context_crop_s=(shortest, longest)`` also cuts a sub-crop of each first view, starting on a frame, featurised on
+    its own (``context_features`` / ``context_mask``; ``context_offset``: its first frame in the view), seeded the
+    same way."""
 
     def __init__(self, feature_extractor: Wav2TokFeatureExtractor, align: bool = False, key_jitter: float = 0.0,
-                 seed: int = 0):
+                 seed: int = 0, context_crop_s: tuple[float, float] | None = None):
         self.feature_extractor = feature_extractor
         self.align = align
         self.key_jitter, self.seed = key_jitter, seed
+        self.context_crop_s = context_crop_s
+
+    def _context_crops(self, waves: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+        """A sub-crop of each wave (``context_crop_s`` long, whole when shorter) and its first frame."""
+        hop, rate = self.feature_extractor.hop_length, self.feature_extractor.sampling_rate
+        crops, offsets = [], []
+        for wave in waves:
+            rng = np.random.default_rng([self.seed, zlib.crc32(wave.tobytes()), 1])
+            size = min(len(wave), int(rng.uniform(*self.context_crop_s) * rate))
+            first = int(rng.integers(0, (len(wave) - size) // hop + 1))
+            crops.append(wave[first * hop:first * hop + size])
+            offsets.append(first)
+        return crops, offsets
 
     def _key_offsets(self, waves: list[np.ndarray]) -> list[float] | None:
         if not self.key_jitter:
@@ -81,6 +98,11 @@ class PairCollator:
                 n, m = int(lengths[b]), int(lengths[half + b])
                 aligned[b, :n] = dtw_alignment(features[b, :n], features[half + b, :m])
             batch["aligned"] = aligned
+        if self.context_crop_s is not None:
+            crops, offsets = self._context_crops(waves[:len(items)])
+            context, context_mask = self.feature_extractor.featurize(crops)
+            batch.update(context_features=context, context_mask=context_mask.long(),
+                         context_offset=torch.tensor(offsets, dtype=torch.long))
         return batch
 
 
@@ -290,6 +312,7 @@ class Wav2TokTrainer:
                 z[:half], z[half:], batch["aligned"], args.alignment_temperature, args.alignment_frames)),
             LossTerm(args.consistency_weight, "consistency", lambda: consistency_loss(
                 logits[:half], logits[half:], batch["aligned"])),
+            LossTerm(args.context_weight, "context", lambda: context_loss(model, batch, logits[:half], lengths[:half])),
         ]
 
     # ------------------------------------------------------------------ validation and saving
@@ -389,7 +412,9 @@ class Wav2TokTrainer:
         sampler = EpochSampler(len(self.train_dataset), args.seed)
         loader = DataLoader(self.train_dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
                             collate_fn=PairCollator(self.feature_extractor, align=self._needs_alignment,
-                                                    key_jitter=args.key_jitter_semitones, seed=args.seed),
+                                                    key_jitter=args.key_jitter_semitones, seed=args.seed,
+                                                    context_crop_s=tuple(args.context_crop_s)
+                                                    if args.context_weight > 0 else None),
                             num_workers=args.num_workers,
                             # its own generator: a DataLoader iterator otherwise draws from the global RNG, so a resumed
                             # run's dropout/alignment draws would be shifted by one
