@@ -124,9 +124,9 @@ def test_bench_scale_and_graph_ann(tmp_path, scale_inputs):
     graph = load_script("bench_graph_ann").main([
         "--tokens", tokens, "--model", model, "--size", "150", "--queries", "3", "--ef", "16", "--build-threads", "1",
         "--output", str(tmp_path / "graph" / "ann")])
-    assert graph["items"] == 150 and list(graph["sets"]) == ["real hums (test split)",
+    assert graph["items"] == 150 and list(graph["sets"]) == ["real queries (test split)",
                                                            "near copies (SYNTHETIC, 0-10% edits of an item)"]
-    assert [e["ef"] for e in graph["sets"]["real hums (test split)"]["ef"]] == [16]
+    assert [e["ef"] for e in graph["sets"]["real queries (test split)"]["ef"]] == [16]
     assert "Relative contrast" in (tmp_path / "graph" / "ann.md").read_text()
     with pytest.raises(SystemExit):
         load_script("bench_scale").main(["--tokens", str(tmp_path / "missing.json")])

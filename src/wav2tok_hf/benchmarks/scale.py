@@ -34,8 +34,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 DISTANCES = ("normalized_levenshtein", "normalized_weighted_levenshtein")
-TOKEN_CORPORA = ("mastmelody", "speechocean762")
-QUERY_SETS = {"real": "real hums (test split)", "near": "near copies (SYNTHETIC, 0-10% edits of an item)"}
+TOKEN_CORPORA = {
+    "mastmelody": "real wav2tok-qbsh tokens of MASTmelody (real singers' pitch tracks, re-synthesised) grown by mutation "
+                  "(SYNTHETIC variation of real strings); queries: real sung test performances, not in the database",
+    "speechocean762": "real speech tokens (a speech model's, e.g. wav2tok-speech, K=800) of speechocean762 word clips "
+                      "(real read English) grown by mutation (SYNTHETIC variation of real strings); queries: real words "
+                      "said by the test speakers, not in the database",
+}
+QUERY_SETS = {"real": "real queries (test split)", "near": "near copies (SYNTHETIC, 0-10% edits of an item)"}
 
 
 def _print(line: str) -> None:
@@ -49,6 +55,7 @@ class TokenCorpus(NamedTuple):
     query_labels: list[str]
     seeds: list[np.ndarray]
     labels: list[str]
+    corpus: str = "mastmelody"  # what the strings are (TOKEN_CORPORA; a file without the key is MASTmelody's)
 
 
 def load_token_corpus(path: str, max_queries: int | None = None) -> TokenCorpus:
@@ -60,7 +67,7 @@ def load_token_corpus(path: str, max_queries: int | None = None) -> TokenCorpus:
     query_labels = [lab for lab, q in zip(corpus["label"], is_query) if q][:max_queries]
     seeds = [np.asarray(t, np.int32) for t, q in zip(corpus["tokens"], is_query) if not q]
     labels = [lab for lab, q in zip(corpus["label"], is_query) if not q]
-    return TokenCorpus(queries, query_labels, seeds, labels)
+    return TokenCorpus(queries, query_labels, seeds, labels, corpus.get("corpus", "mastmelody"))
 
 
 def make_tokens(model_dir: str, source: str, output: str, corpus: str = "mastmelody") -> None:
@@ -74,7 +81,7 @@ def make_tokens(model_dir: str, source: str, output: str, corpus: str = "mastmel
     if corpus not in TOKEN_CORPORA:
         raise ValueError(f"corpus={corpus!r}; accepted: {', '.join(TOKEN_CORPORA)}")
     model = Wav2TokModel.from_pretrained(model_dir)
-    out: dict[str, list] = {"tokens": [], "label": [], "kind": [], "split": [], "id": []}
+    out: dict[str, Any] = {"corpus": corpus, "tokens": [], "label": [], "kind": [], "split": [], "id": []}
     if corpus == "mastmelody":
         splits = prepare_mastmelody(source).items()
     else:
@@ -339,10 +346,9 @@ def scale_markdown(report: dict[str, Any]) -> str:
     """The tables of a :func:`run_scale_benchmark` report."""
     lines = ["# Search at scale (`scripts/bench_scale.py`)", "",
              f"Command: `{report['command']}`", "",
-             "Database: real wav2tok-qbsh tokens of MASTmelody (real singers' pitch tracks, re-synthesised) grown by "
-             "mutation (SYNTHETIC variation of real strings); queries: real sung test performances, not in the "
-             "database; near copies: SYNTHETIC mutations (0-10% edits) of random database items (re-encoded / duplicate "
-             "audio). One core, one query at a time, top_k=10.", "",
+             f"Database: {TOKEN_CORPORA[report.get('corpus', 'mastmelody')]}; near copies: SYNTHETIC mutations "
+             "(0-10% edits) of random database items (re-encoded / duplicate audio). One core, one query at a time, "
+             "top_k=10.", "",
              *(["**Fast path = the graph** (`Wav2TokIndex.build_graph()`, APPROXIMATE: HNSW built with the normalised "
                 "ED and walked with the ranking's own normalised distance (plain or weighted), exact re-score of its "
                 "best max(5k, 50) candidates and of any string over 64 tokens; 'exact distances / query' = graph "
@@ -414,7 +420,7 @@ def run_scale_benchmark(corpus: TokenCorpus, costs: np.ndarray, sizes: Sequence[
     os.makedirs(os.path.dirname(output), exist_ok=True)
     queries, query_labels = corpus.queries, corpus.query_labels
     report: dict[str, Any] = {
-        "command": command, "platform": platform.platform(), "cpu_affinity": len(os.sched_getaffinity(0)),
+        "command": command, "corpus": corpus.corpus, "platform": platform.platform(), "cpu_affinity": len(os.sched_getaffinity(0)),
         "numba_threads": kernels.numba.get_num_threads(), "seed_strings": len(corpus.seeds), "queries": len(queries),
         "real_corpus": real_corpus_mrr(corpus.seeds, corpus.labels, queries, query_labels, costs, len(costs)),
         "sizes": []}
