@@ -103,3 +103,28 @@ def test_built_strings_are_the_models_encode_strings(corpus, tmp_path):
     for item in index.ids:
         assert index.sequence(item).tolist() == model.encode(str(corpus / "audio" / item))
     assert any(np.any(np.diff(index.sequence(item)) == 0) for item in index.ids)  # a long run split: not collapsed
+
+
+def test_windows_index_lists_recordings_by_their_best_window(corpus, tmp_path, capsys):
+    """``--windows``: every recording is indexed as windows tokenised on their own (labels: its id), and a search
+    lists recordings (each once) with the span of their best window; a piece cut from a recording is found there."""
+    import soundfile as sf
+
+    from wav2tok_hf.retrieval.std import window_of
+
+    model, audio, out = str(corpus / "model"), str(corpus / "audio"), str(tmp_path / "windows")
+    assert main(["index", "build", model, audio, out, "--windows", "--chunk-size", "3"]) == 0
+    index = Wav2TokIndex.load(out)
+    assert sorted(set(index.labels)) == ["d.wav", "down/c.wav", "up/a.wav", "up/b.wav"] and len(index) > 4 * 5
+    assert all(window_of(i)[0] == label for i, label in zip(index.ids, index.labels))
+    wave, rate = sf.read(os.path.join(audio, "down/c.wav"), dtype="float32")
+    query = str(tmp_path / "piece.wav")
+    sf.write(query, wave[int(0.5 * rate):int(1.25 * rate)], rate)  # 0.75 s: one of the windows' lengths
+    capsys.readouterr()
+    assert main(["index", "search", out, query, "--top-k", "3"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(rows) == len({r["id"] for r in rows}) == 3
+    assert rows[0]["id"] == "down/c.wav" and rows[0]["start_s"] < 1.25 and rows[0]["end_s"] > 0.5
+    assert rows[0]["window"] == f"down/c.wav@{rows[0]['start_s']:.3f}-{rows[0]['end_s']:.3f}"
+    assert main(["index", "build", model, audio, str(tmp_path / "x"), "--windows", "--store-frames"]) == 2
+    assert "--windows with --store-frames" in capsys.readouterr().err

@@ -7,10 +7,17 @@ in chunks of ``chunk_size`` rows with ``datasets.map`` (``num_proc`` processes);
 ``INDEX_DIR/.build/`` (``.npy`` + JSON, no pickles), so an interrupted build resumes from the first unfinished
 chunk. The index (and ``build.json``: the model and the source, used by ``index search``) is saved at the end.
 
+With ``--windows`` every recording is indexed as windows about a word long, each tokenised on its own
+(``retrieval.std.window_spans``; ids ``retrieval.std.window_id``, labels the recording's id), and ``index search``
+lists the recordings by their best window with its time span: how to find a spoken word in connected speech with a
+model whose tokens of a word change with the words around it (docs/RESULTS.md 8a').
+
 Example::
 
     wav2tok index build checkpoints/wav2tok-qbsh songs/ songs-index --num-proc 2 --store-frames
     wav2tok index search songs-index hum.wav --top-k 5 --rerank 20
+    wav2tok index build checkpoints/wav2tok-speech talks/ talks-index --windows
+    wav2tok index search talks-index word.wav --top-k 5    # {"id": recording, "start_s", "end_s", "score", ...}
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ import numpy as np
 from ..saving import write_file_atomic
 from .graph import id_bytes_for
 from .index import Wav2TokIndex, _check_max_score, vocabulary_of
+from .std import WINDOW_HOP_S, WINDOW_LENGTHS_S, window_id, window_of, window_spans
 from .storage import IndexLockedError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".aif")
 BUILD_FILE = "build.json"
 WORK_DIR = ".build"
+WINDOWS_PER_HIT = 50  # a windows search ranks top_k x this many windows, then keeps each recording's best
 
 
 def _load_corpus(source: str, split: str | None, sampling_rate: int, label_column: str | None,
@@ -97,10 +106,12 @@ def build_index(
     id_column: str | None = None,
     overwrite: bool = False,
     graph: bool = False,
+    windows: bool = False,
 ) -> Wav2TokIndex:
     """Tokenise ``source`` with the model at ``model_path`` and save the index to ``index_dir`` (see the module
     docstring). Resumes an interrupted build of the same model, source and options. ``graph=True`` also builds
-    the graph of :meth:`Wav2TokIndex.build_graph` (approximate fast top-k) and saves it with the index."""
+    the graph of :meth:`Wav2TokIndex.build_graph` (approximate fast top-k) and saves it with the index;
+    ``windows=True`` indexes each recording as windows tokenised on their own (labels: the recording ids)."""
     from tqdm.auto import tqdm
 
     from .. import Wav2TokModel
@@ -109,6 +120,8 @@ def build_index(
         raise ValueError(f"{index_dir!r} already holds an index; pass --overwrite to rebuild it")
     if num_proc < 1 or chunk_size < 1 or batch_size < 1:
         raise ValueError("num_proc, chunk_size and batch_size must be positive")
+    if windows and store_frames:
+        raise ValueError("--windows with --store-frames is not supported: a windows index has no re-rank frames")
     model = Wav2TokModel.from_pretrained(model_path).eval()
     if graph:
         id_bytes_for(model.config.codebook_size)  # refuses a codebook the graph cannot pack, before any work
@@ -118,12 +131,13 @@ def build_index(
     options = {"model": os.path.abspath(model_path) if os.path.exists(model_path) else model_path,
                "source": os.path.abspath(source) if os.path.exists(source) else source, "split": split,
                "rows": ds.num_rows, "chunk_size": chunk_size, "store_frames": store_frames,
-               "label_column": label_column, "id_column": id_column, "vocabulary": vocabulary_of(model).name}
+               "label_column": label_column, "id_column": id_column, "vocabulary": vocabulary_of(model).name,
+               "windows": {"lengths_s": list(WINDOW_LENGTHS_S), "hop_s": WINDOW_HOP_S} if windows else None}
     work = _work_folder(index_dir, options)
     chunks = range(0, ds.num_rows, chunk_size)
     for start in tqdm(chunks, desc="tokenising chunks", unit="chunk"):
         _tokenise_chunk(model, ds, work, start, min(start + chunk_size, ds.num_rows), options, batch_size, num_proc)
-    index = _assemble(model, work, chunks, store_frames)
+    index = _assemble(model, work, chunks, store_frames, windowed=windows)
     if graph:
         index.build_graph()
     index.save(index_dir)
@@ -156,7 +170,16 @@ def _tokenise_chunk(model: Any, ds: Any, work: str, start: int, stop: int, optio
     done = os.path.join(work, f"chunk-{start:09d}.json")
     if os.path.isfile(done):
         return
-    store_frames = options["store_frames"]
+    store_frames, rate = options["store_frames"], model.config.sampling_rate
+
+    def tokenise_windows(batch: dict) -> dict:  # per recording: its windows' strings and spans
+        tokens, spans = [], []
+        for wave in model.feature_extractor.load(batch["audio"]):
+            cuts = window_spans(len(wave) / rate) if len(wave) else []
+            clips = [wave[round(s * rate):round(e * rate)] for s, e in cuts]
+            tokens.append(model.encode(clips, sampling_rate=rate, batch_size=batch_size) if clips else [])
+            spans.append([list(c) for c in cuts])
+        return {"tokens": tokens, "spans": spans}
 
     def tokenise(batch: dict) -> dict:
         tokens, durations, frames = [], [], []
@@ -167,7 +190,8 @@ def _tokenise_chunk(model: Any, ds: Any, work: str, start: int, stop: int, optio
             frames.append(embeddings.astype(np.float16).tolist() if store_frames else [])
         return {"tokens": tokens, "durations": durations, "frames": frames}
 
-    part = ds.select(range(start, stop)).map(tokenise, batched=True, batch_size=batch_size,
+    part = ds.select(range(start, stop)).map(tokenise_windows if options["windows"] else tokenise, batched=True,
+                                             batch_size=batch_size,
                                              num_proc=num_proc if num_proc > 1 and stop - start > 1 else None,
                                              remove_columns=list(ds.features), desc=f"rows {start}-{stop}").to_dict()
     ids = _text(ds, options["id_column"], start, stop, [str(i) for i in range(start, stop)])
@@ -177,18 +201,27 @@ def _tokenise_chunk(model: Any, ds: Any, work: str, start: int, stop: int, optio
         np.save(os.path.join(work, f"frames-{start:09d}.npy"), np.concatenate(frames), allow_pickle=False)
         np.save(os.path.join(work, f"frame-lengths-{start:09d}.npy"), np.array([len(f) for f in frames]),
                 allow_pickle=False)
-    payload = {"tokens": part["tokens"], "durations": part["durations"], "ids": ids, "labels": labels}
+    payload = {"tokens": part["tokens"], "ids": ids, "labels": labels}
+    payload.update({"spans": part["spans"]} if options["windows"] else {"durations": part["durations"]})
     write_file_atomic(done, lambda f: f.write(json.dumps(payload).encode("utf-8")))
 
 
-def _assemble(model: Any, work: str, chunks: range, store_frames: bool) -> Wav2TokIndex:
-    """The index of every finished chunk, in row order (silent clips, which have no tokens, left out)."""
+def _assemble(model: Any, work: str, chunks: range, store_frames: bool, windowed: bool = False) -> Wav2TokIndex:
+    """The index of every finished chunk, in row order (silent clips, which have no tokens, left out); windowed:
+    every recording's windows, labelled by the recording's id."""
     index = Wav2TokIndex.from_encoder(model)
     if store_frames:
         index.enable_rerank(model)
     for start in chunks:
         with open(os.path.join(work, f"chunk-{start:09d}.json")) as f:
             chunk = json.load(f)
+        if windowed:
+            rows = [(window_id(rid, s, e), rid, t)
+                    for rid, strings, cuts in zip(chunk["ids"], chunk["tokens"], chunk["spans"])
+                    for t, (s, e) in zip(strings, cuts) if len(t)]
+            if rows:
+                index.add([r[2] for r in rows], ids=[r[0] for r in rows], labels=[r[1] for r in rows])
+            continue
         frames = None
         if store_frames:
             flat = np.load(os.path.join(work, f"frames-{start:09d}.npy"), allow_pickle=False)
@@ -217,12 +250,31 @@ def search_index(index_dir: str, query: str, model_path: str | None = None, top_
             model_path = json.load(f)["model"]
     if not os.path.isfile(query):
         raise FileNotFoundError(f"query audio {query!r} does not exist")
+    windowed = _built_with_windows(index_dir)
+    if windowed and rerank is not None:
+        raise ValueError(f"{index_dir!r} holds windows (built with --windows), which have no re-rank frames")
     index = Wav2TokIndex.load(index_dir)
     model = Wav2TokModel.from_pretrained(model_path).eval()
     distance = distance or ("normalized_weighted_levenshtein" if index.substitution_costs is not None
                             else "normalized_levenshtein")
-    return index.search_audio(model, query, distance=distance, top_k=top_k, rerank=rerank,
-                              max_score=max_score).to_list()
+    if not windowed:
+        return index.search_audio(model, query, distance=distance, top_k=top_k, rerank=rerank,
+                                  max_score=max_score).to_list()
+    best = index.search_audio(model, query, distance=distance, top_k=top_k * WINDOWS_PER_HIT, max_score=max_score)
+    hits = []
+    for row in best.by_class().to_list()[:top_k]:
+        recording, start_s, end_s = window_of(row["id"])
+        hits.append({"id": recording, "start_s": start_s, "end_s": end_s, "score": row["score"], "window": row["id"]})
+    return hits
+
+
+def _built_with_windows(index_dir: str) -> bool:
+    """Whether ``index_dir``'s ``build.json`` says it was built with ``--windows``."""
+    try:
+        with open(os.path.join(index_dir, BUILD_FILE)) as f:
+            return bool(json.load(f).get("windows"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _build_command(args: argparse.Namespace) -> int:
@@ -230,7 +282,7 @@ def _build_command(args: argparse.Namespace) -> int:
         index = build_index(args.model, args.source, args.index_dir, split=args.split, num_proc=args.num_proc,
                             chunk_size=args.chunk_size, batch_size=args.batch_size, store_frames=args.store_frames,
                             label_column=args.label_column, id_column=args.id_column, overwrite=args.overwrite,
-                            graph=args.graph)
+                            graph=args.graph, windows=args.windows)
     except IndexLockedError as error:
         raise ValueError(str(error)) from None
     print(json.dumps({"index_dir": args.index_dir, "items": len(index), "classes": len(index._class_names),
@@ -268,6 +320,9 @@ def add_index_commands(commands: Any) -> None:
     build.add_argument("--graph", action="store_true",
                        help="also build the search graph (APPROXIMATE fast top-k for large indexes; recall measured in "
                             "scripts/bench_scale.py --graph)")
+    build.add_argument("--windows", action="store_true",
+                       help="index each recording as 0.5-1 s windows tokenised on their own, to find spoken words in "
+                            "connected speech; `index search` then lists recordings by their best window")
     build.set_defaults(func=_build_command)
     search = sub.add_parser("search", help="rank the items of INDEX_DIR for one audio query (JSON lines)")
     search.add_argument("index_dir")
