@@ -78,7 +78,7 @@ def test_pitch_class_reference_ignores_octave_jumps():
     assert agreement(mean) < 0.5
 
 
-@pytest.mark.parametrize("reference", ["mean", "pitch-class"])
+@pytest.mark.parametrize("reference", ["mean", "pitch-class", "pitch-class-tuned"])
 @pytest.mark.parametrize("fold", [False, True])
 def test_pitch_key_references_are_exactly_transposition_equivariant(reference, fold):
     fe = extractor(feature_type="pitch", n_fft=512, fmin=65.0, pitch_reference=reference, pitch_fold_octave=fold)
@@ -90,6 +90,20 @@ def test_pitch_key_references_are_exactly_transposition_equivariant(reference, f
     base, up = fe([render(0), render(3)], sampling_rate=8000, return_tensors="pt")["input_features"]
     pitch_dims = slice(0, fe.feature_size - 2)  # one-hot, relative pitch, slope (not voicing/energy)
     assert (base[:, pitch_dims] - up[:, pitch_dims]).abs().median() < 0.02
+
+
+def test_tuned_key_is_the_tuning_plus_whole_semitones_near_the_steady_key():
+    """pitch_reference="pitch-class-tuned": the key's fraction of a semitone is the clip's tuning, its whole part the
+    nearest to the steady key's, so two estimates of one performance differ by whole semitones only."""
+    from wav2tok_hf.pitch import key_reference
+
+    pitch = torch.tensor([[60.3] * 10 + [62.3] * 10 + [64.3] * 5])  # every note 0.3 st sharp
+    voiced = torch.ones_like(pitch, dtype=torch.bool)
+    steady, tuned = (key_reference(pitch, voiced, kind) for kind in ("pitch-class", "pitch-class-tuned"))
+    assert tuned.item() == pytest.approx(61.3, abs=1e-4) and abs(tuned.item() - steady.item()) <= 0.5
+    held = torch.tensor([[60.3] * 20 + [62.3] * 10 + [64.3] * 5])  # a longer first note moves the steady key
+    moved = key_reference(held, torch.ones_like(held, dtype=torch.bool), "pitch-class-tuned")
+    assert (moved - tuned).item() == pytest.approx(round((moved - tuned).item()), abs=1e-4)
 
 
 def test_pitch_without_contour_scalars_drops_exactly_relative_pitch_and_slope():

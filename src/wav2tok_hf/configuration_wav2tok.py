@@ -10,7 +10,7 @@ from transformers import PreTrainedConfig
 FEATURE_TYPES = ("log-mel", "mfcc", "cqt", "pitch")
 ENCODER_TYPES = ("bilstm", "transformer")
 SIMILARITY_TYPES = ("learned", "cosine")
-PITCH_REFERENCES = ("mean", "pitch-class", "pitch-class-voiced")
+PITCH_REFERENCES = ("mean", "pitch-class", "pitch-class-voiced", "pitch-class-tuned")
 FREQUENCY_FEATURE_TYPES = ("cqt", "log-mel")
 
 
@@ -41,8 +41,9 @@ class Wav2TokConfig(PreTrainedConfig):
         pitch_context_semitones (`int`, defaults to 18): half-width of the key-normalised pitch window (`pitch`).
         pitch_reference (`str`, defaults to `"mean"`): key reference of the `pitch` front end: `"mean"` (winsorised
             mean of the voiced pitch), `"pitch-class"` (circular mean of the pitch class over steady frames, placed in
-            the octave of the mean; insensitive to octave jumps of singer or tracker) or `"pitch-class-voiced"` (the
-            same over every voiced frame: steadier across renderings of one performance).
+            the octave of the mean; insensitive to octave jumps of singer or tracker), `"pitch-class-voiced"` (the
+            same over every voiced frame: steadier across renderings of one performance) or `"pitch-class-tuned"`
+            (the clip's tuning plus the whole semitones nearest the steady key: estimates differ by whole semitones).
         pitch_fold_octave (`bool`, defaults to `False`): `pitch` one-hot over the 12 pitch classes relative to the
             key (circular, octave-invariant) instead of over ±`pitch_context_semitones`.
         pitch_contour_scalars (`bool`, defaults to `True`): `pitch` features include the relative pitch / 12 and its

@@ -110,7 +110,10 @@ def key_reference(semitones: torch.Tensor, voiced: torch.Tensor, kind: str = "me
     voiced pitch (interquartile clip; 69 when nothing is voiced), exactly equivariant under transposition and, unlike
     the median, not jumping between notes when two notes share the middle; ``"pitch-class"``, the
     :func:`pitch_class_key` (over steady frames) placed in the octave nearest that mean (still exactly
-    transposition-equivariant); ``"pitch-class-voiced"``, the same over every voiced frame.
+    transposition-equivariant); ``"pitch-class-voiced"``, the same over every voiced frame; ``"pitch-class-tuned"``,
+    the clip's tuning (circular mean of the voiced pitch modulo one semitone, every voiced frame: steadier than the
+    key) plus the whole number of semitones nearest the steady key, so that two estimates of one performance differ
+    by whole semitones only, which a key search over whole-semitone offsets undoes exactly.
 
     Example:
         >>> pitch = torch.tensor([[60.0, 62.0, 64.0, 65.0, 67.0]])
@@ -122,8 +125,13 @@ def key_reference(semitones: torch.Tensor, voiced: torch.Tensor, kind: str = "me
     low, high = torch.nanquantile(pitch, 0.25, dim=1, keepdim=True), torch.nanquantile(pitch, 0.75, dim=1, keepdim=True)
     clipped = torch.minimum(torch.maximum(semitones, low), high) * voiced
     reference = (clipped.sum(1) / voiced.sum(1).clamp(min=1)).nan_to_num(69.0)
-    if kind in ("pitch-class", "pitch-class-voiced"):
-        key = pitch_class_key(semitones, voiced, steady_only=kind == "pitch-class")
+    if kind in ("pitch-class", "pitch-class-voiced", "pitch-class-tuned"):
+        key = pitch_class_key(semitones, voiced, steady_only=kind != "pitch-class-voiced")
+        if kind == "pitch-class-tuned":
+            angle = semitones * (2 * math.pi)
+            weight = voiced.to(semitones.dtype)
+            tuning = torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) / (2 * math.pi)
+            key = tuning + torch.round(key - tuning)
         reference = key + 12 * torch.round((reference - key) / 12)
     return reference
 
