@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -196,6 +197,27 @@ def test_catalog_plays_the_files_of_an_index_built_by_the_index_command(essen, m
     assert len(built.index) == SONGS and all(built.audio_path(i) == str(folder / i) for i in built.index.ids)
     wave, rate = next(iter(queries.values()))
     assert Searcher(melody_model, built).search(wave, sampling_rate=rate).hits[0].audio is not None
+
+
+def test_catalog_searches_an_index_built_with_windows_by_its_windows(shared_data, speech_model, tmp_path):
+    """`wav2tok index build ... --windows` then `--speech-index`: the app reads the layout from build.json, plays the
+    recordings and lists each once with its best window (a word cut from a recording is found there)."""
+    from wav2tok_hf.retrieval.build import build_index
+
+    folder = tmp_path / "wavs"
+    folder.mkdir()
+    source = sorted((shared_data / "speechocean762_train" / "WAVE").rglob("*.flac"))[:4]
+    for path in source:
+        shutil.copy(path, folder / path.name)  # copies: the app plays only files inside the indexed folder
+    build_index(str(REPO / "checkpoints" / "wav2tok-speech"), str(folder), str(tmp_path / "built"), windows=True)
+    built = Catalog.load(tmp_path / "built")
+    assert built.windows and sorted(set(built.index.labels)) == sorted(p.name for p in source)
+    assert all(built.audio_path(p.name) == str(folder / p.name) for p in source)
+    wave, rate = load_audio(str(folder / source[2].name))
+    hits = Searcher(speech_model, built, subsequence=True, limits=WORD_LIMITS).search(
+        wave[int(0.8 * rate):int(1.6 * rate)], sampling_rate=rate).hits
+    assert hits[0].item_id == source[2].name and hits[0].start_s < 1.6 and hits[0].end_s > 0.8
+    assert len({h.item_id for h in hits}) == len(hits) <= 4 and hits[0].audio is not None
 
 
 def test_app_refuses_a_missing_index_with_a_message(tmp_path, capsys):

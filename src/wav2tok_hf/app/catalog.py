@@ -83,7 +83,11 @@ class Catalog:
             raise FileNotFoundError(f"index folder {directory} does not exist")
         if not (directory / CATALOG_FILE).is_file():
             index = Wav2TokIndex.load(directory)
-            return cls(index, audio=_built_from_folder(directory, index.ids), description=f"index {directory}")
+            record = _build_record(directory)
+            windows = record.get("windows") or None  # `wav2tok index build --windows`: items are windows of files
+            recordings = sorted(set(index.labels)) if windows else index.ids
+            return cls(index, audio=_built_from_folder(record, recordings), description=f"index {directory}",
+                       windows=windows)
         try:
             payload = json.loads((directory / CATALOG_FILE).read_text(encoding="utf-8"))
             if payload.get("format") != CATALOG_FORMAT or payload.get("format_version") != CATALOG_VERSION:
@@ -105,15 +109,21 @@ class Catalog:
                              f"{vocabulary.name!r}: rebuild the index with this model or pass the model it was made with")
 
 
-def _built_from_folder(directory: Path, ids: list[str]) -> dict[str, str]:
-    """The audio files of an index that ``wav2tok index build`` made from a folder (its ``build.json`` names the
-    folder; ids are paths inside it), so that the page can play them; ``{}`` for any other index."""
+def _build_record(directory: Path) -> dict[str, Any]:
+    """The ``build.json`` that ``wav2tok index build`` wrote beside an index (``{}`` when there is none)."""
     from ..retrieval.build import BUILD_FILE
 
     try:
-        source = json.loads((directory / BUILD_FILE).read_text(encoding="utf-8")).get("source")
-    except (OSError, ValueError, AttributeError):
+        record = json.loads((directory / BUILD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _built_from_folder(record: dict[str, Any], ids: list[str]) -> dict[str, str]:
+    """The audio files of an index that ``wav2tok index build`` made from a folder (its ``build.json`` record names
+    the folder; ids are paths inside it), so that the page can play them; ``{}`` for any other index."""
+    source = record.get("source")
     if not isinstance(source, str) or not os.path.isdir(source):
         return {}
     root = Path(source).resolve()

@@ -59,7 +59,9 @@ def _speech_help() -> str:
     found = [(name, path) for name, path in SHARED_SPEECH_FOLDERS.items() if path.is_dir()]
     lines = ["**No index of utterances was given**, so this view is off. Start the app with one:",
              "", "```", "wav2tok app --speech-folder FOLDER_OF_RECORDINGS   # indexes *.wav/*.flac under it (cached)",
-             "wav2tok app --speech-index INDEX_FOLDER          # an index saved with Wav2TokIndex.save", "```"]
+             "wav2tok app --speech-index INDEX_FOLDER          # an index saved with Wav2TokIndex.save, or:",
+             "wav2tok index build checkpoints/wav2tok-speech FOLDER INDEX_FOLDER --windows   # then --speech-index",
+             "```"]
     if found:
         lines += ["", "Corpora found beside this checkout:"]
         lines += [f"- {name}: `wav2tok app --speech-folder {path}`" for name, path in found]
@@ -226,7 +228,8 @@ def build_demo(services: AppServices):
                 gr.Markdown(services.speech_help, elem_id="word-help")
             else:
                 utterances = services.word.catalog
-                gr.Markdown(f"Searching **{len(utterances.index)} recordings** ({utterances.description}) for the "
+                recordings = len(set(utterances.index.labels)) if utterances.windows else len(utterances.index)
+                gr.Markdown(f"Searching **{recordings} recordings** ({utterances.description}) for the "
                             "word you say (0.2–10 s); each hit plays from where the word was found.")
                 _search_panel(gr, "word", "your word", "Find", word_handler(services))
         with gr.Tab("See the tokens", elem_id="tab-tokens"):
