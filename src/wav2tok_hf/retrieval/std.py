@@ -35,8 +35,9 @@ from .metrics import std_mean_average_precision, std_scores, std_threshold_sweep
 STD_DISTANCES = ("subsequence_levenshtein", "subsequence_dtw", "windowed_levenshtein")
 WINDOW_LENGTHS_S = (0.5, 0.75, 1.0)
 """Window lengths of ``"windowed_levenshtein"``: about the span of a spoken keyword (chosen on speechocean762
-validation speakers, docs/RESULTS.md section 8a)."""
+validation speakers, docs/RESULTS.md section 8a')."""
 WINDOW_HOP_S = 0.05
+SWEEP_POINTS = 200  # thresholds of a validation sweep kept in a report (thinned_sweep)
 
 
 @dataclass
@@ -232,7 +233,24 @@ def evaluate_std(encoder: Encoder, validation: STDSet, test: STDSet, min_overlap
             "occurrences": at_threshold["occurrences"], "test_oracle_f1": oracle["best_f1"],
             "search_s": tst["search_s_per_query"], "infer_s": tst["infer_s_per_query"],
             "empty_queries": tst["empty_queries"],
-            "validation_sweep": {k: sweep[k] for k in ("thresholds", "precision", "recall", "f1")}}
+            "validation_sweep": thinned_sweep(sweep)}
+
+
+def thinned_sweep(sweep: dict[str, Any], points: int = SWEEP_POINTS) -> dict[str, list]:
+    """The ``thresholds`` / ``precision`` / ``recall`` / ``f1`` lists of a threshold sweep at no more than ``points``
+    evenly spaced thresholds, always keeping the best-F1 one (what a report stores and plots: a sweep over every
+    distinct score of 30,000 detections is megabytes of JSON).
+
+    Example:
+        >>> sweep = {"thresholds": [0.1 * k for k in range(10)], "precision": [0.0] * 10, "recall": [0.0] * 10,
+        ...          "f1": [0, 0, 0, 0.9, 0, 0, 0, 0, 0, 0]}
+        >>> [round(t, 1) for t in thinned_sweep(sweep, points=3)["thresholds"]]
+        [0.0, 0.3, 0.4, 0.9]
+    """
+    keys = ("thresholds", "precision", "recall", "f1")
+    n = len(sweep["thresholds"])
+    keep = np.unique(np.r_[np.linspace(0, n - 1, min(points, n)).round().astype(int), int(np.argmax(sweep["f1"]))])
+    return {k: [sweep[k][i] for i in keep] for k in keys}
 
 
 def random_detector_map(std: STDSet, draws: int = 20, seed: int = 0, min_overlap: float = 0.0) -> float:
