@@ -49,11 +49,17 @@ KNOWN_COLUMNS = {
     "PS": "PS (MRR)",
     "search_s": "search s/query",
     "infer_s": "inference s/query",
+    # spoken term detection (scripts/benchmark_std.py): F1 at the validation threshold, MAP and search time of each
+    # search (semi-global ED over an utterance's tokens, subsequence DTW over frames, windows tokenised alone)
+    **{f"{key}_{metric}": f"STD {label} ({name})" for key, name in (("ed", "subsequence ED"), ("sdtw", "S-DTW"),
+                                                                     ("win", "windows"))
+       for metric, label in (("f1", "F1"), ("map", "MAP"), ("search_s", "s/query"))},
 }
 TEXT_COLUMNS = ("distance",)  # text-valued row keys shown (right after the model name); other text is ignored
 # Top-level numbers of a benchmark JSON shown next to the corpus name.
 CONTEXT_KEYS = {"num_queries": "{:.0f} queries", "num_database": "{:.0f} database items",
-                "chance_mrr": "chance MRR {:.3f}"}
+                "num_utterances": "{:.0f} utterances searched", "chance_mrr": "chance MRR {:.3f}",
+                "chance_map": "chance MAP {:.3f}"}
 AUDIO_KIND = {True: "synthetic audio", False: "real recordings", None: "real or synthetic audio: not stated"}
 COLUMN_LEGEND = {
     "V": "unmodified queries",

@@ -399,6 +399,20 @@ def test_card_table_of_a_demo_report():
     assert read_benchmark(report).to_dict()["num_queries"] == 40
 
 
+def test_card_table_of_a_spoken_term_detection_report():
+    """The JSON `scripts/benchmark_std.py` writes: F1 / MAP / time per search, the searched utterances, chance MAP."""
+    report = {"corpus": "std-speechocean762", "synthetic": False, "num_queries": 141, "num_utterances": 200,
+              "chance_map": 0.011, "rows": [{"model": "wav2tok", "ed_f1": 0.031, "ed_map": 0.026, "win_f1": 0.065,
+                                            "win_map": 0.083, "results": [{"distance": "windowed_levenshtein"}]},
+                                           {"model": "logmel-dtw", "sdtw_f1": 0.044, "sdtw_map": 0.047}]}
+    table = benchmark_markdown([read_benchmark(report)])
+    assert ("**std-speechocean762** (real recordings, 141 queries, 200 utterances searched, chance MAP 0.011)"
+            in table)
+    assert ("| model | STD F1 (subsequence ED) | STD MAP (subsequence ED) | STD F1 (S-DTW) | STD MAP (S-DTW) | "
+            "STD F1 (windows) | STD MAP (windows) |") in table
+    assert "| wav2tok | 0.031 | 0.026 | – | – | 0.065 | 0.083 |" in table
+
+
 @pytest.mark.parametrize("bad", [{"corpus": "x"}, {"rows": []}, {"rows": ["not a row"]}, "not json"])
 def test_read_benchmark_rejects_files_without_rows(tmp_path, bad):
     path = tmp_path / "bench.json"
