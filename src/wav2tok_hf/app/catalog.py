@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..audio_utils import load_audio
+from ..retrieval.build import build_record
 from ..retrieval.index import Wav2TokIndex, vocabulary_of
-from ..retrieval.std import WINDOW_HOP_S, WINDOW_LENGTHS_S, window_id, window_spans
+from ..retrieval.std import recording_windows, window_layout
 from ..saving import write_file_atomic
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class Catalog:
             raise FileNotFoundError(f"index folder {directory} does not exist")
         if not (directory / CATALOG_FILE).is_file():
             index = Wav2TokIndex.load(directory)
-            record = _build_record(directory)
+            record = build_record(directory)
             windows = record.get("windows") or None  # `wav2tok index build --windows`: items are windows of files
             recordings = sorted(set(index.labels)) if windows else index.ids
             return cls(index, audio=_built_from_folder(record, recordings), description=f"index {directory}",
@@ -107,17 +108,6 @@ class Catalog:
         if vocabulary != self.index.vocabulary:
             raise ValueError(f"the index was made with tokenizer {self.index.vocabulary.name!r}, the model is "
                              f"{vocabulary.name!r}: rebuild the index with this model or pass the model it was made with")
-
-
-def _build_record(directory: Path) -> dict[str, Any]:
-    """The ``build.json`` that ``wav2tok index build`` wrote beside an index (``{}`` when there is none)."""
-    from ..retrieval.build import BUILD_FILE
-
-    try:
-        record = json.loads((directory / BUILD_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
 
 
 def _built_from_folder(record: dict[str, Any], ids: list[str]) -> dict[str, str]:
@@ -230,7 +220,7 @@ def build_folder_catalog(model: Any, folder: str | os.PathLike, cache_dir: str |
     """
     folder = Path(folder).resolve()
     files = folder_audio_files(folder, limit)
-    layout = {"lengths_s": list(WINDOW_LENGTHS_S), "hop_s": WINDOW_HOP_S} if windows else None
+    layout = window_layout() if windows else None
     key = hashlib.sha1("\n".join([vocabulary_of(model).name, str(folder), json.dumps(layout), *map(str, files)])
                        .encode()).hexdigest()[:16]
     directory = Path(cache_dir) / f"folder-{folder.name}-{len(files)}-{key}"
@@ -247,10 +237,8 @@ def build_folder_catalog(model: Any, folder: str | os.PathLike, cache_dir: str |
         if layout is None:
             index.add_audio(model, waves, sampling_rate=rate, ids=ids)
         else:
-            cuts = [(i, wave, window_spans(len(wave) / rate)) for i, wave in zip(ids, waves)]
-            index.add_audio(model, [w[round(s * rate):round(e * rate)] for _, w, spans in cuts for s, e in spans],
-                            sampling_rate=rate, ids=[window_id(i, s, e) for i, _, spans in cuts for s, e in spans],
-                            labels=[i for i, _, spans in cuts for _ in spans])
+            clips, window_ids, labels = recording_windows(ids, waves, rate)
+            index.add_audio(model, clips, sampling_rate=rate, ids=window_ids, labels=labels)
         titles = {i: manifest.get(str(p), i) for i, p in zip(ids, files)}
         return Catalog(index, titles, {i: str(p) for i, p in zip(ids, files)},
                        f"{len(files)} recordings under {folder}", layout)

@@ -24,7 +24,7 @@ import numpy as np
 from ..audio_utils import trim_silence
 from ..data.augment import pitch_shift_versions
 from ..retrieval.index import SUBSEQUENCE_DISTANCES, vocabulary_of
-from ..retrieval.std import window_of
+from ..retrieval.std import best_windows
 from .alignment import TokenAlignment, align_tokens
 from .catalog import Catalog
 from .inputs import HUM_LIMITS, ClipError, ClipLimits, check_clip
@@ -115,11 +115,11 @@ class Searcher:
         else:
             result = index.search(tokens, distance=self.distance, top_k=top_k, vocabulary=self._vocabulary)
         seconds = len(wave) / rate
-        rows = result.by_class().to_list()[:self.top_k] if windows else result.to_list()
-        spans = [window_of(row["id"]) if windows else (row["id"], row.get("start_s"), row.get("end_s")) for row in rows]
-        hits = [Hit(rank + 1, item, self.catalog.title(item), row["score"], self.catalog.audio_path(item), start, end)
-                for rank, (row, (item, start, end)) in enumerate(zip(rows, spans))]
-        best = index.sequence(rows[0]["id"]).tolist()
+        rows = best_windows(result)[:self.top_k] if windows else result.to_list()  # ids: recordings / items
+        hits = [Hit(rank + 1, row["id"], self.catalog.title(row["id"]), row["score"],
+                    self.catalog.audio_path(row["id"]), row.get("start_s"), row.get("end_s"))
+                for rank, row in enumerate(rows)]
+        best = index.sequence(rows[0]["window"] if windows else rows[0]["id"]).tolist()
         if self.distance in SUBSEQUENCE_DISTANCES:
             best = best[rows[0]["start"]:rows[0]["end"]]
         return SearchOutcome(tokens, durations, seconds, self.distance, hits, best, align_tokens(tokens, best))

@@ -34,7 +34,7 @@ import numpy as np
 from ..saving import write_file_atomic
 from .graph import id_bytes_for
 from .index import Wav2TokIndex, _check_max_score, vocabulary_of
-from .std import WINDOW_HOP_S, WINDOW_LENGTHS_S, window_id, window_of, window_spans
+from .std import best_windows, cut_windows, window_id, window_layout
 from .storage import IndexLockedError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".aif")
@@ -132,7 +132,7 @@ def build_index(
                "source": os.path.abspath(source) if os.path.exists(source) else source, "split": split,
                "rows": ds.num_rows, "chunk_size": chunk_size, "store_frames": store_frames,
                "label_column": label_column, "id_column": id_column, "vocabulary": vocabulary_of(model).name,
-               "windows": {"lengths_s": list(WINDOW_LENGTHS_S), "hop_s": WINDOW_HOP_S} if windows else None}
+               "windows": window_layout() if windows else None}
     work = _work_folder(index_dir, options)
     chunks = range(0, ds.num_rows, chunk_size)
     for start in tqdm(chunks, desc="tokenising chunks", unit="chunk"):
@@ -175,8 +175,7 @@ def _tokenise_chunk(model: Any, ds: Any, work: str, start: int, stop: int, optio
     def tokenise_windows(batch: dict) -> dict:  # per recording: its windows' strings and spans
         tokens, spans = [], []
         for wave in model.feature_extractor.load(batch["audio"]):
-            cuts = window_spans(len(wave) / rate) if len(wave) else []
-            clips = [wave[round(s * rate):round(e * rate)] for s, e in cuts]
+            cuts, clips = cut_windows(wave, rate)
             tokens.append(model.encode(clips, sampling_rate=rate, batch_size=batch_size) if clips else [])
             spans.append([list(c) for c in cuts])
         return {"tokens": tokens, "spans": spans}
@@ -242,15 +241,14 @@ def search_index(index_dir: str, query: str, model_path: str | None = None, top_
     from .. import Wav2TokModel
 
     _check_max_score(max_score)
+    record = build_record(index_dir)
     if model_path is None:
-        build = os.path.join(index_dir, BUILD_FILE)
-        if not os.path.isfile(build):
+        if "model" not in record:
             raise ValueError(f"{index_dir!r} has no {BUILD_FILE} naming its model; pass --model")
-        with open(build) as f:
-            model_path = json.load(f)["model"]
+        model_path = record["model"]
     if not os.path.isfile(query):
         raise FileNotFoundError(f"query audio {query!r} does not exist")
-    windowed = _built_with_windows(index_dir)
+    windowed = bool(record.get("windows"))
     if windowed and rerank is not None:
         raise ValueError(f"{index_dir!r} holds windows (built with --windows), which have no re-rank frames")
     index = Wav2TokIndex.load(index_dir)
@@ -261,20 +259,18 @@ def search_index(index_dir: str, query: str, model_path: str | None = None, top_
         return index.search_audio(model, query, distance=distance, top_k=top_k, rerank=rerank,
                                   max_score=max_score).to_list()
     best = index.search_audio(model, query, distance=distance, top_k=top_k * WINDOWS_PER_HIT, max_score=max_score)
-    hits = []
-    for row in best.by_class().to_list()[:top_k]:
-        recording, start_s, end_s = window_of(row["id"])
-        hits.append({"id": recording, "start_s": start_s, "end_s": end_s, "score": row["score"], "window": row["id"]})
-    return hits
+    return best_windows(best)[:top_k]
 
 
-def _built_with_windows(index_dir: str) -> bool:
-    """Whether ``index_dir``'s ``build.json`` says it was built with ``--windows``."""
+def build_record(index_dir: str | os.PathLike) -> dict[str, Any]:
+    """The ``build.json`` that :func:`build_index` wrote beside an index (its model, source and options, e.g.
+    ``windows``); ``{}`` when there is none or it cannot be read."""
     try:
-        with open(os.path.join(index_dir, BUILD_FILE)) as f:
-            return bool(json.load(f).get("windows"))
-    except (OSError, ValueError, AttributeError):
-        return False
+        with open(os.path.join(index_dir, BUILD_FILE), encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _build_command(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,20 +123,64 @@ def window_of(item_id: str) -> tuple[str, float, float]:
     return recording, float(start), float(end)
 
 
-def _windowed_index(encoder: Encoder, std: STDSet, lengths_s: tuple[float, ...], hop_s: float
-                    ) -> tuple[Wav2TokIndex, dict[str, tuple[str, float, float]]]:
-    """Every utterance's windows, each tokenised on its own as a query is, in one index (labels: utterance ids);
-    and each window's ``(utterance id, start_s, end_s)`` by its index id."""
-    sr, waves, where = std.sampling_rate, [], {}
-    for uid, wave in zip(std.utterance_ids, std.utterances):
-        for start, end in window_spans(len(wave) / sr, lengths_s, hop_s):
-            where[window_id(uid, start, end)] = (uid, start, end)
-            waves.append(wave[int(round(start * sr)):int(round(end * sr))])
+def window_layout(lengths_s: tuple[float, ...] = WINDOW_LENGTHS_S, hop_s: float = WINDOW_HOP_S) -> dict[str, Any]:
+    """How recordings were cut into windows, as an index build or an app catalog records it.
+
+    Example:
+        >>> window_layout()
+        {'lengths_s': [0.5, 0.75, 1.0], 'hop_s': 0.05}
+    """
+    return {"lengths_s": list(lengths_s), "hop_s": hop_s}
+
+
+def cut_windows(wave: np.ndarray, sampling_rate: int, lengths_s: tuple[float, ...] = WINDOW_LENGTHS_S,
+                hop_s: float = WINDOW_HOP_S) -> tuple[list[tuple[float, float]], list[np.ndarray]]:
+    """One recording's windows: their :func:`window_spans` and their samples (none for an empty recording).
+
+    Example:
+        >>> spans, clips = cut_windows(np.arange(10, dtype=np.float32), 10, (0.5,), 0.2)
+        >>> spans, [c.tolist() for c in clips][1]
+        ([(0.0, 0.5), (0.2, 0.7), (0.4, 0.9), (0.5, 1.0)], [2.0, 3.0, 4.0, 5.0, 6.0])
+    """
+    if not len(wave):
+        return [], []
+    spans = window_spans(len(wave) / sampling_rate, lengths_s, hop_s)
+    return spans, [wave[round(s * sampling_rate):round(e * sampling_rate)] for s, e in spans]
+
+
+def recording_windows(ids: Sequence[str], waves: Sequence[np.ndarray], sampling_rate: int,
+                      lengths_s: tuple[float, ...] = WINDOW_LENGTHS_S, hop_s: float = WINDOW_HOP_S
+                      ) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Every recording's windows as index items: their samples, their :func:`window_id` and their labels (the
+    recording's id), in recording order."""
+    clips, window_ids, labels = [], [], []
+    for recording, wave in zip(ids, waves):
+        spans, cut = cut_windows(wave, sampling_rate, lengths_s, hop_s)
+        clips += cut
+        window_ids += [window_id(recording, s, e) for s, e in spans]
+        labels += [recording] * len(spans)
+    return clips, window_ids, labels
+
+
+def best_windows(result: Any) -> list[dict[str, Any]]:
+    """Each recording once, by its best window, from a search over windows (labels: recording ids), best first:
+    ``{"id": recording, "start_s", "end_s", "score", "window": its window id}``."""
+    rows = []
+    for row in result.by_class().to_list():
+        recording, start_s, end_s = window_of(row["id"])
+        rows.append({"id": recording, "start_s": start_s, "end_s": end_s, "score": row["score"], "window": row["id"]})
+    return rows
+
+
+def _windowed_index(encoder: Encoder, std: STDSet, lengths_s: tuple[float, ...], hop_s: float) -> Wav2TokIndex:
+    """Every utterance's windows, each tokenised on its own as a query is, in one index (labels: utterance ids)."""
+    clips, window_ids, labels = recording_windows(std.utterance_ids, std.utterances, std.sampling_rate, lengths_s,
+                                                  hop_s)
     index = Wav2TokIndex(vocab_size=encoder.vocab_size, vocab_name=f"std-{encoder.name}",
                          substitution_costs=encoder.substitution_costs)
-    index.add([np.asarray(s, dtype=np.int64) for s in encoder.encode(waves, sr)], ids=list(where),
-              labels=[w[0] for w in where.values()])
-    return index, where
+    index.add([np.asarray(s, dtype=np.int64) for s in encoder.encode(clips, std.sampling_rate)], ids=window_ids,
+              labels=labels)
+    return index
 
 
 def _encode(encoder: Encoder, waves: list[np.ndarray], sampling_rate: int) -> tuple[list, list | None]:
@@ -168,7 +213,7 @@ def std_detections(encoder: Encoder, std: STDSet, window_lengths_s: tuple[float,
     query_seqs, _ = _encode(encoder, std.queries, std.sampling_rate)
     infer_s = (time.perf_counter() - start) / len(std.queries)
     if windowed:
-        index, where = _windowed_index(encoder, std, tuple(window_lengths_s), window_hop_s)
+        index = _windowed_index(encoder, std, tuple(window_lengths_s), window_hop_s)
         window_distance = ("normalized_weighted_levenshtein" if encoder.substitution_costs is not None
                            else "normalized_levenshtein")
     elif encoder.distance == "subsequence_levenshtein":
@@ -192,12 +237,9 @@ def std_detections(encoder: Encoder, std: STDSet, window_lengths_s: tuple[float,
             continue
         tic = time.perf_counter()
         if windowed:
-            result = index.search(np.asarray(seq), distance=window_distance)
-            best = {}  # the first (best) window of each utterance
-            for wid, score in zip(result.ids, result.scores):
-                best.setdefault(where[wid][0], (*where[wid], float(score)))
+            found = best_windows(index.search(np.asarray(seq), distance=window_distance))
             elapsed += time.perf_counter() - tic
-            detections[qid] = list(best.values())
+            detections[qid] = [(r["id"], r["start_s"], r["end_s"], float(r["score"])) for r in found]
             continue
         result = index.search(np.asarray(seq), distance=encoder.distance)
         elapsed += time.perf_counter() - tic
