@@ -101,8 +101,14 @@ def pitch_class_key(semitones: torch.Tensor, voiced: torch.Tensor, steady_only: 
         steady[:, 1:] &= step
         steady[:, :-1] &= step
         weight = torch.where(steady.any(1, keepdim=True), steady, voiced).to(semitones.dtype)
-    angle = semitones * (2 * math.pi / 12)
-    return torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) * (12 / (2 * math.pi))
+    return _circular_mean(semitones, weight, 12.0)
+
+
+def _circular_mean(values: torch.Tensor, weight: torch.Tensor, period: float) -> torch.Tensor:
+    """Weighted circular mean per row of ``values`` ``(batch, frames)`` taken modulo ``period``, in
+    ``[-period / 2, period / 2]``: the pitch class (period 12) or the tuning (period 1) of a pitch track."""
+    angle = values * (2 * math.pi / period)
+    return torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) * (period / (2 * math.pi))
 
 
 def key_reference(semitones: torch.Tensor, voiced: torch.Tensor, kind: str = "mean") -> torch.Tensor:
@@ -128,9 +134,7 @@ def key_reference(semitones: torch.Tensor, voiced: torch.Tensor, kind: str = "me
     if kind in ("pitch-class", "pitch-class-voiced", "pitch-class-tuned"):
         key = pitch_class_key(semitones, voiced, steady_only=kind != "pitch-class-voiced")
         if kind == "pitch-class-tuned":
-            angle = semitones * (2 * math.pi)
-            weight = voiced.to(semitones.dtype)
-            tuning = torch.atan2((angle.sin() * weight).sum(1), (angle.cos() * weight).sum(1)) / (2 * math.pi)
+            tuning = _circular_mean(semitones, voiced.to(semitones.dtype), 1.0)
             key = tuning + torch.round(key - tuning)
         reference = key + 12 * torch.round((reference - key) / 12)
     return reference
