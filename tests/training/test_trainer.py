@@ -72,7 +72,8 @@ def test_paper_ablations_run(tmp_path, ablation):
     model_overrides = {k[len("model."):]: v for k, v in ablation.items() if k.startswith("model.")}
     training = {k: v for k, v in ablation.items() if not k.startswith("model.")}
     trainer = build(str(tmp_path / "m"), model_overrides, max_steps=3, e_step_interval=2, save_interval=3, **training)
-    batch = next(iter(torch.utils.data.DataLoader(trainer.train_dataset, batch_size=2, collate_fn=_collator(trainer))))
+    loader = torch.utils.data.DataLoader(trainer.train_dataset, batch_size=2, collate_fn=trainer.pair_collator())
+    batch = next(iter(loader))
     blank = torch.zeros(1, requires_grad=True) if training.get("ctc_blank") else None
     _, logs = trainer.compute_loss(trainer.model, batch, blank)
     assert ("loss/matching" in logs) == training.get("matching_loss", True)
@@ -89,19 +90,12 @@ def test_paper_ablations_run(tmp_path, ablation):
 ])
 def test_extra_terms_are_computed_and_trained(tmp_path, term, weights):
     trainer = build(str(tmp_path / "m"), max_steps=2, save_interval=2, **weights)
-    batch = next(iter(torch.utils.data.DataLoader(trainer.train_dataset, batch_size=2, collate_fn=_collator(trainer))))
+    loader = torch.utils.data.DataLoader(trainer.train_dataset, batch_size=2, collate_fn=trainer.pair_collator())
+    batch = next(iter(loader))
     _, logs = trainer.compute_loss(trainer.model, batch, None)
     extra = {"loss/alignment", "loss/consistency", "loss/smoothness", "loss/context"}
     assert logs[term] > 0 and extra & set(logs) == {term}
     assert trainer.train().steps == 2
-
-
-def _collator(trainer):
-    from wav2tok_hf.training import PairCollator
-
-    args = trainer.args  # as the trainer builds it
-    return PairCollator(trainer.feature_extractor, align=trainer._needs_alignment,
-                        context_crop_s=tuple(args.context_crop_s) if args.context_weight > 0 else None)
 
 
 def test_context_crops_are_frames_of_their_view_seeded_by_its_samples():

@@ -68,12 +68,17 @@ class PairCollator:
         self.key_jitter, self.seed = key_jitter, seed
         self.context_crop_s = context_crop_s
 
+    def _view_rng(self, wave: np.ndarray, *stream: int) -> np.random.Generator:
+        """The random draws of one view: seeded by ``(seed, the view's samples, stream)``, so a resumed run draws the
+        same for the same view."""
+        return np.random.default_rng([self.seed, zlib.crc32(wave.tobytes()), *stream])
+
     def _context_crops(self, waves: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
         """A sub-crop of each wave (``context_crop_s`` long, whole when shorter) and its first frame."""
         hop, rate = self.feature_extractor.hop_length, self.feature_extractor.sampling_rate
         crops, offsets = [], []
         for wave in waves:
-            rng = np.random.default_rng([self.seed, zlib.crc32(wave.tobytes()), 1])
+            rng = self._view_rng(wave, 1)
             size = min(len(wave), int(rng.uniform(*self.context_crop_s) * rate))
             first = int(rng.integers(0, (len(wave) - size) // hop + 1))
             crops.append(wave[first * hop:first * hop + size])
@@ -83,8 +88,7 @@ class PairCollator:
     def _key_offsets(self, waves: list[np.ndarray]) -> list[float] | None:
         if not self.key_jitter:
             return None
-        return [float(np.random.default_rng([self.seed, zlib.crc32(w.tobytes())]).uniform(-1, 1)) * self.key_jitter
-                for w in waves]
+        return [float(self._view_rng(w).uniform(-1, 1)) * self.key_jitter for w in waves]
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         waves = [np.asarray(item[PAIR_KEYS[0]], dtype=np.float32) for item in items]
@@ -284,6 +288,13 @@ class Wav2TokTrainer:
         """The alignment and consistency terms need each pair's DTW frame alignment from the collator."""
         return self.args.alignment_weight > 0 or self.args.consistency_weight > 0
 
+    def pair_collator(self) -> PairCollator:
+        """The collator of the training batches: pair alignment, key jitter and context crops as the arguments ask."""
+        args = self.args
+        return PairCollator(self.feature_extractor, align=self._needs_alignment, key_jitter=args.key_jitter_semitones,
+                            seed=args.seed,
+                            context_crop_s=tuple(args.context_crop_s) if args.context_weight > 0 else None)
+
     def compute_loss(self, model: Wav2TokModel, batch: dict[str, torch.Tensor], blank_logit) -> tuple[torch.Tensor, dict]:
         """The M-step loss of one batch of pairs and the logged value of each term (see `loss_terms`)."""
         return weighted_total(self.loss_terms(model, batch, blank_logit))
@@ -411,11 +422,7 @@ class Wav2TokTrainer:
 
         sampler = EpochSampler(len(self.train_dataset), args.seed)
         loader = DataLoader(self.train_dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
-                            collate_fn=PairCollator(self.feature_extractor, align=self._needs_alignment,
-                                                    key_jitter=args.key_jitter_semitones, seed=args.seed,
-                                                    context_crop_s=tuple(args.context_crop_s)
-                                                    if args.context_weight > 0 else None),
-                            num_workers=args.num_workers,
+                            collate_fn=self.pair_collator(), num_workers=args.num_workers,
                             # its own generator: a DataLoader iterator otherwise draws from the global RNG, so a resumed
                             # run's dropout/alignment draws would be shifted by one
                             generator=torch.Generator().manual_seed(args.seed))
