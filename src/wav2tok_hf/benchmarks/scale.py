@@ -35,11 +35,12 @@ import numpy as np
 
 DISTANCES = ("normalized_levenshtein", "normalized_weighted_levenshtein")
 TOKEN_CORPORA = {
-    "mastmelody": "real wav2tok-qbsh tokens of MASTmelody (real singers' pitch tracks, re-synthesised) grown by mutation "
-                  "(SYNTHETIC variation of real strings); queries: real sung test performances, not in the database",
+    "mastmelody": "real wav2tok-qbsh tokens of MASTmelody (real singers' pitch tracks, re-synthesised) grown by "
+                  "mutation (SYNTHETIC variation of real strings); queries: real sung test performances, not in the "
+                  "database",
     "speechocean762": "real speech tokens (a speech model's, e.g. wav2tok-speech, K=800) of speechocean762 word clips "
-                      "(real read English) grown by mutation (SYNTHETIC variation of real strings); queries: real words "
-                      "said by the test speakers, not in the database",
+                      "(real read English) grown by mutation (SYNTHETIC variation of real strings); queries: real "
+                      "words said by the test speakers, not in the database",
 }
 QUERY_SETS = {"real": "real queries (test split)", "near": "near copies (SYNTHETIC, 0-10% edits of an item)"}
 
@@ -87,8 +88,9 @@ def make_tokens(model_dir: str, source: str, output: str, corpus: str = "mastmel
     else:
         from datasets import load_from_disk
 
-        built = load_from_disk(source) if os.path.isfile(os.path.join(source, "dataset_dict.json")) else None
-        splits = ((split, (built or prepare_speechocean762(source))[split]) for split in ("train", "validation", "test"))
+        built = (load_from_disk(source) if os.path.isfile(os.path.join(source, "dataset_dict.json"))
+                 else prepare_speechocean762(source))  # prepared once, not once per split
+        splits = ((split, built[split]) for split in ("train", "validation", "test"))
     for split, ds in splits:
         for start in range(0, ds.num_rows, 32):
             rows = ds[start:start + 32]
@@ -420,7 +422,8 @@ def run_scale_benchmark(corpus: TokenCorpus, costs: np.ndarray, sizes: Sequence[
     os.makedirs(os.path.dirname(output), exist_ok=True)
     queries, query_labels = corpus.queries, corpus.query_labels
     report: dict[str, Any] = {
-        "command": command, "corpus": corpus.corpus, "platform": platform.platform(), "cpu_affinity": len(os.sched_getaffinity(0)),
+        "command": command, "corpus": corpus.corpus, "platform": platform.platform(),
+        "cpu_affinity": len(os.sched_getaffinity(0)),
         "numba_threads": kernels.numba.get_num_threads(), "seed_strings": len(corpus.seeds), "queries": len(queries),
         "real_corpus": real_corpus_mrr(corpus.seeds, corpus.labels, queries, query_labels, costs, len(costs)),
         "sizes": []}
