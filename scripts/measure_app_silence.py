@@ -3,7 +3,7 @@
 N Essen songs (the app's cached catalog, `build_essen_catalog`), one simulated hum each (`prepare_essen`, the same
 seed: the same songs); each hum searched plain and padded with 0.5 s of near-silence on both sides (digital zeros plus
 -60 dBFS noise), with and without the app's trimming (`Searcher(trim_db=...)`). SYNTHETIC hums, CLOSED-SET: the
-songs and hum renditions of seed 0 are in the training split of `wav2tok-qbsh` (configs/released/qbsh.yaml).
+songs and hum renditions of seed 0 are in the training split of `wav2tok-qbsh` (configs/released/qbsh-intervals.yaml).
 
     python scripts/measure_app_silence.py --songs 100 --cache-dir data_cache/app
 """

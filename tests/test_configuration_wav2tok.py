@@ -32,6 +32,11 @@ def test_folded_pitch_feature_size():
     assert Wav2TokConfig(feature_type="pitch", pitch_fold_octave=True, pitch_contour_scalars=False).feature_size == 12 + 2
 
 
+def test_interval_pitch_feature_size():
+    config = Wav2TokConfig(feature_type="pitch", pitch_contour_scalars=False, pitch_interval_lags=[4, 8, 16])
+    assert config.feature_size == 3 * 12 + 2
+
+
 def test_auto_config_for_model_and_round_trip(tmp_path):
     config = AutoConfig.for_model("wav2tok", codebook_size=25, sampling_rate=8000)
     assert isinstance(config, Wav2TokConfig)
@@ -57,6 +62,9 @@ def test_auto_config_for_model_and_round_trip(tmp_path):
         (dict(hidden_size=33), "must be even"),
         (dict(similarity="dot"), "similarity"),
         (dict(pitch_reference="median"), "pitch_reference='median'; accepted"),
+        (dict(feature_type="pitch", pitch_contour_scalars=False, pitch_interval_lags=[0]), "positive frame lags"),
+        (dict(feature_type="pitch", pitch_interval_lags=[4]), "needs pitch_contour_scalars=False"),
+        (dict(pitch_contour_scalars=False, pitch_interval_lags=[4]), "needs feature_type='pitch'; got"),
         (dict(feature_type="mfcc", frequency_conv_channels=8), "needs a frequency axis: feature_type='mfcc'"),
         (dict(feature_type="cqt", n_semitones=6, frequency_conv_channels=8, frequency_conv_layers=4), "too few"),
         (dict(frequency_conv_channels=-1), "frequency_conv_channels=-1"),

@@ -92,6 +92,28 @@ def test_pitch_key_references_are_exactly_transposition_equivariant(reference, f
     assert (base[:, pitch_dims] - up[:, pitch_dims]).abs().median() < 0.02
 
 
+def test_interval_features_need_no_key_and_ignore_octave_errors():
+    """pitch_interval_lags: the features are those of the intervals, so a transposition by any amount (no key is
+    estimated to slip) and an octave error of a whole note change nothing but the frames bordering it."""
+    fe = extractor(feature_type="pitch", n_fft=512, fmin=65.0, pitch_contour_scalars=False,
+                   pitch_interval_lags=[2, 8])
+    melody = [220.0, 262.0, 294.0, 330.0, 262.0]
+
+    def render(shift, octave_note=None):
+        return np.concatenate([tone(0.3, freq=f * 2 ** (shift / 12) / (2 if k == octave_note else 1), seed=5)
+                               for k, f in enumerate(melody)])
+
+    base, up, octave = fe([render(0), render(3.4), render(0, octave_note=2)], sampling_rate=8000,
+                          return_tensors="pt")["input_features"]
+    intervals = slice(0, 24)
+    assert fe.feature_size == 2 * 12 + 2
+    assert (base[:, intervals] - up[:, intervals]).abs().median() < 0.02
+    assert (base[:, intervals] - octave[:, intervals]).abs().median() < 0.02
+    # the 2-frame lag sees a note change as a non-zero interval: 262 -> 294 Hz is 2 semitones
+    change = fe.num_frames(int(0.3 * 8000 * 2)) + 1
+    assert base[change, :12].argmax().item() == 2
+
+
 def test_tuned_key_is_the_tuning_plus_whole_semitones_near_the_steady_key():
     """pitch_reference="pitch-class-tuned": the key's fraction of a semitone is the clip's tuning, its whole part the
     nearest to the steady key's, so two estimates of one performance differ by whole semitones only."""

@@ -1,7 +1,7 @@
 """``wav2tok``: a thin command line over the library.
 
     wav2tok demo [--output-dir wav2tok-qbsh]            build the Essen corpus, train, print MRR vs baselines
-    wav2tok train --config configs/released/qbsh.yaml [section.key=value ...]   (an experiment or a stages YAML)
+    wav2tok train --config configs/released/qbsh-intervals.yaml [section.key=value ...]   (an experiment or a stages YAML)
     wav2tok data <essen|mastmelody|speech-commands|std> OUTPUT_DIR ...
     wav2tok tokenize MODEL AUDIO [AUDIO ...]
     wav2tok push MODEL_DIR REPO_ID ...
@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="build the embedded Essen corpus, train wav2tok-qbsh, report MRR vs baselines")
-    demo.add_argument("--config", default=None, help="experiment YAML (default: released/qbsh.yaml, shipped with the package)")
+    demo.add_argument("--config", default=None, help="experiment YAML (default: released/qbsh-intervals.yaml, shipped with the package)")
     demo.add_argument("--output-dir", default="wav2tok-qbsh", help="where the trained model is saved (default ./wav2tok-qbsh)")
     demo.add_argument("--overwrite", action="store_true",
                       help="allow --output-dir to be an existing file or a non-model folder (other files there are kept)")

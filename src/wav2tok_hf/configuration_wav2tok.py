@@ -46,6 +46,10 @@ class Wav2TokConfig(PreTrainedConfig):
             (the clip's tuning plus the whole semitones nearest the steady key: estimates differ by whole semitones).
         pitch_fold_octave (`bool`, defaults to `False`): `pitch` one-hot over the 12 pitch classes relative to the
             key (circular, octave-invariant) instead of over ±`pitch_context_semitones`.
+        pitch_interval_lags (`list[int]`, optional): `pitch` front end without any key reference: for each lag L
+            (frames), a soft one-hot over the 12 pitch classes of the interval from the pitch L frames earlier
+            (circular: octave errors vanish), instead of the key-relative one-hot; exactly transposition-invariant,
+            so no key estimate can slip between renderings or singers. Needs `pitch_contour_scalars=False`.
         pitch_contour_scalars (`bool`, defaults to `True`): `pitch` features include the relative pitch / 12 and its
             slope per frame (4 scalars with voicing and energy); `False` keeps voicing and energy only (2 scalars).
         normalize_features (`bool`, defaults to `True`): per-utterance mean/variance normalisation of each feature.
@@ -111,6 +115,7 @@ class Wav2TokConfig(PreTrainedConfig):
     pitch_context_semitones: int = 18
     pitch_reference: str = "mean"
     pitch_fold_octave: bool = False
+    pitch_interval_lags: list[int] | None = None
     pitch_contour_scalars: bool = True
     normalize_features: bool = True
     remove_dc: bool = False
@@ -200,6 +205,15 @@ class Wav2TokConfig(PreTrainedConfig):
             isinstance(k, (int, float)) and not isinstance(k, bool) and abs(k) <= 12 for k in shifts)),
                f"query_pitch_shifts={shifts!r}; expected None or a non-empty list of pitch shifts in semitones, "
                "each within [-12, 12] (e.g. [-0.5, 0, 0.5])")
+        lags = self.pitch_interval_lags
+        if lags is not None:
+            _check(isinstance(lags, (list, tuple)) and len(lags) > 0 and all(
+                isinstance(lag, int) and not isinstance(lag, bool) and lag > 0 for lag in lags),
+                f"pitch_interval_lags={lags!r}; expected None or a non-empty list of positive frame lags (e.g. [4, 8])")
+            _check(self.feature_type == "pitch",
+                   f"pitch_interval_lags needs feature_type='pitch'; got feature_type={self.feature_type!r}")
+            _check(not self.pitch_contour_scalars,
+                   "pitch_interval_lags needs pitch_contour_scalars=False (the contour scalars are key-relative)")
         if self.encoder_type == "bilstm":
             _check(self.hidden_size % 2 == 0, f"hidden_size={self.hidden_size} must be even for a BiLSTM")
         else:
@@ -239,6 +253,8 @@ class Wav2TokConfig(PreTrainedConfig):
         if self.feature_type == "cqt":
             return self.n_semitones * self.bins_per_semitone
         scalars = 4 if self.pitch_contour_scalars else 2
+        if self.pitch_interval_lags:
+            return len(self.pitch_interval_lags) * 12 * self.bins_per_semitone + scalars
         if self.pitch_fold_octave:
             return 12 * self.bins_per_semitone + scalars
         return (2 * self.pitch_context_semitones + 1) * self.bins_per_semitone + scalars

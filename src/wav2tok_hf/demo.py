@@ -27,7 +27,7 @@ from .retrieval.evaluation import (
 from .saving import write_file_atomic
 
 logger = logging.getLogger(__name__)
-DEMO_CONFIG = "released/qbsh.yaml"  # relative to configs/ (the recipe of checkpoints/wav2tok-qbsh)
+DEMO_CONFIG = "released/qbsh-intervals.yaml"  # relative to configs/ (the recipe of checkpoints/wav2tok-qbsh)
 DEMO_BASELINES = ("vq-logmel-ed", "logmel-dtw", "pitch-notes-ed", "relative-note-dtw", "pitch-contour-dtw")
 ESSEN_CARD_FIELDS = {
     "training_data": "Simulated sung/hummed renditions of Essen folk melodies bundled with music21 (`wav2tok data essen`): "
@@ -44,7 +44,7 @@ def packaged_config(name: str = DEMO_CONFIG) -> str:
 
     Example:
         >>> os.path.basename(packaged_config())
-        'qbsh.yaml'
+        'qbsh-intervals.yaml'
     """
     installed = resources.files("wav2tok_hf") / "configs"
     for part in name.split("/"):
@@ -164,7 +164,7 @@ def format_timings(timings: dict[str, float]) -> str:
 def run_demo(config_path: str | None = None, output_dir: str = "wav2tok-qbsh",
              overrides: list[str] | tuple[str, ...] = (), report: str | None = None, overwrite: bool = False,
              progress: bool = True) -> dict[str, Any]:
-    """Train the demo experiment (default: the packaged ``released/qbsh.yaml``), save the model to ``output_dir`` and print
+    """Train the demo experiment (default: the packaged ``released/qbsh-intervals.yaml``), save the model to ``output_dir`` and print
     the benchmark table and where the time went. Every path is checked before any work starts."""
     from .hub import write_model_card
     from .modeling_wav2tok import Wav2TokModel

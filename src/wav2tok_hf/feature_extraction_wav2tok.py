@@ -20,7 +20,7 @@ from .pitch import autocorrelation_pitch, key_reference
 FEATURE_FIELDS = (
     "feature_type", "sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "fmin", "fmax",
     "bins_per_semitone", "n_semitones", "pitch_context_semitones", "pitch_reference",
-    "pitch_fold_octave", "pitch_contour_scalars", "normalize_features", "remove_dc",
+    "pitch_fold_octave", "pitch_interval_lags", "pitch_contour_scalars", "normalize_features", "remove_dc",
 )
 _EPS = 1e-6
 MAX_CHANNELS = 16  # the most channels audio_utils.to_mono_float32 accepts
@@ -121,6 +121,7 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         pitch_context_semitones: int = 18,
         pitch_reference: str = "mean",
         pitch_fold_octave: bool = False,
+        pitch_interval_lags: list[int] | None = None,
         pitch_contour_scalars: bool = True,
         normalize_features: bool = True,
         remove_dc: bool = False,
@@ -131,7 +132,8 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
             feature_type=feature_type, sampling_rate=sampling_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
             n_mfcc=n_mfcc, fmin=fmin, fmax=fmax, bins_per_semitone=bins_per_semitone, n_semitones=n_semitones,
             pitch_context_semitones=pitch_context_semitones, pitch_reference=pitch_reference,
-            pitch_fold_octave=pitch_fold_octave, pitch_contour_scalars=pitch_contour_scalars,
+            pitch_fold_octave=pitch_fold_octave, pitch_interval_lags=pitch_interval_lags,
+            pitch_contour_scalars=pitch_contour_scalars,
             normalize_features=normalize_features, remove_dc=remove_dc,
         )
         # Validation is shared with the model config so the two can never disagree about what is allowed; a saved
@@ -273,21 +275,27 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         the features unchanged: a soft one-hot of that relative pitch over ``±pitch_context_semitones`` (or, with
         ``pitch_fold_octave``, over the 12 pitch classes; ``bins_per_semitone`` per semitone), then (with
         ``pitch_contour_scalars``) relative pitch / 12 and its slope, then voicing strength and normalised energy.
+        With ``pitch_interval_lags`` there is no key reference: the one-hot is over the pitch class of the interval
+        from the pitch ``L`` frames earlier, one block per lag (zero where either frame is unvoiced).
         """
         bps = self.bins_per_semitone
         semitones, strength, energy, voiced = autocorrelation_pitch(
             magnitude.pow(2), mask, self.n_fft, self.sampling_rate, self.fmin, self.n_semitones)
-        reference = key_reference(semitones, voiced, self.pitch_reference)
-        if key_offsets is not None:
-            reference = reference + torch.as_tensor(np.asarray(key_offsets, np.float32))
-        relative = (semitones - reference[:, None]) * voiced
-        if self.pitch_fold_octave:
-            centres = torch.arange(12 * bps) / bps
-            distance = torch.remainder(relative[..., None] - centres + 6, 12) - 6
+        if self.pitch_interval_lags:
+            one_hot = _interval_one_hot(semitones, voiced, self.pitch_interval_lags, bps)
         else:
-            centres = torch.arange(-self.pitch_context_semitones * bps, self.pitch_context_semitones * bps + 1) / bps
-            distance = relative[..., None] - centres
-        one_hot = torch.exp(-0.5 * (distance * 2) ** 2) * voiced[..., None]
+            reference = key_reference(semitones, voiced, self.pitch_reference)
+            if key_offsets is not None:
+                reference = reference + torch.as_tensor(np.asarray(key_offsets, np.float32))
+            relative = (semitones - reference[:, None]) * voiced
+            if self.pitch_fold_octave:
+                centres = torch.arange(12 * bps) / bps
+                distance = torch.remainder(relative[..., None] - centres + 6, 12) - 6
+            else:
+                centres = torch.arange(-self.pitch_context_semitones * bps,
+                                       self.pitch_context_semitones * bps + 1) / bps
+                distance = relative[..., None] - centres
+            one_hot = _soft_one_hot(distance) * voiced[..., None]
         e_norm = _masked_standardize(energy[..., None], mask)[..., 0]
         scalars = [strength * mask, e_norm]
         if self.pitch_contour_scalars:
@@ -295,6 +303,32 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
             scalars = [relative / 12, slope] + scalars
         scalars = torch.stack(scalars, dim=-1)
         return torch.cat([one_hot, scalars], dim=-1)
+
+
+def _soft_one_hot(distance: torch.Tensor) -> torch.Tensor:
+    """Gaussian bump (sd 0.5 semitone) of each bin centre's distance in semitones."""
+    return torch.exp(-0.5 * (distance * 2) ** 2)
+
+
+def _interval_one_hot(semitones: torch.Tensor, voiced: torch.Tensor, lags: Any, bps: int) -> torch.Tensor:
+    """Per lag L, the soft pitch-class one-hot of ``semitones[t] - semitones[t - L]`` (B, T, 12 * bps each,
+    concatenated), zero where frame t or t - L is unvoiced or t < L.
+
+    >>> s = torch.tensor([[60.0, 62.0, 64.0, 76.0]]); v = torch.ones(1, 4)
+    >>> x = _interval_one_hot(s, v, [1], 1)
+    >>> x.shape, x[0, 1].argmax().item(), x[0, 3].argmax().item(), x[0, 0].abs().sum().item()
+    (torch.Size([1, 4, 12]), 2, 0, 0.0)
+    """
+    centres = torch.arange(12 * bps) / bps
+    blocks = []
+    for lag in lags:
+        interval = torch.zeros_like(semitones)
+        both = torch.zeros_like(voiced)
+        interval[:, lag:] = semitones[:, lag:] - semitones[:, :-lag]
+        both[:, lag:] = voiced[:, lag:] * voiced[:, :-lag]
+        distance = torch.remainder(interval[..., None] - centres + 6, 12) - 6
+        blocks.append(_soft_one_hot(distance) * both[..., None])
+    return torch.cat(blocks, dim=-1)
 
 
 def _is_batch(audio: Any) -> bool:
