@@ -63,6 +63,7 @@ def test_auto_config_for_model_and_round_trip(tmp_path):
         (dict(similarity="dot"), "similarity"),
         (dict(pitch_reference="median"), "pitch_reference='median'; accepted"),
         (dict(feature_type="pitch", pitch_contour_scalars=False, pitch_interval_lags=[0]), "positive frame lags"),
+        (dict(normalization_window_s=0), "normalization_window_s=0; expected None"),
         (dict(feature_type="pitch", pitch_interval_lags=[4]), "needs pitch_contour_scalars=False"),
         (dict(pitch_contour_scalars=False, pitch_interval_lags=[4]), "needs feature_type='pitch'; got"),
         (dict(feature_type="mfcc", frequency_conv_channels=8), "needs a frequency axis: feature_type='mfcc'"),

@@ -114,6 +114,28 @@ def test_interval_features_need_no_key_and_ignore_octave_errors():
     assert base[change, :12].argmax().item() == 2
 
 
+def test_sliding_normalisation_makes_a_word_in_context_look_like_the_word_alone():
+    """normalization_window_s: each frame is normalised over a centred window, so the middle frames of a sound cut
+    out of a longer clip and the same frames inside it agree, where whole-clip statistics change every frame; a clip
+    gives the same frames alone or in a padded batch."""
+    hop = tiny_config().hop_length
+    word = np.concatenate([tone(0.1, freq=f, seed=7) for f in (300, 450, 250, 600, 350, 500, 280, 420)])
+    before, after = tone(94 * hop / 8000, freq=900, seed=8) * 3, tone(1.5, freq=150, seed=9) * 3
+    context = np.concatenate([before, word, after])  # the word starts exactly on frame 94
+
+    def gap(window):
+        fe = extractor(feature_type="log-mel", normalization_window_s=window)
+        alone, inside = fe([word, context], sampling_rate=8000, return_tensors="pt")["input_features"]
+        middle = slice(fe.num_frames(len(word)) // 2 - 3, fe.num_frames(len(word)) // 2 + 3)  # > 0.25 s from the edges
+        return (alone[middle] - inside[94:][middle]).abs().mean().item()
+
+    assert gap(None) > 0.5 and gap(0.25) < 1e-3
+    fe = extractor(feature_type="log-mel", normalization_window_s=0.25)
+    single = fe(word, sampling_rate=8000, return_tensors="pt")["input_features"][0]
+    batched = fe([context, word], sampling_rate=8000, return_tensors="pt")["input_features"][1, : single.shape[0]]
+    torch.testing.assert_close(batched, single)
+
+
 def test_tuned_key_is_the_tuning_plus_whole_semitones_near_the_steady_key():
     """pitch_reference="pitch-class-tuned": the key's fraction of a semitone is the clip's tuning, its whole part the
     nearest to the steady key's, so two estimates of one performance differ by whole semitones only."""

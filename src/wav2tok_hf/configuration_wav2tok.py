@@ -53,6 +53,10 @@ class Wav2TokConfig(PreTrainedConfig):
         pitch_contour_scalars (`bool`, defaults to `True`): `pitch` features include the relative pitch / 12 and its
             slope per frame (4 scalars with voicing and energy); `False` keeps voicing and energy only (2 scalars).
         normalize_features (`bool`, defaults to `True`): per-utterance mean/variance normalisation of each feature.
+        normalization_window_s (`float`, optional): with `normalize_features`, normalise each frame by the mean and
+            variance over a centred window of this many seconds (sliding, as sliding-window cepstral mean and
+            variance normalisation in ASR) instead of over the whole clip, so a word's frames depend less on what
+            else the clip holds. `None`: the whole clip.
         remove_dc (`bool`, defaults to `False`): subtract each analysis frame's mean (over its audio samples)
             before the window, so a constant (DC) offset of the input changes no feature. Off by default: the
             released models were trained without it.
@@ -118,6 +122,7 @@ class Wav2TokConfig(PreTrainedConfig):
     pitch_interval_lags: list[int] | None = None
     pitch_contour_scalars: bool = True
     normalize_features: bool = True
+    normalization_window_s: float | int | None = None
     remove_dc: bool = False
     frequency_conv_channels: int = 0
     frequency_conv_layers: int = 3
@@ -205,6 +210,9 @@ class Wav2TokConfig(PreTrainedConfig):
             isinstance(k, (int, float)) and not isinstance(k, bool) and abs(k) <= 12 for k in shifts)),
                f"query_pitch_shifts={shifts!r}; expected None or a non-empty list of pitch shifts in semitones, "
                "each within [-12, 12] (e.g. [-0.5, 0, 0.5])")
+        window = self.normalization_window_s
+        _check(window is None or (isinstance(window, (int, float)) and not isinstance(window, bool) and window > 0),
+               f"normalization_window_s={window!r}; expected None (the whole clip) or a positive number of seconds")
         lags = self.pitch_interval_lags
         if lags is not None:
             _check(isinstance(lags, (list, tuple)) and len(lags) > 0 and all(

@@ -20,7 +20,8 @@ from .pitch import autocorrelation_pitch, key_reference
 FEATURE_FIELDS = (
     "feature_type", "sampling_rate", "n_fft", "hop_length", "n_mels", "n_mfcc", "fmin", "fmax",
     "bins_per_semitone", "n_semitones", "pitch_context_semitones", "pitch_reference",
-    "pitch_fold_octave", "pitch_interval_lags", "pitch_contour_scalars", "normalize_features", "remove_dc",
+    "pitch_fold_octave", "pitch_interval_lags", "pitch_contour_scalars", "normalize_features", "normalization_window_s",
+    "remove_dc",
 )
 _EPS = 1e-6
 MAX_CHANNELS = 16  # the most channels audio_utils.to_mono_float32 accepts
@@ -73,12 +74,32 @@ def _deltas(x: torch.Tensor, lengths: torch.Tensor, width: int = 9) -> torch.Ten
     return (windows * taps).sum(-1) / (taps**2).sum()
 
 
-def _masked_standardize(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _masked_standardize(x: torch.Tensor, mask: torch.Tensor, window: int = 0) -> torch.Tensor:
+    """Mean/variance normalisation of each feature over the valid frames of each item (x: B, T, F), or with
+    ``window`` > 0 over the valid frames of a centred window of that many frames (sliding: cumulative sums in float64).
+
+    >>> x = torch.cat([torch.zeros(1, 50, 1), torch.full((1, 50, 1), 10.0)], 1); mask = torch.ones(1, 100, dtype=bool)
+    >>> whole, sliding = _masked_standardize(x, mask), _masked_standardize(x, mask, 11)
+    >>> round(whole[0, 0, 0].item(), 3), round(sliding[0, 0, 0].item(), 3), round(sliding[0, 49, 0].item(), 3)
+    (-1.0, 0.0, -0.913)
+    """
     m = mask[..., None].to(x.dtype)
-    count = m.sum(1, keepdim=True).clamp(min=1)
-    mean = (x * m).sum(1, keepdim=True) / count
-    var = (((x - mean) * m) ** 2).sum(1, keepdim=True) / count
-    return (x - mean) / torch.sqrt(var + 1e-5) * m
+    if window <= 0:
+        count = m.sum(1, keepdim=True).clamp(min=1)
+        mean = (x * m).sum(1, keepdim=True) / count
+        var = (((x - mean) * m) ** 2).sum(1, keepdim=True) / count
+        return (x - mean) / torch.sqrt(var + 1e-5) * m
+    steps = torch.arange(x.shape[1])
+    upper, lower = (steps + window // 2 + 1).clamp(max=x.shape[1]), (steps - window // 2).clamp(min=0)
+
+    def moving_sum(y: torch.Tensor) -> torch.Tensor:
+        total = torch.nn.functional.pad(torch.cumsum(y.double(), dim=1), (0, 0, 1, 0))
+        return total[:, upper] - total[:, lower]
+
+    count = moving_sum(m).clamp(min=1)
+    mean = moving_sum(x * m) / count
+    var = (moving_sum((x * m) ** 2) / count - mean ** 2).clamp(min=0)
+    return ((x - mean) / torch.sqrt(var + 1e-5) * m).to(x.dtype)
 
 
 class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
@@ -124,6 +145,7 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         pitch_interval_lags: list[int] | None = None,
         pitch_contour_scalars: bool = True,
         normalize_features: bool = True,
+        normalization_window_s: float | None = None,
         remove_dc: bool = False,
         padding_value: float = 0.0,
         **kwargs,
@@ -134,7 +156,7 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
             pitch_context_semitones=pitch_context_semitones, pitch_reference=pitch_reference,
             pitch_fold_octave=pitch_fold_octave, pitch_interval_lags=pitch_interval_lags,
             pitch_contour_scalars=pitch_contour_scalars,
-            normalize_features=normalize_features, remove_dc=remove_dc,
+            normalize_features=normalize_features, normalization_window_s=normalization_window_s, remove_dc=remove_dc,
         )
         # Validation is shared with the model config so the two can never disagree about what is allowed; a saved
         # `feature_size` (derived, written by to_dict) must agree with the settings.
@@ -234,7 +256,9 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         else:
             features = self._spectral_features(magnitude, lengths)
             if self.normalize_features:
-                features = _masked_standardize(features, mask)
+                window = self.normalization_window_s
+                frames = 0 if window is None else max(1, round(window * self.frame_rate))
+                features = _masked_standardize(features, mask, frames)
         return features * mask[..., None], mask
 
     def _dc_free_magnitude(self, batch: torch.Tensor, waves: list[np.ndarray], window: torch.Tensor) -> torch.Tensor:
