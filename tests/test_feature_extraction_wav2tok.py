@@ -109,6 +109,8 @@ def test_interval_features_need_no_key_and_ignore_octave_errors():
     assert fe.feature_size == 2 * 12 + 2
     assert (base[:, intervals] - up[:, intervals]).abs().median() < 0.02
     assert (base[:, intervals] - octave[:, intervals]).abs().median() < 0.02
+    with pytest.raises(ValueError, match="pitch_interval_lags=.*does not have"):  # key jitter has no key to move
+        fe.featurize([render(0)], key_offsets=[0.5])
     # the 2-frame lag sees a note change as a non-zero interval: 262 -> 294 Hz is 2 semitones
     change = fe.num_frames(int(0.3 * 8000 * 2)) + 1
     assert base[change, :12].argmax().item() == 2

@@ -238,6 +238,9 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
         if key_offsets is not None and (self.feature_type != "pitch" or len(key_offsets) != len(waves)):
             raise ValueError(f"key_offsets needs the pitch front end and one offset per wave; got feature_type="
                              f"{self.feature_type!r} and {len(key_offsets)} offsets for {len(waves)} waves")
+        if key_offsets is not None and self.pitch_interval_lags:
+            raise ValueError(f"key_offsets move the key reference, which pitch_interval_lags={self.pitch_interval_lags} "
+                             "does not have (interval features cannot move with the key): train without key jitter")
         half = self.n_fft // 2
         lengths = torch.tensor([self.num_frames(len(w)) for w in waves])
         max_len = max(len(w) for w in waves) + 2 * half
@@ -313,13 +316,11 @@ class Wav2TokFeatureExtractor(SequenceFeatureExtractor):
                 reference = reference + torch.as_tensor(np.asarray(key_offsets, np.float32))
             relative = (semitones - reference[:, None]) * voiced
             if self.pitch_fold_octave:
-                centres = torch.arange(12 * bps) / bps
-                distance = torch.remainder(relative[..., None] - centres + 6, 12) - 6
+                one_hot = _pitch_class_one_hot(relative, bps) * voiced[..., None]
             else:
                 centres = torch.arange(-self.pitch_context_semitones * bps,
                                        self.pitch_context_semitones * bps + 1) / bps
-                distance = relative[..., None] - centres
-            one_hot = _soft_one_hot(distance) * voiced[..., None]
+                one_hot = _soft_one_hot(relative[..., None] - centres) * voiced[..., None]
         e_norm = _masked_standardize(energy[..., None], mask)[..., 0]
         scalars = [strength * mask, e_norm]
         if self.pitch_contour_scalars:
@@ -334,6 +335,12 @@ def _soft_one_hot(distance: torch.Tensor) -> torch.Tensor:
     return torch.exp(-0.5 * (distance * 2) ** 2)
 
 
+def _pitch_class_one_hot(semitones: torch.Tensor, bps: int) -> torch.Tensor:
+    """Soft one-hot (..., 12 * bps) over the pitch classes: circular distance of each value to each bin centre."""
+    centres = torch.arange(12 * bps) / bps
+    return _soft_one_hot(torch.remainder(semitones[..., None] - centres + 6, 12) - 6)
+
+
 def _interval_one_hot(semitones: torch.Tensor, voiced: torch.Tensor, lags: Any, bps: int) -> torch.Tensor:
     """Per lag L, the soft pitch-class one-hot of ``semitones[t] - semitones[t - L]`` (B, T, 12 * bps each,
     concatenated), zero where frame t or t - L is unvoiced or t < L.
@@ -343,15 +350,13 @@ def _interval_one_hot(semitones: torch.Tensor, voiced: torch.Tensor, lags: Any, 
     >>> x.shape, x[0, 1].argmax().item(), x[0, 3].argmax().item(), x[0, 0].abs().sum().item()
     (torch.Size([1, 4, 12]), 2, 0, 0.0)
     """
-    centres = torch.arange(12 * bps) / bps
     blocks = []
     for lag in lags:
         interval = torch.zeros_like(semitones)
         both = torch.zeros_like(voiced)
         interval[:, lag:] = semitones[:, lag:] - semitones[:, :-lag]
         both[:, lag:] = voiced[:, lag:] * voiced[:, :-lag]
-        distance = torch.remainder(interval[..., None] - centres + 6, 12) - 6
-        blocks.append(_soft_one_hot(distance) * both[..., None])
+        blocks.append(_pitch_class_one_hot(interval, bps) * both[..., None])
     return torch.cat(blocks, dim=-1)
 
 
