@@ -25,9 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--references-per-label", type=int, default=None)
     parser.add_argument("--max-queries", type=int, default=60)
     parser.add_argument("--rerank", type=int, nargs="+", default=[2, 3, 5], help="shortlist sizes")
+    parser.add_argument("--rerank-pools", type=int, nargs="+", default=[1], metavar="N",
+                        help="re-rank rows with every N stored frames averaged into one (default 1)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output-dir", default="results/rerank-speed")
     args = parser.parse_args(argv)
+    if min(args.rerank_pools) < 1:
+        parser.error(f"--rerank-pools {args.rerank_pools}: expected positive numbers of frames to average into one")
     if not os.path.isdir(args.corpus_dir):
         parser.error(f"--corpus-dir {args.corpus_dir!r} is not a folder; expected a saved corpus")
     import datasets
@@ -41,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--model: {error}")
     report, markdown = rerank_speed(model, datasets.load_from_disk(args.corpus_dir)["test"],
                                     references_per_label=args.references_per_label, max_queries=args.max_queries,
-                                    rerank=args.rerank, repeats=args.repeats)
+                                    rerank=args.rerank, repeats=args.repeats,
+                                    pools=args.rerank_pools)
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "bench_rerank.md"), "w", encoding="utf-8") as f:
         f.write(markdown + "\n")

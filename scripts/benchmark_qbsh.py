@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rerank-frames", nargs="+", choices=RERANK_FRAMES, default=["embeddings"],
                         help="frames the re-rank DTW compares: the model's own frame 'embeddings' and/or the "
                              "'pitch-contour-dtw' baseline's contour (default: embeddings)")
+    parser.add_argument("--rerank-pool", type=int, default=1, metavar="N",
+                        help="average every N re-rank frames into one (the DTW costs N^2 times less; default 1)")
     parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOL_NOTES), default=["unseen", "closed-set"])
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
     _common.add_common_arguments(parser, plots=True)
@@ -219,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     for flag in ("max_references_per_song", "max_songs", "max_fit_clips", "queries_per_song", "max_melodies",
                  "max_files_per_melody"):
         _common.check_positive(parser, getattr(args, flag), "--" + flag.replace("_", "-"))
+    if args.rerank_pool < 1:
+        parser.error(f"--rerank-pool {args.rerank_pool}: expected a positive number of frames to average into one")
     if args.rerank < 0:
         parser.error(f"--rerank {args.rerank}: expected the number of items to re-rank (>= 1), or 0 for none")
     _common.check_source(parser, args.source)
@@ -241,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
     options = QbshOptions(protocols=args.protocols, seed=args.seed, max_queries=args.max_queries,
                           max_references_per_song=args.max_references_per_song, max_songs=args.max_songs,
-                          dtw=args.dtw, rerank=args.rerank, rerank_frames=args.rerank_frames, threads=args.threads,
+                          dtw=args.dtw, rerank=args.rerank, rerank_frames=args.rerank_frames,
+                          rerank_pool=args.rerank_pool, threads=args.threads,
                           max_fit_clips=args.max_fit_clips, ablation_baselines=bool(args.baselines))
     os.makedirs(args.output_dir, exist_ok=True)
     run_qbsh_benchmark(data, models, options, ablation_models=ablation_models, ablation_dir=args.ablation_dir,

@@ -102,13 +102,14 @@ def test_qbsh_essen(tmp_module, model_8k, essen_dir):
     # deterministic under --seed (everything but the timings)
     out2 = tmp_module / "qbsh2"
     main(["--model", model_8k, "--corpus-dir", essen_dir, "--output-dir", str(out2), "--no-plots",
-          "--protocols", "unseen", "--baselines", "--rerank", "1"])
+          "--protocols", "unseen", "--baselines", "--rerank", "1", "--rerank-pool", "2"])
     again = json.loads((out2 / "qbsh_essen.json").read_text())
     assert [again["rows"][0][c] for c in ("V", "TS", "PS")] == [report["rows"][0][c] for c in ("V", "TS", "PS")]
     assert again["rows"][0]["ranks"] == report["rows"][0]["ranks"]
     # a shortlist of one: the token ranking with its first item fixed, the re-rank row next to (not instead of) it
     tokens, reranked = again["rows"][2], again["rows"][-1]
     assert tokens["distance"] == "normalized_weighted_levenshtein" and reranked["rerank"] == 1
+    assert reranked["rerank_pool"] == 2 and "2 frames pooled" in reranked["model"]
     assert all((a == 1) == (b == 1) for a, b in zip(tokens["ranks"]["V"], reranked["ranks"]["V"]))
     # --max-songs: a seeded subset of the split's songs (3 training songs here), with only their queries
     out3 = tmp_module / "qbsh3"
@@ -237,9 +238,11 @@ def test_tune_token_runs_and_bench_rerank(tmp_module, model_8k, essen_dir):
         load_script("tune_token_runs").main(["--model", model_8k, "--corpus-dir", essen_dir, "--cost-caps", "3"])
     speed = tmp_module / "speed"
     assert load_script("bench_rerank").main(["--model", model_8k, "--corpus-dir", essen_dir, "--rerank", "1",
-                                         "--repeats", "1", "--output-dir", str(speed)]) == 0
+                                         "--rerank-pools", "1", "4", "--repeats", "1",
+                                         "--output-dir", str(speed)]) == 0
     timing = json.loads((speed / "bench_rerank.json").read_text())["search_s_per_query"]
-    assert set(timing) == {"tokens only", "tokens + re-rank top 1 (embedding DTW)", "pitch-contour DTW, every item"}
+    assert set(timing) == {"tokens only", "tokens + re-rank top 1 (embedding DTW)",
+                           "tokens + re-rank top 1 (embedding DTW, 4 frames pooled)", "pitch-contour DTW, every item"}
     assert all(t > 0 for t in timing.values())
     keyed = Wav2TokModel.from_pretrained(model_8k)  # a model that searches at query pitch shifts gets that row too
     keyed.config.query_pitch_shifts = [-0.5, 0, 0.5]

@@ -61,6 +61,29 @@ def test_graph_with_every_item_as_candidate_equals_the_exhaustive_scan(distance,
         assert graph.scores.dtype == exact.scores.dtype
 
 
+@pytest.mark.parametrize("id_bytes", [1, 2])
+def test_the_weighted_walk_metric_equals_the_normalised_weighted_distance(id_bytes, costs):
+    """The compiled metric the weighted walk calls (four DP rows per pass, then the rest one by one) against the
+    index's exact scan, for every length of either string from 1 to 64."""
+    import ctypes
+
+    from wav2tok_hf.retrieval.graph import _compiled_metric
+
+    rng = np.random.default_rng(2)
+    metric = _compiled_metric(id_bytes, costs.astype(np.float32)).ctypes
+    pointer = ctypes.c_uint8 if id_bytes == 1 else ctypes.c_uint16
+    for la in range(1, WIDTH + 1):
+        a, b = rng.integers(0, 30, la), rng.integers(0, 30, int(rng.integers(1, WIDTH + 1)))
+        for x, y in ((a, b), (b, a)):
+            packed = pack(np.concatenate([x, y]), np.array([0, len(x), len(x) + len(y)]), id_bytes)
+            got = metric(packed[0].ctypes.data_as(ctypes.POINTER(pointer)),
+                         packed[1].ctypes.data_as(ctypes.POINTER(pointer)))
+            index = Wav2TokIndex(vocab_size=30, substitution_costs=costs)
+            index.add([y])
+            exact = index.search(x, distance="normalized_weighted_levenshtein", exhaustive=True).scores[0]
+            assert got == pytest.approx(exact, rel=1e-5, abs=1e-6), (len(x), len(y))
+
+
 def test_a_vocabulary_over_255_tokens_packs_16_bit_ids_and_ranks_as_the_scan():
     """800 tokens (the speech release's codebook): ids above 255 are kept apart (not folded into bytes)."""
     rng = np.random.default_rng(5)

@@ -128,5 +128,9 @@ def test_windows_index_lists_recordings_by_their_best_window(corpus, tmp_path, c
     assert rows[0]["window"] == f"down/c.wav@{rows[0]['start_s']:.3f}-{rows[0]['end_s']:.3f}"
     assert main(["index", "build", model, audio, str(tmp_path / "x"), "--windows", "--store-frames"]) == 2
     assert "--windows with --store-frames" in capsys.readouterr().err
+    assert main(["index", "build", model, audio, str(tmp_path / "x"), "--rerank-pool", "2"]) == 2
+    assert "--rerank-pool needs --store-frames" in capsys.readouterr().err
+    assert main(["index", "build", model, audio, str(tmp_path / "x"), "--store-frames", "--rerank-pool", "0"]) == 2
+    assert "rerank_pool=0" in capsys.readouterr().err and not os.path.exists(tmp_path / "x" / "index.json")
     assert main(["index", "search", out, query, "--rerank", "5"]) == 2
     assert "built with --windows" in capsys.readouterr().err

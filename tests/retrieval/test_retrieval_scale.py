@@ -150,6 +150,35 @@ def test_rerank_reorders_shortlist_by_dtw():
         plain.enable_rerank(vocabulary=Vocabulary("f", 2, "frames"))
 
 
+def test_rerank_pool_averages_item_and_query_frames_and_survives_save(tmp_path):
+    rng = np.random.default_rng(0)
+    items, query = [rng.normal(size=(n, 3)) for n in (7, 8, 5)], rng.normal(size=(6, 3))
+
+    def pooled(frames, p):  # every p frames averaged, the last block over what it has
+        return np.stack([frames[i:i + p].mean(0) for i in range(0, len(frames), p)])
+
+    def index_of(pool, frames):
+        index = Wav2TokIndex(vocab_size=4, vocab_name="t")
+        index.enable_rerank(vocabulary=Vocabulary("f", 3, "frames"), metric="cosine", pool=pool)
+        index.add([[0, 1], [0, 2], [1, 3]], ids=["a", "b", "c"], frames=frames)
+        return index
+
+    by_store = index_of(3, items)
+    by_hand = index_of(1, [pooled(f, 3) for f in items])
+    a = by_store.search([0, 1], rerank=3, query_frames=query)
+    b = by_hand.search([0, 1], rerank=3, query_frames=pooled(query, 3))
+    assert a.ids == b.ids and np.allclose(a.scores, b.scores, atol=1e-3)
+    assert a.scores.tolist() != index_of(1, items).search([0, 1], rerank=3, query_frames=query).scores.tolist()
+    by_store.save(tmp_path / "pooled")
+    loaded = Wav2TokIndex.load(tmp_path / "pooled")
+    assert loaded.rerank.pool == 3
+    assert loaded.search([0, 1], rerank=3, query_frames=query).to_list() == a.to_list()
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="pool="):
+            Wav2TokIndex(vocab_size=4, vocab_name="t").enable_rerank(vocabulary=Vocabulary("f", 3, "frames"),
+                                                                     pool=bad)
+
+
 def test_rerank_with_audio_and_batch_tuple(tiny_model):
     model, clips, sr = tiny_model
     index = Wav2TokIndex.from_encoder(model)

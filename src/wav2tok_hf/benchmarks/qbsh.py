@@ -68,6 +68,7 @@ class QbshOptions:
     dtw: bool = False  # also DTW over each model's frame embeddings
     rerank: int = 0  # shortlist of the tokens-then-re-rank rows (0: no such rows)
     rerank_frames: Sequence[str] = ("embeddings",)  # frames the re-rank DTW compares (RERANK_FRAMES)
+    rerank_pool: int = 1  # average every N re-rank frames into one (Wav2TokIndex.enable_rerank(pool=N))
     threads: int = 1
     max_fit_clips: int = 200  # training clips the learning baselines (vq-logmel K-means) are fit on
     ablation_baselines: bool = False  # also rank the baselines in the ablation table
@@ -178,11 +179,12 @@ def _rank_after_rerank(result: Any, label: str) -> float:
 
 
 def rerank_rows(models: Sequence[tuple[str, Any, str]], sets: dict[str, RetrievalSet], shortlist: int,
-                frame_sources: Sequence[str]) -> list[dict[str, Any]]:
+                frame_sources: Sequence[str], pool: int = 1) -> list[dict[str, Any]]:
     """Tokens-then-re-rank rows (the product path), in ``run_benchmark``'s row format: for every model, a
     ``Wav2TokIndex`` of the database's tokens with frames stored for its re-rank stage; each query is ranked by the
     normalised weighted edit distance and its best ``shortlist`` items are re-scored by DTW over frames (the model's
-    own embeddings, or the ``pitch-contour-dtw`` baseline's contour). ``search_s`` is the index search (tokens and
+    own embeddings, or the ``pitch-contour-dtw`` baseline's contour; every ``pool`` frames averaged into one).
+    ``search_s`` is the index search (tokens and
     re-rank DTW) per query; ``infer_s`` encodes the query's tokens and frames. Their own rows: never mixed with the
     tokens-only rows."""
     from ..retrieval import create_baseline
@@ -200,11 +202,14 @@ def rerank_rows(models: Sequence[tuple[str, Any, str]], sets: dict[str, Retrieva
             embed = (lambda w, sr, model=model: model.embed(w, sampling_rate=sr, batch_size=32)) \
                 if source == "embeddings" else baseline_encoder(frame_encoder).encode
             index = Wav2TokIndex.from_encoder(model)
+            index.enable_rerank(frame_encoder, pool=pool)
             index.add_audio(model, list(first.database), sampling_rate=first.sampling_rate, ids=ids,
                             labels=list(first.database_labels), store_frames=True, frame_encoder=frame_encoder)
             label = "model embeddings" if source == "embeddings" else source
+            label += f", {pool} frames pooled" if pool > 1 else ""
             row: dict[str, Any] = {"model": f"{name} + re-rank top {shortlist} by DTW ({label})",
-                                   "distance": f"{distance} -> dtw", "rerank": shortlist, "rerank_frames": source}
+                                   "distance": f"{distance} -> dtw", "rerank": shortlist, "rerank_frames": source,
+                                   "rerank_pool": pool}
             for condition, retrieval in sets.items():
                 start = time.perf_counter()
                 tokens = model.encode(retrieval.queries, sampling_rate=retrieval.sampling_rate, batch_size=32)
@@ -241,7 +246,7 @@ def run_protocol(protocol: str, data: BenchmarkCorpus, encoders: Sequence, optio
     logger.info("%s: %d queries vs %d items", protocol, len(retrieval.queries), len(retrieval.database))
     rows = run_benchmark(list(encoders), sets, details=True)
     if options.rerank and models:
-        rows += rerank_rows(models, sets, options.rerank, options.rerank_frames)
+        rows += rerank_rows(models, sets, options.rerank, options.rerank_frames, options.rerank_pool)
     block = {"corpus": key, "corpus_name": name, "synthetic": True, "audio": audio, "protocol": protocol,
              "protocol_note": PROTOCOL_NOTES[protocol], "split": split, **retrieval.sizes(), "rows": rows,
              "skipped": list(skipped)}

@@ -33,7 +33,8 @@ def best_seconds_per_query(search: Callable[[], object], num_queries: int, repea
 
 
 def rerank_speed(model: Any, split: Any, *, references_per_label: int | None = None, max_queries: int = 60,
-                 rerank: Sequence[int] = (2, 3, 5), repeats: int = 3) -> tuple[dict[str, Any], str]:
+                 rerank: Sequence[int] = (2, 3, 5), repeats: int = 3,
+                 pools: Sequence[int] = (1,)) -> tuple[dict[str, Any], str]:
     """Time the searches of ``split``'s queries against its references.
 
     Args:
@@ -41,6 +42,7 @@ def rerank_speed(model: Any, split: Any, *, references_per_label: int | None = N
         split: a corpus split with queries and references (``retrieval_set_from_split``), at most
             ``references_per_label`` references per label and ``max_queries`` queries (seeded).
         rerank: shortlist sizes k of the re-rank rows.
+        pools: re-rank rows for each of these frame poolings (``Wav2TokIndex.enable_rerank(pool=N)``).
 
     Returns ``(report, markdown)``: ``{"title", "search_s_per_query": {row: seconds}}`` and the table.
     """
@@ -53,9 +55,13 @@ def rerank_speed(model: Any, split: Any, *, references_per_label: int | None = N
                                     max_references_per_label=references_per_label)
     contour = create_baseline("pitch-contour-dtw")
     ids, labels = [str(i) for i in range(len(data.database))], list(data.database_labels)
-    tokens = Wav2TokIndex.from_encoder(model)
-    tokens.add_audio(model, list(data.database), sampling_rate=SAMPLING_RATE, ids=ids, labels=labels,
-                     store_frames=True)
+    pooled = {}
+    for pool in pools:
+        pooled[pool] = Wav2TokIndex.from_encoder(model)
+        pooled[pool].enable_rerank(model, pool=pool)
+        pooled[pool].add_audio(model, list(data.database), sampling_rate=SAMPLING_RATE, ids=ids, labels=labels,
+                               store_frames=True)
+    tokens = pooled[pools[0]]
     frames = Wav2TokIndex.from_encoder(contour)
     frames.add_audio(contour, list(data.database), sampling_rate=SAMPLING_RATE, ids=ids, labels=labels)
     query_tokens = model.encode(data.queries, sampling_rate=SAMPLING_RATE, batch_size=32)
@@ -74,9 +80,12 @@ def rerank_speed(model: Any, split: Any, *, references_per_label: int | None = N
                                  batch_size=32) for q in data.queries]
         rows[f"tokens, key search over {len(shifts)} query versions"] = best_of(
             lambda: [tokens.search_versions(v, distance=DISTANCE) for v in versions])
-    for k in rerank:
-        rows[f"tokens + re-rank top {k} (embedding DTW)"] = best_of(
-            lambda k=k: tokens.search(query_tokens, distance=DISTANCE, rerank=k, query_frames=query_frames))
+    for pool, index in pooled.items():
+        how = f"embedding DTW, {pool} frames pooled" if pool > 1 else "embedding DTW"
+        for k in rerank:
+            rows[f"tokens + re-rank top {k} ({how})"] = best_of(
+                lambda k=k, index=index: index.search(query_tokens, distance=DISTANCE, rerank=k,
+                                                      query_frames=query_frames))
     rows[CONTOUR_ROW] = best_of(lambda: frames.search(query_contours, distance="dtw"))
     title = (f"{len(data.queries)} test queries vs {len(data.database)} items; mean token string length "
              f"{np.mean([len(t) for t in query_tokens]):.1f}; NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS')}")

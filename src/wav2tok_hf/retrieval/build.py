@@ -14,8 +14,8 @@ model whose tokens of a word change with the words around it (docs/RESULTS.md 8a
 
 Example::
 
-    wav2tok index build checkpoints/wav2tok-qbsh songs/ songs-index --num-proc 2 --store-frames
-    wav2tok index search songs-index hum.wav --top-k 5 --rerank 20
+    wav2tok index build checkpoints/wav2tok-qbsh songs/ songs-index --num-proc 2 --store-frames --rerank-pool 4
+    wav2tok index search songs-index hum.wav --top-k 5 --rerank 5
     wav2tok index build checkpoints/wav2tok-speech talks/ talks-index --windows
     wav2tok index search talks-index word.wav --top-k 5    # {"id": recording, "start_s", "end_s", "score", ...}
 """
@@ -107,11 +107,13 @@ def build_index(
     overwrite: bool = False,
     graph: bool = False,
     windows: bool = False,
+    rerank_pool: int = 1,
 ) -> Wav2TokIndex:
     """Tokenise ``source`` with the model at ``model_path`` and save the index to ``index_dir`` (see the module
     docstring). Resumes an interrupted build of the same model, source and options. ``graph=True`` also builds
     the graph of :meth:`Wav2TokIndex.build_graph` (approximate fast top-k) and saves it with the index;
-    ``windows=True`` indexes each recording as windows tokenised on their own (labels: the recording ids)."""
+    ``windows=True`` indexes each recording as windows tokenised on their own (labels: the recording ids);
+    ``rerank_pool`` averages every N stored frames into one (``Wav2TokIndex.enable_rerank(pool=N)``)."""
     from tqdm.auto import tqdm
 
     from .. import Wav2TokModel
@@ -122,6 +124,10 @@ def build_index(
         raise ValueError("num_proc, chunk_size and batch_size must be positive")
     if windows and store_frames:
         raise ValueError("--windows with --store-frames is not supported: a windows index has no re-rank frames")
+    if isinstance(rerank_pool, bool) or not isinstance(rerank_pool, int) or rerank_pool < 1:
+        raise ValueError(f"rerank_pool={rerank_pool!r}; expected a positive number of frames to average into one")
+    if rerank_pool > 1 and not store_frames:
+        raise ValueError("--rerank-pool needs --store-frames (it pools the stored re-rank frames)")
     model = Wav2TokModel.from_pretrained(model_path).eval()
     if graph:
         id_bytes_for(model.config.codebook_size)  # refuses a codebook the graph cannot pack, before any work
@@ -137,7 +143,7 @@ def build_index(
     chunks = range(0, ds.num_rows, chunk_size)
     for start in tqdm(chunks, desc="tokenising chunks", unit="chunk"):
         _tokenise_chunk(model, ds, work, start, min(start + chunk_size, ds.num_rows), options, batch_size, num_proc)
-    index = _assemble(model, work, chunks, store_frames, windowed=windows)
+    index = _assemble(model, work, chunks, store_frames, windowed=windows, rerank_pool=rerank_pool)
     if graph:
         index.build_graph()
     index.save(index_dir)
@@ -205,12 +211,13 @@ def _tokenise_chunk(model: Any, ds: Any, work: str, start: int, stop: int, optio
     write_file_atomic(done, lambda f: f.write(json.dumps(payload).encode("utf-8")))
 
 
-def _assemble(model: Any, work: str, chunks: range, store_frames: bool, windowed: bool = False) -> Wav2TokIndex:
+def _assemble(model: Any, work: str, chunks: range, store_frames: bool, windowed: bool = False,
+              rerank_pool: int = 1) -> Wav2TokIndex:
     """The index of every finished chunk, in row order (silent clips, which have no tokens, left out); windowed:
     every recording's windows, labelled by the recording's id."""
     index = Wav2TokIndex.from_encoder(model)
     if store_frames:
-        index.enable_rerank(model)
+        index.enable_rerank(model, pool=rerank_pool)
     for start in chunks:
         with open(os.path.join(work, f"chunk-{start:09d}.json")) as f:
             chunk = json.load(f)
@@ -278,7 +285,7 @@ def _build_command(args: argparse.Namespace) -> int:
         index = build_index(args.model, args.source, args.index_dir, split=args.split, num_proc=args.num_proc,
                             chunk_size=args.chunk_size, batch_size=args.batch_size, store_frames=args.store_frames,
                             label_column=args.label_column, id_column=args.id_column, overwrite=args.overwrite,
-                            graph=args.graph, windows=args.windows)
+                            graph=args.graph, windows=args.windows, rerank_pool=args.rerank_pool)
     except IndexLockedError as error:
         raise ValueError(str(error)) from None
     print(json.dumps({"index_dir": args.index_dir, "items": len(index), "classes": len(index._class_names),
@@ -310,6 +317,8 @@ def add_index_commands(commands: Any) -> None:
     build.add_argument("--chunk-size", type=int, default=1000, help="rows per resumable chunk")
     build.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
     build.add_argument("--store-frames", action="store_true", help="store frame embeddings for --rerank searches")
+    build.add_argument("--rerank-pool", type=int, default=1, metavar="N",
+                       help="with --store-frames: average every N frames into one (re-rank DTW N^2 times cheaper)")
     build.add_argument("--label-column", help="dataset column with class labels (default: 'label' if present)")
     build.add_argument("--id-column", help="dataset column with item ids (default: the row number)")
     build.add_argument("--overwrite", action="store_true", help="replace an existing index in INDEX_DIR")

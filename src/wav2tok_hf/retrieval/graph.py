@@ -133,20 +133,39 @@ def _compiled_metric(id_bytes: int, costs: np.ndarray | None = None) -> Any:
             if la == 0 or lb == 0:
                 return 1.0 if la + lb else 0.0
             # one float32 DP row updated in place with branch-free min(): 1.7x faster here than two rows with
-            # compare-and-branch (the float64 kernels in .kernels measured the other way round)
+            # compare-and-branch (the float64 kernels in .kernels measured the other way round); four DP rows per
+            # pass over b, in registers, then the rest one by one: another 1.3-2x (RESULTS 7f), same sums and mins
+            one = np.float32(1.0)
             row = np.empty(WIDTH + 1, np.float32)
             for j in range(lb + 1):
                 row[j] = j
-            for i in range(1, la + 1):
+            i = 1
+            while i + 3 <= la:
+                c1, c2, c3, c4 = table[a[i - 1]], table[a[i]], table[a[i + 1]], table[a[i + 2]]
+                l1, l2, l3, l4 = np.float32(i), np.float32(i + 1), np.float32(i + 2), np.float32(i + 3)
+                d1, d2, d3, d4 = row[0], l1, l2, l3
+                row[0] = l4
+                for j in range(1, lb + 1):
+                    up, bj = row[j], b[j - 1]
+                    l1 = min(d1 + c1[bj], min(up, l1) + one)
+                    n2 = min(d2 + c2[bj], min(l1, l2) + one)
+                    n3 = min(d3 + c3[bj], min(n2, l3) + one)
+                    l4 = min(d4 + c4[bj], min(n3, l4) + one)
+                    d1, d2, d3, d4 = up, l1, n2, n3
+                    l2, l3 = n2, n3
+                    row[j] = l4
+                i += 4
+            while i <= la:
                 cost = table[a[i - 1]]
                 diag = row[0]
                 left = np.float32(i)
                 row[0] = left
                 for j in range(1, lb + 1):
                     up = row[j]
-                    left = min(diag + cost[b[j - 1]], min(up, left) + np.float32(1.0))
+                    left = min(diag + cost[b[j - 1]], min(up, left) + one)
                     diag = up
                     row[j] = left
+                i += 1
             return row[lb] / max(la, lb)
 
     _METRICS[key] = metric

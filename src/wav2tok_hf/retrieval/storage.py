@@ -132,7 +132,7 @@ def save_index(index: Any, directory: str | os.PathLike) -> None:
             "substitution_costs": None if index.substitution_costs is None else index.substitution_costs.tolist(),
             "num_items": len(index),
             "rerank": None if index.rerank is None else {"vocabulary": asdict(index.rerank.vocabulary),
-                                                         "metric": index.rerank.metric},
+                                                         "metric": index.rerank.metric, "pool": index.rerank.pool},
             "arrays": files,
             "graph": None if index._graph is None else {"expansion_search": index._graph.expansion_search,
                                                          "next_key": index._graph_next_key,
@@ -224,7 +224,7 @@ def _load_v2(cls: type, Vocabulary: type, directory: str, payload: dict, mmap: b
         if len(frame_offsets) != n + 1 or frame_offsets[-1] != len(frames):
             raise ValueError("re-rank frames do not match the items")
         index.rerank = RerankStore(Vocabulary(**payload["rerank"]["vocabulary"]), payload["rerank"]["metric"],
-                                   frames, frame_offsets)
+                                   frames, frame_offsets, pool=payload["rerank"].get("pool", 1))
     if "qgram_indptr" in arrays:
         indptr = np.asarray(arrays["qgram_indptr"])
         if indptr[-1] != len(arrays["qgram_postings"]):
