@@ -219,10 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = _common.parse_args(parser, argv)
     for flag in ("max_references_per_song", "max_songs", "max_fit_clips", "queries_per_song", "max_melodies",
-                 "max_files_per_melody"):
+                 "max_files_per_melody", "rerank_pool"):
         _common.check_positive(parser, getattr(args, flag), "--" + flag.replace("_", "-"))
-    if args.rerank_pool < 1:
-        parser.error(f"--rerank-pool {args.rerank_pool}: expected a positive number of frames to average into one")
     if args.rerank < 0:
         parser.error(f"--rerank {args.rerank}: expected the number of items to re-rank (>= 1), or 0 for none")
     _common.check_source(parser, args.source)

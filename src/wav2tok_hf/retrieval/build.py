@@ -34,6 +34,7 @@ import numpy as np
 from ..saving import write_file_atomic
 from .graph import id_bytes_for
 from .index import Wav2TokIndex, _check_max_score, vocabulary_of
+from .rerank import check_pool
 from .std import best_windows, cut_windows, window_id, window_layout
 from .storage import IndexLockedError
 
@@ -124,8 +125,7 @@ def build_index(
         raise ValueError("num_proc, chunk_size and batch_size must be positive")
     if windows and store_frames:
         raise ValueError("--windows with --store-frames is not supported: a windows index has no re-rank frames")
-    if isinstance(rerank_pool, bool) or not isinstance(rerank_pool, int) or rerank_pool < 1:
-        raise ValueError(f"rerank_pool={rerank_pool!r}; expected a positive number of frames to average into one")
+    check_pool(rerank_pool, "rerank_pool")
     if rerank_pool > 1 and not store_frames:
         raise ValueError("--rerank-pool needs --store-frames (it pools the stored re-rank frames)")
     model = Wav2TokModel.from_pretrained(model_path).eval()

@@ -42,6 +42,19 @@ def check_frames(frames: Any, vocabulary: Any, what: str) -> np.ndarray:
     return array
 
 
+def check_pool(pool: Any, name: str = "pool") -> int:
+    """``pool`` as an int after checking it is a positive number of frames (not a bool); the one check of the
+    store and of ``wav2tok index build --rerank-pool`` (which runs it before any work).
+
+    Example:
+        >>> check_pool(4)
+        4
+    """
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
+        raise ValueError(f"{name}={pool!r}; expected a positive number of frames to average into one")
+    return int(pool)
+
+
 class RerankStore:
     """Frame sequences of every item of an index, flat in float16 (``data[offsets[i]:offsets[i + 1]]``).
 
@@ -67,11 +80,9 @@ class RerankStore:
             raise ValueError(f"re-rank frames need a frames vocabulary, got kind={vocabulary.kind!r}")
         if metric not in kernels.FRAME_METRICS:
             raise ValueError(f"metric={metric!r}; accepted: {kernels.FRAME_METRICS}")
-        if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
-            raise ValueError(f"pool={pool!r}; expected a positive number of frames to average into one")
         self.vocabulary = vocabulary
         self.metric = metric
-        self.pool = int(pool)
+        self.pool = check_pool(pool)
         self._data = np.empty((0, vocabulary.size), np.float16) if data is None else data
         self._offsets = np.zeros(1, np.int64) if offsets is None else np.asarray(offsets, np.int64)
         self._pending: list[np.ndarray] = []
