@@ -32,6 +32,7 @@ import os
 import sys
 
 from wav2tok_hf.benchmarks.scale import DISTANCES, QUERY_SETS
+from wav2tok_hf.retrieval.graph import EXPANSION_SEARCH
 
 
 def plot(rows: list[dict], path: str) -> None:
@@ -77,9 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="measure the graph path (Wav2TokIndex.build_graph) as the fast path, and --candidates "
                         "as the number of items the graph explores")
     parser.add_argument("--build-threads", type=int, default=0, help="graph build threads (0: all cores)")
-    parser.add_argument("--expansion-search", type=int, default=512,
-                        help="the graph's default candidates (Wav2TokIndex.build_graph); --candidates below it explore "
-                        "this many")
+    parser.add_argument("--expansion-search", type=int, default=EXPANSION_SEARCH,
+                        help="the graph's default candidates (Wav2TokIndex.build_graph; default %(default)s); "
+                        "--candidates below it explore this many")
     parser.add_argument("--scratch", default="runs/bench_scale")
     parser.add_argument("--output", default="results/scale/bench_scale")
     parser.add_argument("--merge", nargs="+", help="only combine these report JSONs (runs of different sizes) into "

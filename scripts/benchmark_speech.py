@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only (re)write summary.md / summary.json from the <corpus>.json files already in "
                              "--output-dir (e.g. after running the corpora as separate processes); with "
                              "--baseline-rows-from, first add that run's baseline rows to each report")
+    parser.add_argument("--rerank", type=int, default=0, metavar="N",
+                        help="also a tokens-then-re-rank row (the product path, Wav2TokIndex's re-rank stage): the "
+                             "model's normalised weighted edit distance ranking, its best N items re-scored by DTW "
+                             "over its frame embeddings (default 0: no such row)")
+    parser.add_argument("--rerank-pool", type=int, default=1, metavar="N",
+                        help="average every N re-rank frames into one (the DTW costs N^2 times less; default 1)")
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
     _common.add_common_arguments(parser, plots=True)
     return parser
@@ -256,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = _common.parse_args(parser, argv)
     _common.check_positive(parser, args.rir_count, "--rir-count")
+    _common.check_positive(parser, args.rerank_pool, "--rerank-pool")
+    if args.rerank < 0:
+        parser.error(f"--rerank {args.rerank}: expected the number of items to re-rank (>= 1), or 0 for none")
     _common.check_source(parser, args.source)
     _common.check_source(parser, args.noise_source, "--noise-source")
     _common.check_baselines(parser, args.baselines)
@@ -276,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s['model']}: skipped: {s['reason']}", file=sys.stderr)
     options = SpeechOptions(split=args.split, seed=args.seed, baselines=local, dtw=args.dtw, key_search=args.key_search,
                             threads=args.threads, max_fit_clips=args.max_fit_clips, snr_db=args.snr_db,
-                            rir_count=args.rir_count, rir_rt60=args.rir_rt60, baseline_rows_from=args.baseline_rows_from)
+                            rir_count=args.rir_count, rir_rt60=args.rir_rt60, baseline_rows_from=args.baseline_rows_from,
+                            rerank=args.rerank, rerank_pool=args.rerank_pool)
     os.makedirs(args.output_dir, exist_ok=True)
     try:
         markdown, summary = run_speech_benchmark(

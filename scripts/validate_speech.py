@@ -12,7 +12,8 @@ test halves and rooms stay unseen). Models are ranked by the normalised codebook
 adds DTW over their frame embeddings, ``--logmel`` the log-mel DTW baseline, ``--key-search S ...`` each model with
 its queries searched at those pitch shifts (``Wav2TokConfig.query_pitch_shifts``); ``--refit-k K`` re-fits a K-word
 codebook by spherical K-means on frame embeddings of 150 training clips of each corpus (a discretisation probe
-without training) and ``--substitution-temperature T`` re-ranks with other substitution costs.
+without training), ``--substitution-temperature T`` re-ranks with other substitution costs and ``--rerank N`` adds
+the product path (tokens, then DTW over the model's frame embeddings on the best N; ``--rerank-pool P``).
 
 Usage:
     python scripts/validate_speech.py --models checkpoints/wav2tok-speech --logmel \
@@ -51,12 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save-refit", metavar="DIR", help="with one --refit-k: save that re-fit model here")
     parser.add_argument("--key-search", type=float, nargs="+", metavar="SEMITONES",
                         help="also rank each model with queries searched at these pitch shifts (query_pitch_shifts)")
+    parser.add_argument("--rerank", nargs="*", type=int, default=[], metavar="N",
+                        help="also each model's tokens-then-re-rank row: the best N items by tokens re-scored by DTW "
+                             "over its frame embeddings (Wav2TokIndex's re-rank stage), one row per N")
+    parser.add_argument("--rerank-pool", type=int, default=1, metavar="P",
+                        help="average every P re-rank frames into one (default 1)")
     parser.add_argument("--output", help="JSON file for the rows")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for value, flag in [*((n, "--rerank") for n in args.rerank), (args.rerank_pool, "--rerank-pool")]:
+        if value < 1:
+            parser.error(f"{flag} must be a positive integer, got {value}")
     import datasets
     import torch
 
@@ -69,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     report = validate_speech(corpora, models, conditions=args.conditions, max_queries=args.max_queries,
                              noise_source=args.noise_source, dtw=args.dtw, logmel=args.logmel, refit_k=args.refit_k,
                              substitution_temperature=args.substitution_temperature, save_refit_dir=args.save_refit,
-                             key_search=args.key_search, progress=lambda line: print(json.dumps(line), flush=True))
+                             key_search=args.key_search, rerank=args.rerank, rerank_pool=args.rerank_pool,
+                             progress=lambda line: print(json.dumps(line), flush=True))
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output, "w", encoding="utf-8") as handle:

@@ -57,9 +57,13 @@ def test_speech_corpora_and_query_conditions(work):
               "--noise-source", str(SPEECH), "--rir-count", "1", "--rir-rt60", "0.15", "0.2", "--max-queries", "5",
               "--baselines", "--baseline-rows-from", str(out), "--no-plots", "--output-dir", str(again)]
     assert load_script("benchmark_speech").main([*common, "--conditions", "V", "telephone", "noise", "reverb", "eq",
-                                             "gain", "dc"]) == 0
+                                             "gain", "dc", "--rerank", "3"]) == 0
     copied = json.loads((again / "speechocean_words.json").read_text())
     assert [r for r in copied["rows"] if r["model"] == "logmel-dtw"] == [rows[("logmel-dtw", "dtw")]]
+    reranked = [r for r in copied["rows"] if r.get("rerank") == 3]  # the product path: tokens, then DTW on the best 3
+    assert [r["model"] for r in reranked] == ["wav2tok[tiny16k] + re-rank top 3 by DTW (model embeddings)"]
+    assert all(0 < reranked[0][c] <= 1 for c in copied["conditions"]) and copied["rerank"] == 3
+    assert "- V: wav2tok + re-rank" in (again / "summary.md").read_text()
     assert copied["baseline_rows_from"].endswith("speechocean_words.json")
     with pytest.raises(SystemExit, match="measured something else"):
         load_script("benchmark_speech").main([*common, "--conditions", "V", "dc"])

@@ -22,6 +22,7 @@ script prints. The protocols these runners measure with live where their concern
   :func:`wav2tok_hf.benchmarks.substitution_temperature.substitution_temperatures`
 
 Shared pieces: :mod:`~wav2tok_hf.benchmarks.timing` (median wall times), :mod:`~wav2tok_hf.benchmarks.provenance`
-(what a model folder was trained on) and :mod:`~wav2tok_hf.benchmarks.corpus` (a benchmark's corpus and its build). Importing this package imports nothing else and changes no global state; the
+(what a model folder was trained on), :mod:`~wav2tok_hf.benchmarks.corpus` (a benchmark's corpus and its build) and
+:mod:`~wav2tok_hf.benchmarks.reranked` (the tokens-then-re-rank rows of the benchmarks). Importing this package imports nothing else and changes no global state; the
 Hub baselines' offline switch stays in ``scripts/_common.py``, so the runners take Hub baselines already loaded.
 """

@@ -33,6 +33,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..retrieval.graph import EXPANSION_SEARCH
+
 DISTANCES = ("normalized_levenshtein", "normalized_weighted_levenshtein")
 TOKEN_CORPORA = {
     "mastmelody": "real wav2tok-qbsh tokens of MASTmelody (real singers' pitch tracks, re-synthesised) grown by "
@@ -217,7 +219,7 @@ def rr_at_k(result: Any, label: str, k: int = 10) -> float:
 
 
 def _footprint(index: Any, before_mb: float, add_s: float, scratch: str, first_query: np.ndarray, graph: bool,
-               build_threads: int, progress: Callable[[str], None], expansion_search: int = 512) -> dict[str, Any]:
+               build_threads: int, progress: Callable[[str], None], expansion_search: int = EXPANSION_SEARCH) -> dict[str, Any]:
     """Build times and memory of an index just filled in ``add_s`` seconds (RSS growth from ``before_mb``), and of
     its graph when ``graph`` (default candidates ``expansion_search``); its size on disk and save / open times (saved
     under ``scratch``)."""
@@ -303,7 +305,7 @@ def _query_set(index: Any, queries: list[np.ndarray], query_labels: list[str], d
 def bench_size(items: list[np.ndarray], labels: list[str], query_sets: dict[str, tuple[list, list]],
                costs: np.ndarray, *, scratch: str, repeats: int = 3, exhaustive_queries: int = 30,
                candidates: Sequence[int] = (), graph: bool = False, build_threads: int = 0,
-               expansion_search: int = 512, progress: Callable[[str], None] = _print) -> dict[str, Any]:
+               expansion_search: int = EXPANSION_SEARCH, progress: Callable[[str], None] = _print) -> dict[str, Any]:
     """One size's row: :func:`_footprint` of an index of ``items``, then every query set under every distance."""
     from ..retrieval import Wav2TokIndex
 
@@ -410,7 +412,7 @@ def write_report(output: str, report: dict[str, Any],
 
 def run_scale_benchmark(corpus: TokenCorpus, costs: np.ndarray, sizes: Sequence[int], *, output: str, scratch: str,
                         command: str, repeats: int = 3, exhaustive_queries: int = 30, candidates: Sequence[int] = (),
-                        graph: bool = False, build_threads: int = 0, expansion_search: int = 512, seed: int = 0,
+                        graph: bool = False, build_threads: int = 0, expansion_search: int = EXPANSION_SEARCH, seed: int = 0,
                         progress: Callable[[str], None] = _print) -> dict[str, Any]:
     """Grow ``corpus`` to each of ``sizes`` (ascending) and :func:`bench_size` it with the real queries and as many
     near copies; ``costs`` are the model's substitution costs. The report (``command`` recorded in it) is written to

@@ -8,7 +8,8 @@ pitch-shifted queries; ``8k`` queries AND database through 8 kHz; ``trim8k`` the
 non-silent span; and any query condition of ``wav2tok_hf.data.degrade`` (``noise`` from the TRAINING half of a noise
 bank at 10 dB SNR, ``reverb`` rooms of seed 500). Models are ranked by the normalised codebook-weighted edit distance,
 optionally also by DTW over their frame embeddings, with a key search, re-ranked at other substitution temperatures
-or with a re-fit codebook (:func:`refit_codebook`, :func:`save_refit`).
+or with a re-fit codebook (:func:`refit_codebook`, :func:`save_refit`), or through the product path: tokens, then
+DTW over the frame embeddings on each query's shortlist (``rerank``; :mod:`.reranked`).
 
 Usage (``corpora`` ``{"sc": DatasetDict, "so": DatasetDict}``, ``models`` ``[(folder, Wav2TokModel)]``)::
 
@@ -26,12 +27,15 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from .reranked import rerank_rows
 
 SAMPLING_RATE = 16000
 TOKEN_DISTANCE = "normalized_weighted_levenshtein"
@@ -121,7 +125,7 @@ def validate_speech(corpora: Mapping[str, Any], models: Sequence[tuple[str, Any]
                     conditions: Sequence[str] = ("V", "8k"), max_queries: int = 300, noise_source: str = "",
                     dtw: bool = False, logmel: bool = False, refit_k: Sequence[int] = (),
                     substitution_temperature: Sequence[float] = (), save_refit_dir: str | None = None,
-                    key_search: Sequence[float] | None = None,
+                    key_search: Sequence[float] | None = None, rerank: Sequence[int] = (), rerank_pool: int = 1,
                     progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Rank ``models`` (``[(name, model)]``) on the validation splits of ``corpora`` (``{key: DatasetDict}``).
 
@@ -143,6 +147,11 @@ def validate_speech(corpora: Mapping[str, Any], models: Sequence[tuple[str, Any]
     report(sizes)
     rows = []
 
+    def finish(row: dict) -> None:
+        row["mean"] = round(float(np.mean([v for key, v in row.items() if "/" in key])), 4)
+        report(row)
+        rows.append(row)
+
     def score(name: str, encode, distance: str, encode_queries=None, **options) -> None:
         row = {"model": name, "distance": distance}
         for (condition, corpus), (queries, database) in data.items():
@@ -152,9 +161,15 @@ def validate_speech(corpora: Mapping[str, Any], models: Sequence[tuple[str, Any]
                                         [np.asarray(s) for s in encode(database)], rs.database_labels,
                                         distance=distance, query_versions=encode_queries is not None, **options)
             row[f"{corpus}/{condition}"] = round(float(result["mrr"]), 4)
-        row["mean"] = round(float(np.mean([v for key, v in row.items() if "/" in key])), 4)
-        report(row)
-        rows.append(row)
+        finish(row)
+
+    def reranked(path: str, model: Any, shortlist: int) -> None:
+        cells = {}
+        for (condition, corpus), (queries, database) in data.items():  # a condition may change the database too
+            one = {condition: dataclasses.replace(sets[corpus], queries=list(queries), database=list(database))}
+            measured = rerank_rows([(path, model, path)], one, shortlist, ("embeddings",), rerank_pool)[0]
+            cells[f"{corpus}/{condition}"] = round(float(measured[condition]), 4)
+        finish({"model": measured["model"], "distance": measured["distance"], **cells})
 
     if logmel:
         from ..retrieval import create_baseline
@@ -175,6 +190,8 @@ def validate_speech(corpora: Mapping[str, Any], models: Sequence[tuple[str, Any]
 
             score(key_search_name(path, key_search), tokens, TOKEN_DISTANCE,
                   encode_queries=versions, substitution_costs=model.substitution_costs())
+        for shortlist in rerank:
+            reranked(path, model, shortlist)
         for t in substitution_temperature:
             costs = codebook_substitution_costs(model.codebook.detach().numpy(), t)
             score(f"{path} (substitution temperature {t})", tokens, TOKEN_DISTANCE, substitution_costs=costs)

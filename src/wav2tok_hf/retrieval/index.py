@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
+from .graph import EXPANSION_SEARCH as GRAPH_EXPANSION_SEARCH
 from .graph import WIDTH as GRAPH_WIDTH
 from .graph import TokenGraph, id_bytes_for
 from .qgram import QGramIndex, WindowGramIndex
@@ -637,8 +638,8 @@ class Wav2TokIndex:
             self._cache["strings"] = [text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
         return self._cache["strings"]
 
-    def build_graph(self, connectivity: int = 16, expansion_add: int = 128, expansion_search: int = 512,
-                    threads: int = 0) -> None:
+    def build_graph(self, connectivity: int = 16, expansion_add: int = 128,
+                    expansion_search: int = GRAPH_EXPANSION_SEARCH, threads: int = 0) -> None:
         """APPROXIMATE fast top-k for a large tokens index: an HNSW graph (usearch) over the items, built with the
         normalised edit distance (:mod:`.graph`; vocabularies of up to 65,535 tokens). Afterwards ``search(...,
         top_k=k)`` by plain or weighted ED walks the graph with that distance (normalised) for ``max(k,
@@ -651,9 +652,9 @@ class Wav2TokIndex:
         Args:
             connectivity: graph edges per node (more: higher recall, more memory and build time).
             expansion_add: candidates explored while inserting an item (build quality).
-            expansion_search: candidates taken from the graph per query by default (512: recall@10 0.995 at 3 ms
-                by plain ED, 0.955 at 6 ms by the weighted one, on 1M real-hum strings,
-                ``results/scale/bench_scale_1m_graph_weighted_walk.md``).
+            expansion_search: candidates taken from the graph per query by default (768: on 1M strings of real
+                sung interval tokens recall@10 0.995 at 8 ms by plain ED, 0.985 at 15 ms by the weighted one;
+                ``results/scale/bench_scale_1m_graph_intervals_reassoc.md``).
             threads: build threads (0: all cores).
 
         Example:
