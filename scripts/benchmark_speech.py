@@ -10,6 +10,9 @@ Corpora (``--corpora``; each needs its source):
   query is a word said by a speaker who is not in the database.
 * ``speechocean-telephone``: the same words with BOTH the database and the queries passed through the telephone
   channel (8 kHz, 300-3400 Hz, mu-law): a corpus recorded through a microphone and band never seen in training.
+* ``spoken-words``: a labelled word corpus of your own, e.g. spoken digits recorded at 8 kHz (``--words-source``, a
+  folder whose file names hold the word and the speaker, ``<label>_<speaker>_<take>.wav`` by default, or a Hub id;
+  ``--words-dir`` caches the build; ``prepare_spoken_words``): the same protocol on its test-split speakers.
 
 Query conditions (``--conditions``; one column each): vanilla (V), time-stretched (TS), pitch-shifted (PS), and the
 users'-recording conditions of ``wav2tok_hf.data.degrade``: ``telephone``, ``noise`` (real Speech Commands
@@ -28,7 +31,8 @@ Outputs in ``--output-dir``, per corpus ``<corpus>.md``, ``<corpus>.json`` (``{"
 "distance", "V", "TS", "PS", "telephone", ..., "V_top1", ..., "search_s", "infer_s", "ranks"}], "skipped",
 "warnings", "seed", "corpus_build"}``), ``<corpus>_mrr.png``, ``<corpus>_ranks.png`` (``speech_commands_tokens.png``
 for Speech Commands) and ``summary.md`` / ``summary.json`` (the headline rows of every corpus and the issue's goal
-checks). Corpus file stems: ``speech_commands``, ``speechocean_words``, ``speechocean_telephone``. Everything but
+checks). Corpus file stems: ``speech_commands``, ``speechocean_words``, ``speechocean_telephone``,
+``spoken_words``. Everything but
 timings is deterministic under ``--seed``.
 
 Usage:
@@ -65,6 +69,7 @@ logger = logging.getLogger("benchmark_speech")
 
 def build_parser() -> argparse.ArgumentParser:
     from wav2tok_hf.data.degrade import QUERY_CONDITIONS
+    from wav2tok_hf.data.spoken_words import DIGITS_PATTERN
 
     parser = _common.benchmark_parser(__doc__)
     parser.add_argument("--model", required=True, metavar="DIR", help="a saved wav2tok model folder")
@@ -78,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ocean-dir", help="speechocean762 corpus cache: loaded when it exists, else built there")
     parser.add_argument("--ocean-alignments", help="word-time TSV for a Hub speechocean762 source")
     parser.add_argument("--ocean-max-speakers", type=int, help="build speechocean762 from N seeded speakers")
+    parser.add_argument("--words-source", help="your own labelled word clips (the spoken-words corpus): a folder "
+                        "whose file names match --words-pattern, or a Hub id with audio, label and speaker columns")
+    parser.add_argument("--words-dir", help="spoken-words corpus cache: loaded when it exists, else built there")
+    parser.add_argument("--words-pattern", default=DIGITS_PATTERN,
+                        help="regular expression with named groups 'label' and 'speaker' for the folder's file paths "
+                             "(default: <label>_<speaker>_<take>, the Free Spoken Digit Dataset / AudioMNIST names)")
+    parser.add_argument("--words-label-column", default="label", help="word column of a Hub spoken-words source")
+    parser.add_argument("--words-speaker-column", default="speaker", help="speaker column of a Hub spoken-words source")
     parser.add_argument("--corpora", nargs="+", choices=CORPORA,
                         help="corpora to run (default: every corpus whose source is given)")
     parser.add_argument("--conditions", nargs="+", default=[*BASE_CONDITIONS, *QUERY_CONDITIONS],
@@ -150,6 +163,17 @@ def load_speechocean(args, parser):
                                                 "existing --ocean-dir")
 
 
+def load_spoken_words(args, parser):
+    from wav2tok_hf.data import prepare_spoken_words
+
+    build = {"seed": args.corpus_seed if args.corpus_seed is not None else args.seed, "pattern": args.words_pattern,
+             "label_column": args.words_label_column, "speaker_column": args.words_speaker_column}
+    return _common.load_or_build_corpus(parser, prepare_spoken_words, args.words_source, args.words_dir, build,
+                                        label="spoken-words", source_flag="--words-source",
+                                        missing="pass --words-source (a folder of word clips or a Hub id) or an "
+                                                "existing --words-dir")
+
+
 def load_corpora(args, parser, corpora: list[str], model_dir: str) -> list[SpeechCorpus]:
     """Each corpus to run, its split's retrieval set built: inputs, so a corpus that cannot be built or a split too
     small for the protocol is a usage error before any benchmark runs."""
@@ -161,6 +185,9 @@ def load_corpora(args, parser, corpora: list[str], model_dir: str) -> list[Speec
             corpus, build, cached = load_speech_commands(args, parser)
             hint = "; use more clips (--max-clips) or --include-unknown no"
             where = f"Speech Commands {args.split} split ({len(corpus[args.split])} clips)"
+        elif key == "spoken-words":
+            corpus, build, cached = load_spoken_words(args, parser)
+            hint, where = "", f"spoken-words {args.split} split ({len(corpus[args.split])} clips)"
         else:
             ocean = ocean or load_speechocean(args, parser)  # one build serves both speechocean corpora
             corpus, build, cached = ocean
@@ -305,17 +332,19 @@ def check_run_arguments(parser, args) -> list[str]:
     """The corpora to run; the combinations of options that cannot run are usage errors."""
     from wav2tok_hf.data._io import is_hub_id
 
-    if args.ocean_source and not (os.path.isdir(args.ocean_source) or is_hub_id(args.ocean_source)):
-        parser.error(f"--ocean-source {args.ocean_source!r} is neither a folder nor a Hub dataset id (owner/name)")
+    for flag, source in (("--ocean-source", args.ocean_source), ("--words-source", args.words_source)):
+        if source and not (os.path.isdir(source) or is_hub_id(source)):
+            parser.error(f"{flag} {source!r} is neither a folder nor a Hub dataset id (owner/name)")
     if "V" not in args.conditions:
         parser.error("--conditions must include V (the other columns are compared with it)")
     corpora = args.corpora
     if not corpora:
         corpora = (["speech-commands"] if args.source or args.corpus_dir else []) + (
-            list(CORPORA[1:]) if args.ocean_source or args.ocean_dir else [])
+            ["speechocean-words", "speechocean-telephone"] if args.ocean_source or args.ocean_dir else []) + (
+            ["spoken-words"] if args.words_source or args.words_dir else [])
     if not corpora:
-        parser.error("nothing to run: pass --source / --corpus-dir (Speech Commands) and/or --ocean-source / "
-                     "--ocean-dir (speechocean762)")
+        parser.error("nothing to run: pass --source / --corpus-dir (Speech Commands), --ocean-source / --ocean-dir "
+                     "(speechocean762) and/or --words-source / --words-dir (your own word clips)")
     if "noise" in args.conditions and not (args.noise_source or args.source):
         parser.error("the noise condition needs real noise: pass --noise-source or --source (a Speech Commands "
                      "folder with '_silence_' clips), or leave 'noise' out of --conditions")

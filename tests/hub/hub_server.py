@@ -39,7 +39,11 @@ import contextlib
 import fnmatch
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -495,6 +499,23 @@ class HubServer(ThreadingHTTPServer):
             status, body = 206, content[start : end + 1]
             headers["Content-Range"] = f"bytes {start}-{start + len(body) - 1}/{len(content)}"
         h._send(status, body, content_type="application/octet-stream", headers=headers, head=method == "HEAD")
+
+
+def client_env(url: str, home: str, token: str = "hf_test_token") -> dict[str, str]:
+    """Environment of a client subprocess talking to the server at ``url`` (no Xet: the server speaks LFS; ``home``
+    is its ``HOME`` and ``HF_HOME``)."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": home, "HF_HOME": home, "HF_ENDPOINT": url, "HF_TOKEN": token,
+            "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error", "OMP_NUM_THREADS": "1"}
+
+
+def run_python(script: str, env: dict[str, str], timeout: float = 240) -> dict:
+    """Run a script in a fresh interpreter (the client side must see ``HF_ENDPOINT`` when `huggingface_hub` is
+    imported); it prints one JSON object as its last line, which is returned."""
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, env=env,
+                         timeout=timeout)
+    assert out.returncode == 0, f"subprocess failed:\n{out.stderr[-4000:]}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 class LocalHub:

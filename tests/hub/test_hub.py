@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import socket
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import torch
-from hub_server import LocalHub
+from hub_server import LocalHub, client_env, run_python
 
 from wav2tok_hf import Wav2TokConfig, Wav2TokModel
 from wav2tok_hf.cli import main
@@ -70,28 +66,7 @@ def hub_env(hub, tmp_path_factory) -> dict[str, str]:
 
     ``HF_HOME`` is shared by every subprocess of the module, so the offline process finds what the others cached.
     """
-    home = str(tmp_path_factory.mktemp("hf_home"))
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": home,
-        "HF_HOME": home,
-        "HF_ENDPOINT": hub.url,
-        "HF_TOKEN": TOKEN,
-        "HF_HUB_DISABLE_XET": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-        "TRANSFORMERS_VERBOSITY": "error",
-        "OMP_NUM_THREADS": "1",
-    }
-
-
-def run_python(script: str, env: dict[str, str], timeout: float = 240) -> dict:
-    """Run a script in a fresh interpreter; it prints one JSON object as its last line, which is returned."""
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, env=env,
-                         timeout=timeout)
-    assert out.returncode == 0, f"subprocess failed:\n{out.stderr[-4000:]}"
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return client_env(hub.url, str(tmp_path_factory.mktemp("hf_home")), TOKEN)
 
 
 def point_client_at(patch: pytest.MonkeyPatch, url: str) -> None:

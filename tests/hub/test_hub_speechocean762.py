@@ -7,14 +7,8 @@ without alignments the Hub copy yields utterances only; with an alignment TSV it
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
-from hub_server import LocalHub
+from hub_server import LocalHub, client_env, run_python
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
 
@@ -28,9 +22,7 @@ def built(tmp_path_factory):
                                         for speaker in ("0003", "0004", "0005") for u in range(2)
                                         for k, word in enumerate(("MARK", "IS", "HERE"))]
     alignments.write_text("\n".join(rows) + "\n")
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "HF_HOME": str(home), "HF_ENDPOINT": hub.url,
-           "HF_TOKEN": "hf_test_token", "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "OMP_NUM_THREADS": "1"}
+    env = client_env(hub.url, str(home))
     script = f"""
         import io, json
         import numpy as np, soundfile as sf
@@ -64,12 +56,9 @@ def built(tmp_path_factory):
                           "corpus_split": plain["test_utterances"][0]["corpus_split"], "missing": missing}}))
     """
     try:
-        out = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, env=env,
-                             timeout=300)
+        return run_python(script, env, timeout=300)
     finally:
         hub.close()
-    assert out.returncode == 0, f"subprocess failed:\n{out.stderr[-4000:]}"
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_hub_copy_without_alignments_yields_utterances_only(built):

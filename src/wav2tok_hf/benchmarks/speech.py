@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BASELINES = ["logmel-dtw", "vq-logmel-ed", "pocketsphinx-phones", "wav2vec2-o", "wav2vec2-multi"]
 
-CORPORA = ("speech-commands", "speechocean-words", "speechocean-telephone")
+CORPORA = ("speech-commands", "speechocean-words", "speechocean-telephone", "spoken-words")
 BASE_CONDITIONS = ("V", "TS", "PS")
 SAMPLING_RATE = 16000
 AUDIO = {
@@ -49,7 +49,12 @@ AUDIO = {
                          "word clips cut from machine forced alignments)",
     "speechocean-telephone": "REAL speech through a SIMULATED telephone channel (speechocean762 word clips, database "
                              "and queries at 8 kHz, 300-3400 Hz, mu-law)",
+    "spoken-words": "REAL speech (your own labelled word clips, e.g. a spoken-digits corpus: prepare_spoken_words; "
+                    "decoded at 16 kHz)",
 }
+RECIPES = {"speech-commands": "speech-commands", "speechocean-words": "speechocean762",
+           "speechocean-telephone": "speechocean762", "spoken-words": "spoken-words"}
+"""The corpus recipe each benchmark corpus is built by (what a model's training data is compared with)."""
 PROTOCOL_NOTE = ("speakers of the --split (test: never trained on nor selected on); half of them form the database, the "
                  "other half query it with the same words")
 
@@ -120,8 +125,7 @@ def speech_corpus(key: str, corpus: Any, build: dict[str, Any], from_cache: bool
     only, for ``speechocean-telephone``); ``ValueError`` when the split gives no query or no database item."""
     from ..retrieval.evaluation import retrieval_set_from_split
 
-    recipe = "speech-commands" if key == "speech-commands" else "speechocean762"
-    warnings = [w for w in [build_note(model_dir, recipe, build, from_cache)] if w]
+    warnings = [w for w in [build_note(model_dir, RECIPES[key], build, from_cache)] if w]
     retrieval = retrieval_set_from_split(corpus[split], SAMPLING_RATE, max_queries=max_queries, seed=seed,
                                          synthetic=False, name=f"{key}/{split}")
     conditions = list(conditions)

@@ -23,6 +23,7 @@ from .essen import list_essen_tunes, parse_melody, prepare_essen
 from .mastmelody import prepare_mastmelody, prepare_mastmelody_samples, read_f0
 from .pairs import MixedPairDataset, PairDataset, collate
 from .speech_commands import SpeechClip, load_speech_commands_clips, prepare_speech_commands
+from .spoken_words import DIGITS_PATTERN, load_spoken_word_clips, prepare_spoken_words
 from .speechocean762 import (
     OceanUtterance,
     load_speechocean762,
@@ -33,6 +34,7 @@ from .speechocean762 import (
 from .std import prepare_std, speech_region
 
 __all__ = [
+    "DIGITS_PATTERN",
     "PITCH_SHIFT_SEMITONES",
     "TIME_STRETCH_RATES",
     "Augmenter",
@@ -50,6 +52,7 @@ __all__ = [
     "load_noise_bank",
     "load_speech_commands_clips",
     "load_speechocean762",
+    "load_spoken_word_clips",
     "parse_melody",
     "pitch_shift",
     "pitch_shift_versions",
@@ -58,6 +61,7 @@ __all__ = [
     "prepare_mastmelody",
     "prepare_mastmelody_samples",
     "prepare_speech_commands",
+    "prepare_spoken_words",
     "prepare_speechocean762",
     "prepare_std",
     "read_f0",

@@ -67,6 +67,22 @@ def _speech_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-clips", type=int, default=None, help="keep a seed-chosen subset of at most N clips")
 
 
+def _spoken_words_source(parser: argparse.ArgumentParser) -> None:
+    """The source options of the spoken-words recipe (``wav2tok data spoken-words`` and ``benchmark_speech.py``)."""
+    from .spoken_words import DIGITS_PATTERN
+
+    parser.add_argument("--source", required=True, help="a folder of word clips (label and speaker in each file name, "
+                        "see --pattern) or a Hub dataset id with audio, label and speaker columns")
+    parser.add_argument("--pattern", default=DIGITS_PATTERN,
+                        help="regular expression with named groups 'label' and 'speaker' that every audio file's path "
+                             "(relative, without suffix) must match (default: <label>_<speaker>_<take>, as the Free "
+                             "Spoken Digit Dataset and AudioMNIST name their files)")
+    parser.add_argument("--label-column", default="label", help="word column of a Hub dataset (default label)")
+    parser.add_argument("--speaker-column", default="speaker", help="speaker column of a Hub dataset (default speaker)")
+    parser.add_argument("--hub-config", default=None, help="dataset config for a Hub id")
+    parser.add_argument("--hub-split", default="train", help="split to load for a Hub id (default train)")
+
+
 def _run_essen(args: argparse.Namespace):
     from .essen import prepare_essen
 
@@ -111,6 +127,17 @@ def _run_speechocean762(args: argparse.Namespace):
     )
 
 
+def _run_spoken_words(args: argparse.Namespace):
+    from .spoken_words import prepare_spoken_words
+
+    return prepare_spoken_words(
+        args.source, args.output_dir, pattern=args.pattern, label_column=args.label_column,
+        speaker_column=args.speaker_column, split_fractions=tuple(args.split_fractions),
+        sampling_rate=args.sampling_rate, seed=args.seed, hub_config=args.hub_config, hub_split=args.hub_split,
+        overwrite=args.overwrite,
+    )
+
+
 def _run_std(args: argparse.Namespace):
     from .std import prepare_std
 
@@ -138,7 +165,7 @@ def _report(run):
 
 def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``data`` with one sub-command per corpus (``essen``, ``mastmelody``, ``speech-commands``,
-    ``speechocean762``, ``std``)."""
+    ``speechocean762``, ``spoken-words``, ``std``)."""
     from .mastmelody import SYNTHESIZERS
 
     data = subparsers.add_parser("data", help="build a corpus as a datasets.DatasetDict on disk", description=__doc__)
@@ -190,6 +217,13 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
     ocean.add_argument("--max-speakers", type=int, default=None, help="keep N seed-chosen speakers (>= 3)")
     _fractions(ocean, (0.7, 0.15, 0.15), "speakers")
     ocean.set_defaults(func=_report(_run_speechocean762))
+
+    words = corpora.add_parser("spoken-words", help="your own labelled word clips (e.g. a spoken-digits corpus), "
+                               "speaker-disjoint splits")
+    _common(words, 16000)
+    _spoken_words_source(words)
+    _fractions(words, (0.6, 0.2, 0.2), "speakers")
+    words.set_defaults(func=_report(_run_spoken_words))
 
     std = corpora.add_parser("std", help="spoken-term-detection utterances + keyword queries from Speech Commands")
     _common(std, 16000)

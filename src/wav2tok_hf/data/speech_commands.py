@@ -178,7 +178,7 @@ def split_by_speaker(clips: list[SpeechClip], fractions, seed: int) -> dict[str,
     return out
 
 
-def _encoded_audio(clip: SpeechClip, sampling_rate: int) -> dict:
+def encoded_audio(clip: SpeechClip, sampling_rate: int) -> dict:
     """Keep the original file bytes when they are already at the target rate (after checking they decode)."""
     wave = clip.decode(sampling_rate)
     if isinstance(clip.audio, str) and sf.info(clip.audio).samplerate == sampling_rate:
@@ -230,7 +230,7 @@ def prepare_speech_commands(
     rows = {}
     for split, members in splits.items():
         rows[split] = {
-            "audio": [_encoded_audio(clip, sampling_rate) for clip in members],
+            "audio": [encoded_audio(clip, sampling_rate) for clip in members],
             "label": [clip.word for clip in members],
             "kind": ["clip"] * len(members),
             "source_id": [clip.source_id for clip in members],
