@@ -102,7 +102,8 @@ def range_search(index: Wav2TokIndex, queries: Sequence[np.ndarray], rankings: S
             "p95_ms": 1e3 * float(np.percentile(times, 95)), "hits_mean": float(np.mean(hits)),
             "hits_max": int(max(hits)), "recall": float(np.mean(recalls)), "identical": int(sum(identical)),
             "checked": len(recalls), "full_scans": scans,
-            "windows_verified_p50": float(np.median(verified)) if verified else None}
+            "windows_verified_p50": float(np.median(verified)) if verified else None,
+            "per_query": {"ms": [round(1e3 * t, 3) for t in times], "hits": hits}}
 
 
 def std_scale_size(strings: Sequence[np.ndarray], hours: float, *, tokens_per_second: float = 5.3,
