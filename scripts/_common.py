@@ -65,6 +65,24 @@ def add_baseline_arguments(parser: argparse.ArgumentParser, default: list[str] |
 
 
 
+def add_rerank_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--rerank N`` and ``--rerank-pool N``: the tokens-then-re-rank rows of a benchmark (checked by
+    :func:`check_rerank`)."""
+    parser.add_argument("--rerank", type=int, default=0, metavar="N",
+                        help="also tokens-then-re-rank rows (the product path, Wav2TokIndex's re-rank stage): each "
+                             "model's normalised weighted edit distance ranking, its best N items re-scored by DTW "
+                             "over frames (default 0: no such rows)")
+    parser.add_argument("--rerank-pool", type=int, default=1, metavar="N",
+                        help="average every N re-rank frames into one (the DTW costs N^2 times less; default 1)")
+
+
+def check_rerank(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The values of :func:`add_rerank_arguments`' flags: a usage error before any work."""
+    check_positive(parser, args.rerank_pool, "--rerank-pool")
+    if args.rerank < 0:
+        parser.error(f"--rerank {args.rerank}: expected the number of items to re-rank (>= 1), or 0 for none")
+
+
 def check_positive(parser: argparse.ArgumentParser, value: int | None, flag: str) -> None:
     if value is not None and value < 1:
         parser.error(f"{flag} must be a positive integer, got {value}")

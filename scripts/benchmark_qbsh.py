@@ -109,15 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep a seeded subset of N songs (and their queries) in each protocol, e.g. to compare "
                              "closed-set and unseen at the same database size (default: every song of the split)")
     parser.add_argument("--dtw", action="store_true", help="also DTW over each wav2tok model's frame embeddings")
-    parser.add_argument("--rerank", type=int, default=0, metavar="N",
-                        help="also tokens-then-re-rank rows (the product path, Wav2TokIndex's re-rank stage): each "
-                             "model's normalised weighted edit distance ranking, its best N items re-scored by DTW "
-                             "over frames (default 0: no such rows)")
+    _common.add_rerank_arguments(parser)
     parser.add_argument("--rerank-frames", nargs="+", choices=RERANK_FRAMES, default=["embeddings"],
                         help="frames the re-rank DTW compares: the model's own frame 'embeddings' and/or the "
                              "'pitch-contour-dtw' baseline's contour (default: embeddings)")
-    parser.add_argument("--rerank-pool", type=int, default=1, metavar="N",
-                        help="average every N re-rank frames into one (the DTW costs N^2 times less; default 1)")
     parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOL_NOTES), default=["unseen", "closed-set"])
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
     _common.add_common_arguments(parser, plots=True)
@@ -219,10 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = _common.parse_args(parser, argv)
     for flag in ("max_references_per_song", "max_songs", "max_fit_clips", "queries_per_song", "max_melodies",
-                 "max_files_per_melody", "rerank_pool"):
+                 "max_files_per_melody"):
         _common.check_positive(parser, getattr(args, flag), "--" + flag.replace("_", "-"))
-    if args.rerank < 0:
-        parser.error(f"--rerank {args.rerank}: expected the number of items to re-rank (>= 1), or 0 for none")
+    _common.check_rerank(parser, args)
     _common.check_source(parser, args.source)
     if not args.model and not args.ablation_dir:
         parser.error("pass at least one --model DIR or an --ablation-dir DIR")

@@ -117,12 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only (re)write summary.md / summary.json from the <corpus>.json files already in "
                              "--output-dir (e.g. after running the corpora as separate processes); with "
                              "--baseline-rows-from, first add that run's baseline rows to each report")
-    parser.add_argument("--rerank", type=int, default=0, metavar="N",
-                        help="also a tokens-then-re-rank row (the product path, Wav2TokIndex's re-rank stage): the "
-                             "model's normalised weighted edit distance ranking, its best N items re-scored by DTW "
-                             "over its frame embeddings (default 0: no such row)")
-    parser.add_argument("--rerank-pool", type=int, default=1, metavar="N",
-                        help="average every N re-rank frames into one (the DTW costs N^2 times less; default 1)")
+    _common.add_rerank_arguments(parser)  # the frames are the model's own embeddings
     parser.add_argument("--max-fit-clips", type=int, default=200, help="training clips to fit vq-logmel K-means on")
     _common.add_common_arguments(parser, plots=True)
     return parser
@@ -289,9 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = _common.parse_args(parser, argv)
     _common.check_positive(parser, args.rir_count, "--rir-count")
-    _common.check_positive(parser, args.rerank_pool, "--rerank-pool")
-    if args.rerank < 0:
-        parser.error(f"--rerank {args.rerank}: expected the number of items to re-rank (>= 1), or 0 for none")
+    _common.check_rerank(parser, args)
     _common.check_source(parser, args.source)
     _common.check_source(parser, args.noise_source, "--noise-source")
     _common.check_baselines(parser, args.baselines)

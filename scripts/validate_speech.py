@@ -64,13 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from _common import check_positive, load_model_dir
+
     for value, flag in [*((n, "--rerank") for n in args.rerank), (args.rerank_pool, "--rerank-pool")]:
-        if value < 1:
-            parser.error(f"{flag} must be a positive integer, got {value}")
+        check_positive(parser, value, flag)
     import datasets
     import torch
 
-    from _common import load_model_dir
     from wav2tok_hf.benchmarks.speech_validation import validate_speech
 
     torch.set_num_threads(1)

@@ -97,6 +97,21 @@ def is_hub_id(source: str | os.PathLike) -> bool:
     return not os.path.exists(text) and bool(HUB_ID_PATTERN.match(text))
 
 
+def load_hub_dataset(source: str, config: str | None, split: str, required: set[str], hint: str) -> Dataset:
+    """The ``split`` of Hub dataset ``source`` with its ``audio`` column left undecoded (``{"bytes", "path"}``): a
+    repository that cannot be loaded is a ``FileNotFoundError``, one without the ``required`` columns a ``ValueError``
+    ending in ``hint`` (the schema a recipe expects)."""
+    import datasets
+
+    try:
+        hub = datasets.load_dataset(source, config, split=split)
+    except Exception as error:  # network, missing repo, missing config or split: all surface as one clear message
+        raise FileNotFoundError(f"{source!r} is not a local folder and could not be loaded from the Hub: {error}") from None
+    if not required <= set(hub.column_names):
+        raise ValueError(f"Hub dataset {source!r} has columns {hub.column_names}; need {sorted(required)} ({hint})")
+    return hub.cast_column("audio", Audio(decode=False))
+
+
 def build_dataset_dict(rows: dict[str, dict[str, list]], features: dict[str, Features]) -> DatasetDict:
     """Turn ``{split: {column: values}}`` into an in-memory ``DatasetDict`` (nothing is written to the HF cache)."""
     return DatasetDict(

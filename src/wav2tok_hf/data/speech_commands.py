@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from datasets import Audio, DatasetDict, Value
+from datasets import DatasetDict, Value
 
 from ..audio_utils import load_audio
 from ._io import (SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id,
-                  resolve_source_dir, split_groups)
+                  load_hub_dataset, resolve_source_dir, split_groups)
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE = "_silence_"
@@ -104,19 +104,8 @@ def _clips_from_layout(root: Path) -> list[SpeechClip]:
 
 
 def _clips_from_hub(source: str, hub_config: str | None, hub_split: str) -> list[SpeechClip]:
-    import datasets
-
-    try:
-        hub = datasets.load_dataset(source, hub_config, split=hub_split)
-    except Exception as error:  # network, missing repo, missing config: all surface as one clear message
-        raise FileNotFoundError(f"{source!r} is not a local folder and could not be loaded from the Hub: {error}") from None
-    required = {"audio", "label", "speaker_id"}
-    if not required <= set(hub.column_names):
-        raise ValueError(
-            f"Hub dataset {source!r} has columns {hub.column_names}; need {sorted(required)} (Speech Commands schema)"
-        )
+    hub = load_hub_dataset(source, hub_config, hub_split, {"audio", "label", "speaker_id"}, "Speech Commands schema")
     names = hub.features["label"].names if hasattr(hub.features["label"], "names") else None
-    hub = hub.cast_column("audio", Audio(decode=False))
     clips = []
     for index, row in enumerate(hub):
         word = names[row["label"]] if names is not None else str(row["label"])

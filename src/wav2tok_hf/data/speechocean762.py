@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from datasets import Audio, Dataset, DatasetDict, List, Value
+from datasets import Dataset, DatasetDict, List, Value
 
 from ..audio_utils import load_audio
 from ._io import (SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, encode_flac, finish, is_hub_id,
-                  resolve_source_dir, split_groups)
+                  load_hub_dataset, resolve_source_dir, split_groups)
 
 EXPECTED = (
     "manifest.tsv (utt, speaker, path, text), WAVE/SPEAKERnnnn/<utt>.flac and word_alignments.tsv (utt, word, start, "
@@ -135,18 +135,7 @@ def _utterances_from_folder(root: Path) -> list[OceanUtterance]:
 
 
 def _utterances_from_hub(source: str, hub_split: str) -> list[OceanUtterance]:
-    import datasets
-
-    try:
-        hub = datasets.load_dataset(source, split=hub_split)
-    except Exception as error:  # network, missing repo, missing split: all surface as one clear message
-        raise FileNotFoundError(f"{source!r} is not a local folder and could not be loaded from the Hub: "
-                                f"{error}") from None
-    required = {"audio", "text", "speaker"}
-    if not required <= set(hub.column_names):
-        raise ValueError(f"Hub dataset {source!r} has columns {hub.column_names}; need {sorted(required)} "
-                         "(the mispeech/speechocean762 schema)")
-    hub = hub.cast_column("audio", Audio(decode=False))
+    hub = load_hub_dataset(source, None, hub_split, {"audio", "text", "speaker"}, "the mispeech/speechocean762 schema")
     utterances = []
     for index, row in enumerate(hub):
         path = (row["audio"] or {}).get("path") or ""

@@ -21,9 +21,10 @@ import os
 import re
 from pathlib import Path
 
-from datasets import Audio, DatasetDict, Value
+from datasets import DatasetDict, Value
 
-from ._io import SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, finish, is_hub_id, resolve_source_dir
+from ._io import (SPLITS, audio_at, build_dataset_dict, corpus_features, dataset_card, finish, is_hub_id,
+                  load_hub_dataset, resolve_source_dir)
 from .speech_commands import AUDIO_SUFFIXES, SpeechClip, encoded_audio, split_by_speaker
 
 DIGITS_PATTERN = r"(?P<label>[^/_]+)_(?P<speaker>[^/_]+)_(?P<take>\d+)"
@@ -57,18 +58,9 @@ def _clips_from_folder(root: Path, pattern: str) -> list[SpeechClip]:
 
 def _clips_from_hub(source: str, label_column: str, speaker_column: str, hub_config: str | None,
                     hub_split: str) -> list[SpeechClip]:
-    import datasets
-
-    try:
-        hub = datasets.load_dataset(source, hub_config, split=hub_split)
-    except Exception as error:  # network, missing repo, missing config: all surface as one clear message
-        raise FileNotFoundError(f"{source!r} is not a local folder and could not be loaded from the Hub: {error}") from None
-    required = {"audio", label_column, speaker_column}
-    if not required <= set(hub.column_names):
-        raise ValueError(f"Hub dataset {source!r} has columns {hub.column_names}; need {sorted(required)} (pass "
-                         "label_column / speaker_column for other names)")
+    hub = load_hub_dataset(source, hub_config, hub_split, {"audio", label_column, speaker_column},
+                           "pass label_column / speaker_column for other names")
     names = getattr(hub.features[label_column], "names", None)
-    hub = hub.cast_column("audio", Audio(decode=False))
     clips = []
     for index, row in enumerate(hub):
         label = names[row[label_column]] if names is not None else str(row[label_column])
