@@ -63,18 +63,20 @@ def test_graph_with_every_item_as_candidate_equals_the_exhaustive_scan(distance,
 
 @pytest.mark.parametrize("id_bytes", [1, 2])
 def test_the_weighted_walk_metric_equals_the_normalised_weighted_distance(id_bytes, costs):
-    """The compiled metric the weighted walk calls (four DP rows per pass, then the rest one by one) against the
-    index's exact scan, for every length of either string from 1 to 64."""
+    """The compiled metric the weighted walk calls (eight lanes of query rows in a wavefront, recompiled with the SLP
+    vectoriser) against the index's exact scan, for every length of either string from 1 to 64, the query changing
+    at every call (its cost profile rebuilt) or staying (reused)."""
     import ctypes
 
     from wav2tok_hf.retrieval.graph import _compiled_metric
 
     rng = np.random.default_rng(2)
-    metric = _compiled_metric(id_bytes, costs.astype(np.float32)).ctypes
     pointer = ctypes.c_uint8 if id_bytes == 1 else ctypes.c_uint16
+    metric = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.POINTER(pointer), ctypes.POINTER(pointer))(
+        _compiled_metric(id_bytes, costs.astype(np.float32)).address)
     for la in range(1, WIDTH + 1):
-        a, b = rng.integers(0, 30, la), rng.integers(0, 30, int(rng.integers(1, WIDTH + 1)))
-        for x, y in ((a, b), (b, a)):
+        a, b, c = (rng.integers(0, 30, n) for n in (la, *rng.integers(1, WIDTH + 1, 2)))
+        for x, y in ((a, b), (b, a), (b, c)):
             packed = pack(np.concatenate([x, y]), np.array([0, len(x), len(x) + len(y)]), id_bytes)
             got = metric(packed[0].ctypes.data_as(ctypes.POINTER(pointer)),
                          packed[1].ctypes.data_as(ctypes.POINTER(pointer)))
@@ -216,17 +218,28 @@ def test_token_graph_round_trips_through_bytes():
 
 
 def test_plain_and_weighted_searches_from_several_threads_match_sequential_ones(costs):
-    """A weighted search swaps the graph's metric for its walk; concurrent searches must not walk with another's."""
+    """A weighted search swaps the graph's metric for its walk, and the weighted metric keeps its query's cost profile
+    in buffers shared by every graph with the same cost matrix: concurrent searches of two such indexes must not walk
+    with another's metric or profile."""
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(7)
-    items = clustered(rng, n=1500)
-    index = Wav2TokIndex(vocab_size=30, substitution_costs=costs)
-    index.add(items)
-    index.build_graph(threads=1, expansion_search=24)
-    jobs = [(items[k][2:], d) for k in range(0, 1500, 50)
-            for d in ("normalized_levenshtein", "normalized_weighted_levenshtein")]
-    sequential = [index.search(q, distance=d, top_k=5).ids for q, d in jobs]
+    indexes, jobs = [], []
+    for _ in range(2):
+        items = clustered(rng, n=1500)
+        index = Wav2TokIndex(vocab_size=30, substitution_costs=costs)
+        index.add(items)
+        index.build_graph(threads=1, expansion_search=24)
+        indexes.append(index)
+        jobs += [(index, items[k][2:], d) for k in range(0, 1500, 50)
+                 for d in ("normalized_levenshtein", "normalized_weighted_levenshtein")]
+    order = rng.permutation(len(jobs))
+    jobs = [jobs[k] for k in order]  # the two indexes' searches interleaved
+
+    def run(job):
+        return job[0].search(job[1], distance=job[2], top_k=5).ids
+
+    sequential = [run(job) for job in jobs]
     with ThreadPoolExecutor(4) as pool:
         for _ in range(3):
-            assert list(pool.map(lambda job: index.search(job[0], distance=job[1], top_k=5).ids, jobs)) == sequential
+            assert list(pool.map(run, jobs)) == sequential
