@@ -224,13 +224,12 @@ def test_plain_and_weighted_searches_from_several_threads_match_sequential_ones(
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(7)
-    indexes, jobs = [], []
+    jobs = []
     for _ in range(2):
         items = clustered(rng, n=1500)
         index = Wav2TokIndex(vocab_size=30, substitution_costs=costs)
         index.add(items)
         index.build_graph(threads=1, expansion_search=24)
-        indexes.append(index)
         jobs += [(index, items[k][2:], d) for k in range(0, 1500, 50)
                  for d in ("normalized_levenshtein", "normalized_weighted_levenshtein")]
     order = rng.permutation(len(jobs))

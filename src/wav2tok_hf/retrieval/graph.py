@@ -33,7 +33,7 @@ recall@10 0.955 by plain ED, at 768 0.995 (RESULTS 7g)."""
 ID_DTYPES = {1: np.uint8, 2: np.uint16}
 """Packed id type by bytes per id; the largest value of each is the padding, so ids must lie below it."""
 
-_METRICS: dict[tuple, Any] = {}  # compiled metrics by (bytes per id, digest of the costs or None)
+_METRICS: dict[tuple, Metric] = {}  # compiled metrics by (bytes per id, digest of the costs or None)
 
 
 def max_vocabulary(id_bytes: int) -> int:
@@ -133,8 +133,9 @@ def _compiled_metric(id_bytes: int, costs: np.ndarray | None = None) -> Metric:
 
         _METRICS[key] = Metric(metric.address, (metric,), None)
     else:
-        weighted = _weighted_metric(unpack, signature, costs)
-        _METRICS[key] = Metric(*_vectorised(weighted), threading.Lock())
+        weighted, buffers = _weighted_metric(unpack, signature, costs)
+        address, engine = _vectorised(weighted)
+        _METRICS[key] = Metric(address, (weighted, buffers, engine), threading.Lock())
     return _METRICS[key]
 
 
@@ -152,16 +153,17 @@ class Metric(NamedTuple):
     lock: threading.Lock | None
 
 
-def _weighted_metric(unpack: Any, signature: Any, costs: np.ndarray) -> Any:
+def _weighted_metric(unpack: Any, signature: Any, costs: np.ndarray) -> tuple[Any, tuple]:
     """The normalised weighted ED (unit insert / delete, substitution ``costs[a, b]``) as a numba C callback, its
-    dynamic programme vectorised over the first string's rows (the query's: usearch passes it first).
+    dynamic programme vectorised over the first string's rows (the query's: usearch passes it first), and the scratch
+    buffers it reads and writes (which must outlive it).
 
     Hand-written because no library computes a weighted edit distance behind a C pointer. The query's rows are cut
     into ``LANES`` blocks, one per lane, and lane ``k`` runs one column behind lane ``k - 1`` (a wavefront), so a
     lane's vertical carry is the row its neighbour finished one step before: exact, no correction pass, and every cell
     is ``min(min(diagonal + cost, left + 1), up + 1)`` of the same float32 operands as a scalar DP (bit-identical;
     the tests check it against the exhaustive scan). The query's cost profile (its row of ``costs`` for every token)
-    is rebuilt only when the first string changes, i.e. once per search. 1.5-1.8x faster than the four-rows-per-pass
+    is rebuilt only when the first string changes, i.e. once per search. 1.25-1.6x faster than the four-rows-per-pass
     scalar DP it replaces inside a 1M-item walk (RESULTS 7h). A lane past either end of the item reads token
     ``len(costs)``, whose profile row is a cost no path takes, so it keeps its column as it was."""
     from numba import carray, cfunc, njit, types
@@ -184,8 +186,7 @@ def _weighted_metric(unpack: Any, signature: Any, costs: np.ndarray) -> Any:
     padded = np.full(WIDTH + 2 * LANES, vocab, np.int32)
     query = np.full(WIDTH + 1, -1, np.int32)  # the profiled query's ids, then its length
     buffers = (profile, column, padded, query)
-    addresses = [int(b.ctypes.data) for b in buffers]
-    pad_profile, pad_column, pad_padded, pad_query = addresses
+    profile_at, column_at, padded_at, query_at = (int(b.ctypes.data) for b in buffers)
 
     @njit(inline="always")
     def load(row):  # pragma: no cover - compiled
@@ -220,10 +221,10 @@ def _weighted_metric(unpack: Any, signature: Any, costs: np.ndarray) -> Any:
         a, b, la, lb = unpack(pa, pb)
         if la == 0 or lb == 0:
             return 1.0 if la + lb else 0.0
-        prof = carray(pointer(pad_profile), (vocab + 1, segments, LANES), np.float32)
-        col = carray(pointer(pad_column), (segments, LANES), np.float32)
-        item = carray(pointer(pad_padded), WIDTH + 2 * LANES, np.int32)
-        cached = carray(pointer(pad_query), WIDTH + 1, np.int32)
+        prof = carray(pointer(profile_at), (vocab + 1, segments, LANES), np.float32)
+        col = carray(pointer(column_at), (segments, LANES), np.float32)
+        item = carray(pointer(padded_at), WIDTH + 2 * LANES, np.int32)
+        cached = carray(pointer(query_at), WIDTH + 1, np.int32)
         seg = (la + LANES - 1) // LANES  # query row i = k * seg + s (lane k, segment s)
         same = cached[WIDTH] == la
         for i in range(la):
@@ -264,12 +265,13 @@ def _weighted_metric(unpack: Any, signature: Any, costs: np.ndarray) -> Any:
     return metric, buffers
 
 
-def _vectorised(compiled: tuple) -> tuple[int, tuple]:
-    """``(address, keep)`` of a numba C callback recompiled with LLVM's SLP vectoriser, which turns the weighted
-    metric's eight lanes into vector instructions (1.7x in a walk; numba runs it only where the environment sets
-    ``NUMBA_SLP_VECTORIZE`` for every function of the process, which a library must not change). Falls back to
-    numba's own code, with a warning, where llvmlite cannot recompile it."""
-    metric, buffers = compiled
+def _vectorised(metric: Any) -> tuple[int, Any]:
+    """``(address, engine)`` of a numba C callback recompiled with LLVM's SLP vectoriser, which turns the weighted
+    metric's eight lanes into vector instructions (without it they run as scalar code, slower than the scalar DP:
+    14.1 vs 6.9 ms per 1M-item walk, RESULTS 7h; numba runs it only where the environment sets
+    ``NUMBA_SLP_VECTORIZE`` for every function of the process, which a library must not change). The engine holds
+    the code and must be kept. Falls back to numba's own code (engine None), with a warning, where llvmlite cannot
+    recompile it."""
     try:
         import llvmlite.binding as llvm
 
@@ -283,11 +285,11 @@ def _vectorised(compiled: tuple) -> tuple[int, tuple]:
         builder.getModulePassManager().run(module, builder)
         engine = llvm.create_mcjit_compiler(module, machine)
         engine.finalize_object()
-        return engine.get_function_address(metric.native_name), (metric, buffers, engine)
+        return engine.get_function_address(metric.native_name), engine
     except Exception as error:  # pragma: no cover - depends on the llvmlite build
         warnings.warn(f"graph search: the weighted metric runs without SIMD ({error!r})", RuntimeWarning,
                       stacklevel=3)
-        return metric.address, (metric, buffers)
+        return metric.address, None
 
 
 def _usearch():
