@@ -1,5 +1,6 @@
 """Spoken-term-detection search at scale: top-10 subsequence (semi-global) ED over hours of tokenised recordings,
-fast path (bigram filter + bounded refine, :mod:`wav2tok_hf.retrieval.qgram`) vs the exhaustive scan.
+fast path (window bigram filter, range searches of rising cost, :mod:`wav2tok_hf.retrieval.qgram`) vs the exhaustive
+scan.
 
 Recordings (SYNTHETIC assembly of real tokens): 60-second "recordings" concatenating real wav2tok-qbsh token strings
 of MASTmelody (``results/scale/mastmelody_tokens.json``, see ``scripts/bench_scale.py``) at the measured token rate of

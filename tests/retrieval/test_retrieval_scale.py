@@ -68,7 +68,7 @@ def test_fast_top_k_equals_exhaustive(big, distance):
             flat, offsets = index._flat()
             if "subsequence" in distance:
                 stages.add(index._cache["windows"].top_k(np.asarray(q, np.int32), flat, offsets, 10,
-                                                         distance.startswith("n"), budget).stage)
+                                                         distance.startswith("n")).stage)
             else:
                 stages.add(index._qgrams().top_k(np.asarray(q, np.int32), flat, offsets, 10, distance.startswith("n"),
                                                  index._strings, index.substitution_costs if "weighted" in distance
@@ -365,7 +365,7 @@ def test_window_range_search_equals_the_scan_on_random_data():
     from wav2tok_hf.retrieval.kernels import semiglobal_levenshtein, smallest
     from wav2tok_hf.retrieval.qgram import WindowGramIndex
 
-    stages = []
+    stages, top_stages = [], []
     for seed in range(6):
         rng = np.random.default_rng(seed)
         vocab = int(rng.integers(3, 20))
@@ -395,7 +395,10 @@ def test_window_range_search_equals_the_scan_on_random_data():
                     top = windows.top_k(query, flat, offsets, 5, normalized)
                     best = smallest(scores, 5)
                     assert (top.indices.tolist(), top.starts.tolist()) == (best.tolist(), starts[best].tolist())
+                    assert top.ends.tolist() == ends[best].tolist()
+                    top_stages.append(top.stage)
     assert {stage for long, stage in stages if long} == {2} and (False, 1) in stages
+    assert set(top_stages) == {1, 2}  # top-k by rising thresholds through the windows, and the scan
     # a 13-token query is too long for a top-k through 48-token windows every 24 (2 x 13 > 25), but its matches
     # within 0.2 (2 edits) span at most 15 tokens: the range search still goes through the windows
     rng = np.random.default_rng(0)
@@ -406,10 +409,18 @@ def test_window_range_search_equals_the_scan_on_random_data():
     hits = windows.within(query, flat, offsets, 0.2, True)
     assert (hits.indices.tolist(), hits.starts.tolist(), hits.stage) == ([1], [500], 1)
     # segments [7, 11) and [8, 11) cost the same: the windows break the tie as the scan does (the first window)
-    flat, offsets = np.array([0, 1, 3, 0, 1, 1, 3, 0, 2, 1, 0, 3, 0, 1, 1, 1, 0], np.int32), np.array([0, 17])
+    # (a tail of 3s, which match nothing, makes the scan dearer than the windows that pass)
+    flat = np.array([0, 1, 3, 0, 1, 1, 3, 0, 2, 1, 0, 3, 0, 1, 1, 1, 0] + [3] * 200, np.int32)
+    offsets = np.array([0, len(flat)])
     windows = WindowGramIndex.build(flat, offsets, 4, width=12, stride=4)
-    top = windows.top_k(np.array([1, 2, 1, 0], np.int32), flat, offsets, 1, False)
+    query = np.array([1, 2, 1, 0], np.int32)
+    hits = windows.within(query, flat, offsets, 1, False)
+    assert (hits.starts.tolist(), hits.ends.tolist(), hits.stage) == ([7], [11], 1)
+    top = windows.top_k(query, flat, offsets, 1, False)
     assert (top.starts.tolist(), top.ends.tolist(), top.stage) == ([7], [11], 1)
+    short = np.array([0, 1, 3, 0, 1, 1, 3, 0, 2, 1, 0, 3, 0, 1, 1, 1, 0], np.int32)  # 17 tokens: cheaper to scan
+    top = WindowGramIndex.build(short, np.array([0, 17]), 4, width=12, stride=4).top_k(query, short, [0, 17], 1, False)
+    assert (top.starts.tolist(), top.ends.tolist(), top.stage) == ([7], [11], 2)
 
 
 def test_range_search_generic_paths_and_bad_max_score(big):

@@ -1,6 +1,7 @@
 """Spoken-term-detection search at scale (``scripts/bench_std_scale.py``): top-10 subsequence (semi-global) ED over
-hours of tokenised recordings, ``Wav2TokIndex``'s fast path (bigram filter + bounded refine,
-:mod:`wav2tok_hf.retrieval.qgram`) against the exhaustive scan, and optionally the threshold (range) search.
+hours of tokenised recordings, ``Wav2TokIndex``'s fast path (window bigram filter, range searches of rising cost,
+:class:`wav2tok_hf.retrieval.qgram.WindowGramIndex`) against the exhaustive scan, and optionally the threshold (range)
+search.
 
 The recordings are a SYNTHETIC assembly of real tokens (:func:`recordings`: 60-second stretches of the
 concatenated token strings at a token rate); the queries are excerpts of 8-12 tokens re-spoken with 0-20 % random

@@ -865,8 +865,7 @@ class Wav2TokIndex:
         scans = self._cache.setdefault("scans", {})  # distance -> consecutive answers by the full scan (reset on edit)
         skip = scans.get(distance, 0) >= FAST_SEARCH_PATIENCE and scans[distance] % FAST_SEARCH_PATIENCE != 0
         if distance in SUBSEQUENCE_DISTANCES:
-            top = self._windows().top_k(query, flat, offsets, top_k, distance.startswith("normalized"), budget,
-                                        scan=skip)
+            top = self._windows().top_k(query, flat, offsets, top_k, distance.startswith("normalized"), scan=skip)
         else:
             top = self._qgrams().top_k(query, flat, offsets, top_k, normalized=distance.startswith("normalized"),
                                        strings=self._strings, costs=self.substitution_costs if weighted else None,

@@ -17,9 +17,12 @@ cannot prune; one probe block of verified distances shows it (one pass over the 
 ``argpartition``, 256 exact distances: no sort of the touched items), and the search falls back to the full scan
 (rapidfuzz / the parallel weighted kernel), so results are always exact and the latency stays close to the scan's.
 
-A range search (``within``: every item at most ``max_score`` away, spoken term detection at a threshold) uses the
-bound as a pure filter: an item (a window, for subsequences) bounded above ``max_score`` cannot qualify, and only the
-others are verified.
+A range search (``within``: every item at most ``max_score`` away) uses the bound as a pure filter: an item bounded
+above ``max_score`` cannot qualify, and only the others are verified.
+
+Spoken term detection (semi-global ED of a short query inside long recordings) runs over windows of the recordings
+(:class:`WindowGramIndex`): range searches filtered by prefix filtering (only the query's rarest bigrams, or single
+tokens, as many as the allowed edits need), and the top-k as range searches of rising cost.
 
 Hand-written numba rather than ``scipy.sparse`` products: counting, the bound and the list of touched items come out
 of one pass over the query's posting lists, without an items-long sparse result per query.
@@ -53,6 +56,8 @@ def _bigram_keys(flat, starts, ends, vocab_size, buckets, out, owners):
 
 @numba.njit(cache=True)
 def _count_shared(query_keys, query_counts, indptr, postings, counts, touched, track):
+    """Adds each item's shared bigrams to ``counts``; with ``track``, lists the items it touches first in ``touched``
+    (returns how many)."""
     n_touched = 0
     for g in range(query_keys.shape[0]):
         key, run, last = query_keys[g], 0, -1
@@ -70,34 +75,20 @@ def _count_shared(query_keys, query_counts, indptr, postings, counts, touched, t
 
 
 @numba.njit(cache=True)
-def _subsequence_bound(query_length, count, normalized):
-    """The semi-global ED bound of an item sharing ``count`` bigrams: the matched segment is free, so only the
-    query's own bigrams count."""
-    bound = max(0.5 * (query_length - 1 - count), 0.0)
-    return bound / query_length if normalized else bound
-
-
-@numba.njit(cache=True)
-def _bounds(query_length, touched, counts, lengths, normalized, scale, subsequence, out):
+def _bounds(query_length, touched, counts, lengths, normalized, scale, out):
     for k in range(touched.shape[0]):
         item = touched[k]
-        if subsequence:
-            out[k] = _subsequence_bound(query_length, counts[item], normalized)
-        else:
-            length = lengths[item]
-            longest = max(query_length, length)
-            by_grams = 0.5 * (longest - 1 - counts[item]) * scale
-            bound = max(abs(query_length - length), by_grams, 0.0)
-            out[k] = bound / longest if normalized else bound
+        length = lengths[item]
+        longest = max(query_length, length)
+        by_grams = 0.5 * (longest - 1 - counts[item]) * scale
+        bound = max(abs(query_length - length), by_grams, 0.0)
+        out[k] = bound / longest if normalized else bound
 
 
-def _untouched_bound(query_length: int, length_values: np.ndarray, normalized: bool, scale: float,
-                     subsequence: bool) -> float:
+def _untouched_bound(query_length: int, length_values: np.ndarray, normalized: bool, scale: float) -> float:
     """The smallest lower bound of an item that shares no bigram with the query (over the lengths present)."""
     if len(length_values) == 0:
         return np.inf
-    if subsequence:
-        return _subsequence_bound(query_length, 0, normalized)
     longest = np.maximum(query_length, length_values)
     bound = np.maximum(np.abs(query_length - length_values), 0.5 * (longest - 1) * scale)
     return float((bound / longest if normalized else bound).min())
@@ -185,16 +176,14 @@ class QGramIndex:
         n = _count_shared(keys, repeats, self.indptr, self.postings, counts, touched, track)
         return counts, touched[:n]
 
-    def bounds(self, query: np.ndarray, normalized: bool, scale: float = 1.0,
-               subsequence: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
-        """Lower bounds of the items sharing a bigram with ``query``: ``(items, bounds, bound of all other items)``.
-        With ``subsequence``, bounds on the semi-global ED (query anywhere inside the item): a segment within
-        ``d`` edits of the query shares at least ``len(query) - 1 - 2 d`` of its bigrams."""
+    def bounds(self, query: np.ndarray, normalized: bool,
+               scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, float]:
+        """Lower bounds of the items sharing a bigram with ``query``: ``(items, bounds, bound of all other items)``."""
         counts, touched = self._count(query, track=True)
         touched = touched.copy()
         out = np.empty(len(touched), np.float64)
-        _bounds(len(query), touched, counts, self.lengths, normalized, scale, subsequence, out)
-        return touched, out, _untouched_bound(len(query), self.length_values, normalized, scale, subsequence)
+        _bounds(len(query), touched, counts, self.lengths, normalized, scale, out)
+        return touched, out, _untouched_bound(len(query), self.length_values, normalized, scale)
 
     def top_k(
         self,
@@ -207,7 +196,6 @@ class QGramIndex:
         costs: np.ndarray | None = None,
         max_candidates: int = 4000,
         block: int = 256,
-        subsequence: bool = False,
         scan: bool = False,
     ) -> TopK:
         """The exact ``k`` items nearest to ``query`` by (normalised, optionally weighted) ED, ties in item order.
@@ -217,16 +205,15 @@ class QGramIndex:
         every remaining bound. When more than ``max_candidates`` items are bounded at or below the probe's k-th best
         (the bound is too weak to prune: the query is far from everything), stage 2 at once scans every item
         (rapidfuzz for ED, the parallel numba kernel for weighted ED). Either way the result is the exhaustive top-k
-        (``stage`` says which stage answered). ``subsequence`` ranks by semi-global ED (spoken term detection;
-        ``starts`` / ``ends`` give the matched segments). ``scan`` goes straight to stage 2.
+        (``stage`` says which stage answered). ``scan`` goes straight to stage 2 (spoken term detection:
+        :class:`WindowGramIndex`).
         """
         query = np.ascontiguousarray(query, np.int32)
         if scan:
-            return self._full_scan(query, flat, offsets, min(k, len(self.lengths)), normalized, strings, costs,
-                                   subsequence)
+            return self._full_scan(query, flat, offsets, min(k, len(self.lengths)), normalized, strings, costs)
         scale = _cheapest_edit(costs)
         k = min(k, len(self.lengths))
-        items, bounds, rest_bound = self.bounds(query, normalized, scale, subsequence)
+        items, bounds, rest_bound = self.bounds(query, normalized, scale)
         flat = np.ascontiguousarray(flat, np.int32)
         offsets = np.ascontiguousarray(offsets, np.int64)
         # Probe: verify the `block` items with the lowest bounds (argpartition, no sort). Their k-th best distance
@@ -236,24 +223,24 @@ class QGramIndex:
         found = _Best(k)
         chunk = items[probe].astype(np.int64)
         if len(chunk) == 0:  # no item shares a bigram with the query
-            return self._full_scan(query, flat, offsets, k, normalized, strings, costs, subsequence)
-        found.update(chunk, *self._distances(query, flat, offsets, chunk, normalized, costs, subsequence))
+            return self._full_scan(query, flat, offsets, k, normalized, strings, costs)
+        found.update(chunk, self._distances(query, flat, offsets, chunk, normalized, costs))
         limit = found.worst if found.full else np.inf
         untouched = len(self.lengths) - len(items)
         left = bounds <= limit
         left[probe] = False
         n_left = int(np.count_nonzero(left))
         if (untouched and rest_bound <= limit) or n_left > max_candidates:
-            return self._full_scan(query, flat, offsets, k, normalized, strings, costs, subsequence)
+            return self._full_scan(query, flat, offsets, k, normalized, strings, costs)
         items, bounds = items[left], bounds[left]
         order = np.lexsort((items, bounds))  # ascending bound, then insertion order (at most max_candidates)
         items, bounds = items[order], bounds[order]
         done = 0
         while done < len(items) and not (found.full and found.worst < bounds[done]):
             chunk = items[done:done + block].astype(np.int64)
-            found.update(chunk, *self._distances(query, flat, offsets, chunk, normalized, costs, subsequence))
+            found.update(chunk, self._distances(query, flat, offsets, chunk, normalized, costs))
             done += len(chunk)
-        return TopK(found.items, found.scores, len(probe) + done, 1, found.starts, found.ends)
+        return TopK(found.items, found.scores, len(probe) + done, 1)
 
     def within(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, max_score: float, normalized: bool,
                strings: Callable[[], list[str]], costs: np.ndarray | None = None,
@@ -283,7 +270,7 @@ class QGramIndex:
             items, stage, verified = np.flatnonzero(scores <= max_score), 2, len(scores)
             scores = scores[items]
         else:
-            scores = self._distances(query, flat, offsets, items, normalized, costs, False)[0]
+            scores = self._distances(query, flat, offsets, items, normalized, costs)
             stage, verified, keep = 1, len(items), scores <= max_score
             items, scores = items[keep], scores[keep]
         order = np.argsort(scores, kind="stable")  # items ascending: ties stay in item order
@@ -302,19 +289,11 @@ class QGramIndex:
         best, scores = kernels.rank_subset(query, flat, offsets, items, k, normalized, costs)
         return TopK(best, scores, len(items), 3)
 
-    def _distances(self, query, flat, offsets, chunk, normalized, costs, subsequence) -> tuple:
-        if subsequence:
-            scores, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets, chunk)
-            return (scores / len(query) if normalized else scores.astype(np.float64)), starts, ends
+    def _distances(self, query, flat, offsets, chunk, normalized, costs) -> np.ndarray:
         scores = kernels.subset_distances(query, flat, offsets, chunk, costs)
-        return (scores / np.maximum(len(query), self.lengths[chunk]) if normalized else scores), None, None
+        return scores / np.maximum(len(query), self.lengths[chunk]) if normalized else scores
 
-    def _full_scan(self, query, flat, offsets, k, normalized, strings, costs, subsequence) -> TopK:
-        if subsequence:
-            scores, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets)
-            scores = scores / len(query) if normalized else scores.astype(np.float64)
-            order = kernels.smallest(scores, k)
-            return TopK(order.astype(np.int64), scores[order], len(scores), 2, starts[order], ends[order])
+    def _full_scan(self, query, flat, offsets, k, normalized, strings, costs) -> TopK:
         scores = self._scan(query, flat, offsets, normalized, strings, costs)
         order = kernels.smallest(scores, k)
         return TopK(order.astype(np.int64), scores[order], len(scores), 2)
@@ -334,15 +313,11 @@ class _Best:
     def __init__(self, k: int):
         self.k = k
         self.items, self.scores = np.empty(0, np.int64), np.empty(0, np.float64)
-        self.starts = self.ends = None
 
-    def update(self, items: np.ndarray, scores: np.ndarray, starts=None, ends=None) -> None:
+    def update(self, items: np.ndarray, scores: np.ndarray) -> None:
         items, scores = np.concatenate([self.items, items]), np.concatenate([self.scores, scores])
         keep = np.lexsort((items, scores))[:self.k]
         self.items, self.scores = items[keep], scores[keep]
-        if starts is not None:
-            self.starts = (np.concatenate([self.starts, starts]) if self.starts is not None else starts)[keep]
-            self.ends = (np.concatenate([self.ends, ends]) if self.ends is not None else ends)[keep]
 
     @property
     def full(self) -> bool:
@@ -353,6 +328,18 @@ class _Best:
         return float(self.scores[-1])
 
 
+def max_edits(query_length: int, max_score: float, normalized: bool) -> int:
+    """The most edits a segment within ``max_score`` of a query of ``query_length`` tokens may cost (scores compared
+    as the search compares them: ``edits / query_length`` when ``normalized``).
+
+    Example:
+        >>> max_edits(10, 0.3, normalized=True), max_edits(10, 2, normalized=False), max_edits(4, 5.0, False)
+        (3, 2, 4)
+    """
+    edits = np.arange(query_length + 1)
+    return int(np.count_nonzero((edits / query_length if normalized else edits) <= max_score)) - 1
+
+
 def match_span(query_length: int, max_score: float, normalized: bool) -> int:
     """The most tokens a segment within ``max_score`` of a query spans: the query plus the edits the score allows
     (a window of ``width`` tokens every ``stride`` holds every segment of at most ``width - stride + 1``).
@@ -361,17 +348,53 @@ def match_span(query_length: int, max_score: float, normalized: bool) -> int:
         >>> match_span(10, 0.3, normalized=True), match_span(10, 2, normalized=False), match_span(4, 5.0, False)
         (13, 12, 8)
     """
-    edits = min(query_length, int(np.floor(max_score * query_length if normalized else max_score) + 1e-9))
-    return query_length + edits
+    return query_length + max_edits(query_length, max_score, normalized)
+
+
+PREFIX_SLACK = 1
+"""Bigrams a top-k search counts beyond the ``2 c + 1`` rarest a filter for ``c`` edits needs (:class:`_RarestFirst`):
+more prune more windows, at the price of longer posting lists (1 was fastest of 0-3 on validation queries over 1,000
+hours of speech tokens, docs/RESULTS.md 7i)."""
+
+
+class _RarestFirst:
+    """Prefix filtering over a window bigram index: the query's bigram occurrences counted rarest first, only as far
+    as a filter for ``c`` edits needs. One edit destroys at most two bigrams, so a segment within ``c`` edits shares at
+    least ``len(query) - 1 - 2 c`` of the query's bigrams, and at least ``s - 2 c`` of any ``s`` of them: with the
+    ``s >= 2 c + 1`` rarest counted, a window sharing fewer cannot hold it, and the frequent bigrams' long posting
+    lists are never read."""
+
+    def __init__(self, grams: QGramIndex, query: np.ndarray):
+        keys, repeats = np.unique(grams.query_keys(query), return_counts=True)
+        order = np.argsort(grams.indptr[keys + 1] - grams.indptr[keys], kind="stable")
+        self.grams, self.keys, self.repeats = grams, keys[order], repeats[order]
+        self.total = len(query) - 1  # the query's bigram occurrences
+        self.counts = np.zeros(len(grams.lengths), np.int32)  # per search: searches may run in several threads
+        self.touched = np.empty(len(grams.lengths), np.int32)
+        self.n_touched = self.used = self.counted = 0
+
+    def windows(self, cost: int) -> np.ndarray | None:
+        """The windows (ascending) that may hold a segment within ``cost`` edits; ``None`` when the bound cannot
+        prune (``2 cost + 1`` exceeds the query's bigrams)."""
+        if 2 * cost + 1 > self.total:
+            return None
+        target = min(self.total, 2 * cost + 1 + PREFIX_SLACK)
+        while self.counted < target:
+            key, repeats = self.keys[self.used:self.used + 1], self.repeats[self.used:self.used + 1]
+            self.n_touched += _count_shared(key, repeats, self.grams.indptr, self.grams.postings, self.counts,
+                                            self.touched[self.n_touched:], True)
+            self.used, self.counted = self.used + 1, self.counted + int(repeats[0])
+        touched = self.touched[:self.n_touched]
+        return np.sort(touched[self.counts[touched] >= self.counted - 2 * cost])
 
 
 class WindowGramIndex:
     """Spoken term detection in long items: the bigram index over overlapping windows of ``width`` tokens every
     ``stride`` tokens, so that a short query's bound counts the bigrams of a window, not of a whole recording.
 
-    A segment of at most ``width - stride + 1`` tokens lies inside some window, and the semi-global ED of a query of
-    ``m`` tokens is reached by a segment of at most ``2 m`` tokens, so for ``m <= (width - stride + 1) / 2`` the best
-    window of an item gives the item's exact semi-global ED; longer queries are answered by the full scan.
+    A segment of at most ``width - stride + 1`` tokens lies inside some window, so a match within ``c`` edits of a
+    query of ``m`` tokens (at most ``m + c`` tokens) is found in one window while ``m + c <= width - stride + 1``;
+    beyond that the full scan answers.
 
     Example:
         >>> import numpy as np
@@ -399,51 +422,44 @@ class WindowGramIndex:
         return cls(grams, starts.astype(np.int64), owners, width, stride)
 
     def top_k(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, k: int, normalized: bool,
-              max_candidates: int = 4000, block: int = 256, scan: bool = False) -> TopK:
-        """Exact top-``k`` items by semi-global ED (ties in item order), as :meth:`QGramIndex.top_k`."""
+              scan: bool = False) -> TopK:
+        """Exact top-``k`` items by semi-global ED (ties in item order, the scan's segments) as range searches of
+        rising cost: for ``c = 0, 1, ...`` edits the windows that may hold a match within ``c`` edits (prefix
+        filtering, :class:`_RarestFirst`) are verified (:meth:`within`'s kernel); once ``k`` items lie within ``c``
+        edits they are the top ``k``, since no item outside them is closer. Costs passing fewer than ``k`` windows are
+        skipped unverified. The full scan answers when the bound cannot prune (``2 c + 1`` exceeds the query's
+        bigrams), when the passing windows would cost half of it or when a match within ``c`` edits may not fit in one
+        window (:func:`match_span`)."""
         query = np.ascontiguousarray(query, np.int32)
-        n_items = len(offsets) - 1
-        k = min(k, n_items)
-        if scan or 2 * len(query) > self.width - self.stride + 1:
+        m, k = len(query), min(k, len(offsets) - 1)
+        if scan:
             return self._full_scan(query, flat, offsets, k, normalized)
-        windows, bounds, rest_bound = self.grams.bounds(query, normalized, subsequence=True)
-        order = np.lexsort((windows, bounds))
-        windows, bounds = windows[order], bounds[order]
-        spans = np.stack([self.starts, self.starts + self.grams.lengths]).astype(np.int64)  # (2, windows)
-        best: dict[int, tuple[float, int, int, int]] = {}  # item -> (score, end, window, start)
-        done = 0
-        while done < len(windows):
-            chunk = windows[done:done + block].astype(np.int64)
-            pieces, local = _spans(flat, spans[0, chunk], spans[1, chunk])
-            costs, starts, ends = kernels.semiglobal_levenshtein(query, pieces, local)
-            scores = costs / len(query) if normalized else costs.astype(np.float64)
-            for w, score, a, b in zip(chunk.tolist(), scores.tolist(), starts.tolist(), ends.tolist()):
-                item, shift = int(self.owners[w]), int(spans[0, w] - offsets[self.owners[w]])
-                # lowest score, earliest end, then the first window: it holds the scan's segment, so its DP (same
-                # tie rules) picks the scan's start
-                if item not in best or (score, b + shift, w) < best[item][:3]:
-                    best[item] = (score, b + shift, w, a + shift)
-            done += len(chunk)
-            ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:k]
-            if len(ranked) == k:
-                worst = ranked[-1][1][0]
-                next_bound = min(bounds[done] if done < len(windows) else np.inf, rest_bound)
-                if worst < next_bound:
-                    return self._top(ranked, done)
-                if int(np.searchsorted(bounds, worst, side="right")) > max_candidates:
-                    break
+        rarest = _RarestFirst(self.grams, query)
+        affordable = len(flat) / (2 * self.width)  # windows whose verification costs half a scan
+        verified = 0
+        for cost in range(m):
+            windows = rarest.windows(cost) if m + cost <= self.width - self.stride + 1 else None
+            if windows is None or len(windows) > affordable:
+                break
+            if len(windows) < k:  # fewer windows than k cannot hold k items
+                continue
+            verified += len(windows)
+            found = self._verify(query, flat, offsets, windows, cost / m if normalized else cost, normalized, k)
+            if len(found.indices) == k:
+                return TopK(found.indices, found.scores, verified, 1, found.starts, found.ends)
         return self._full_scan(query, flat, offsets, k, normalized)
 
     def within(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, max_score: float,
                normalized: bool) -> TopK:
         """Every item whose semi-global ED to ``query`` (divided by ``len(query)`` when ``normalized``) is at most
         ``max_score``, best first, ties in item order, with the exhaustive scan's segments: spoken term detection at a
-        threshold. The window bounds are a filter (a window bounded above ``max_score`` holds no such segment, and an
-        item whose every window is pruned cannot qualify); each run of overlapping passing windows is verified once by
+        threshold. The bigram bound is a filter (a window sharing fewer than ``len(query) - 1 - 2 d`` bigrams with the
+        query, ``d`` the edits ``max_score`` allows, holds no such segment, and an item whose every window fails cannot
+        qualify); each run of overlapping passing windows is verified once by
         Myers' bit-parallel kernel (:func:`~.kernels.semiglobal_ends`), and the DP finds each hit's segment start
-        (stage 1). Queries whose matches (``len(query)`` plus the edits ``max_score`` allows) are too long for the windows
-        and thresholds the bound cannot prune (windows sharing no bigram may qualify) scan every item the same way
-        (stage 2).
+        (stage 1). Queries whose matches (``len(query)`` plus the edits ``max_score`` allows) are too long for the
+        windows, thresholds the bound cannot prune (windows sharing no bigram may qualify) and filters passing so many
+        windows that verifying them would cost half a scan, scan every item the same way (stage 2).
 
         Example:
             >>> import numpy as np
@@ -456,13 +472,20 @@ class WindowGramIndex:
         """
         query = np.ascontiguousarray(query, np.int32)
         m = len(query)
-        if match_span(m, max_score, normalized) > self.width - self.stride + 1:  # not always inside one window
-            return self._range_scan(query, flat, offsets, max_score, normalized)
-        # the bound falls as the shared count rises: windows sharing at least `fewest` bigrams pass the filter
-        fewest = next(c for c in range(m) if _subsequence_bound(m, c, normalized) <= max_score)
-        if fewest == 0:  # windows sharing no bigram may qualify
+        edits = max_edits(m, max_score, normalized)
+        fewest = m - 1 - 2 * edits  # every bigram counted: a range needs the filter's full strength
+        if m + edits > self.width - self.stride + 1 or fewest <= 0:  # a match may span two windows, or share none
             return self._range_scan(query, flat, offsets, max_score, normalized)
         windows = np.flatnonzero(self.grams.shared(query) >= fewest)
+        if len(windows) > len(flat) / (2 * self.width):  # verifying them would cost over half a scan
+            return self._range_scan(query, flat, offsets, max_score, normalized)
+        return self._verify(query, flat, offsets, windows, max_score, normalized)
+
+    def _verify(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, windows: np.ndarray,
+                max_score: float, normalized: bool, limit: int | None = None) -> TopK:
+        """The items within ``max_score`` found in ``windows`` (ascending; all that pass the filter), best first (the
+        ``limit`` best only, with ``limit``)."""
+        m = len(query)
         # Runs of overlapping passing windows of one item form one region, verified once (bit-parallel): the
         # region holding an item's best segment finds it exactly, with the scan's earliest end.
         owners = self.owners[windows]
@@ -475,7 +498,7 @@ class WindowGramIndex:
         lo, costs, ends, scores, owners = lo[keep], costs[keep], lo[keep] + ends[keep], scores[keep], owners[keep]
         order = np.lexsort((ends, scores, owners))  # each item's best region: lowest score, then earliest end
         best = order[np.diff(owners[order], prepend=-1) != 0]
-        best = best[np.lexsort((owners[best], scores[best]))]
+        best = best[np.lexsort((owners[best], scores[best]))][:limit]
         # the segment's start: the DP on the region's last len(query) + cost tokens before the end, which hold the
         # best segment, so the DP picks the scan's start
         tail = np.maximum(lo[best], ends[best] - m - costs[best])
@@ -486,30 +509,26 @@ class WindowGramIndex:
                     ends[best] - offsets[owners])
 
     @staticmethod
-    def _range_scan(query, flat, offsets, max_score, normalized) -> TopK:
-        """Every item's cost (bit-parallel up to ``MYERS_MAX_QUERY`` tokens), then the DP's segments of the hits."""
+    def _scan_scores(query, flat, offsets, normalized) -> np.ndarray:
+        """Every item's semi-global ED to ``query`` (bit-parallel up to ``MYERS_MAX_QUERY`` tokens; divided by its
+        length when ``normalized``); the segments of the items kept come from the DP."""
         costs = (kernels.semiglobal_ends(query, flat, offsets[:-1], offsets[1:])[0]
                  if len(query) <= kernels.MYERS_MAX_QUERY else kernels.semiglobal_levenshtein(query, flat, offsets)[0])
-        scores = costs / len(query) if normalized else costs.astype(np.float64)
+        return costs / len(query) if normalized else costs.astype(np.float64)
+
+    @staticmethod
+    def _range_scan(query, flat, offsets, max_score, normalized) -> TopK:
+        """Every item within ``max_score`` by the full scan."""
+        scores = WindowGramIndex._scan_scores(query, flat, offsets, normalized)
         items = np.flatnonzero(scores <= max_score)
         items = items[np.argsort(scores[items], kind="stable")]
         _, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets, items)
         return TopK(items, scores[items], len(scores), 2, starts, ends)
 
     @staticmethod
-    def _top(ranked: list, verified: int) -> TopK:
-        items = np.array([kv[0] for kv in ranked], np.int64)
-        values = np.array([kv[1] for kv in ranked], np.float64).reshape(-1, 4)
-        return TopK(items, values[:, 0], verified, 1, values[:, 3].astype(np.int64), values[:, 1].astype(np.int64))
-
-    @staticmethod
     def _full_scan(query, flat, offsets, k, normalized) -> TopK:
-        scores, starts, ends = WindowGramIndex._scan(query, flat, offsets, normalized)
+        """The best ``k`` items by the full scan."""
+        scores = WindowGramIndex._scan_scores(query, flat, offsets, normalized)
         order = kernels.smallest(scores, k)
-        return TopK(order.astype(np.int64), scores[order], len(scores), 2, starts[order], ends[order])
-
-    @staticmethod
-    def _scan(query, flat, offsets, normalized) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every item's semi-global ED to ``query`` (divided by its length when ``normalized``) and segment."""
-        costs, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets)
-        return (costs / len(query) if normalized else costs.astype(np.float64)), starts, ends
+        _, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets, order)
+        return TopK(order.astype(np.int64), scores[order], len(scores), 2, starts, ends)
