@@ -21,8 +21,9 @@ A range search (``within``: every item at most ``max_score`` away) uses the boun
 above ``max_score`` cannot qualify, and only the others are verified.
 
 Spoken term detection (semi-global ED of a short query inside long recordings) runs over windows of the recordings
-(:class:`WindowGramIndex`): range searches filtered by prefix filtering (only the query's rarest bigrams, or single
-tokens, as many as the allowed edits need), and the top-k as range searches of rising cost.
+(:class:`WindowGramIndex`): a range search filters the windows by every bigram of the query, and the top-k is a
+sequence of range searches of rising cost, each filtered by prefix filtering (only the query's rarest bigrams, as many
+as the allowed edits need).
 
 Hand-written numba rather than ``scipy.sparse`` products: counting, the bound and the list of touched items come out
 of one pass over the query's posting lists, without an items-long sparse result per query.
