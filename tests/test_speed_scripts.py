@@ -142,6 +142,8 @@ def test_bench_std_scale(tmp_path, scale_inputs, capsys):
     row = report["rows"][0]
     assert row["recordings"] == 3 and row["tokens"] == 3 * 318 and row["queries"] == 4
     assert row["exhaustive_queries"] == 2 and 0 <= row["recall_at_10"] <= 1
+    assert len(row["per_query"]["ms"]) == 4 and row["fast_full_scans"] == row["per_query"]["stage"].count(2)
+    assert set(row["per_query"]["stage"]) <= {1, 2}
     (search,) = row["range"]
     assert search["max_score"] == 0.3 and search["checked"] == 2 and search["recall"] == 1.0
     assert json.loads((tmp_path / "std" / "bench_std_scale.json").read_text()) == json.loads(json.dumps(report))
