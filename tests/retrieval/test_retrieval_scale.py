@@ -399,8 +399,8 @@ def test_window_range_search_equals_the_scan_on_random_data():
                     top_stages.append(top.stage)
     assert {stage for long, stage in stages if long} == {2} and (False, 1) in stages
     assert set(top_stages) == {1, 2}  # top-k by rising thresholds through the windows, and the scan
-    # a 13-token query is too long for a top-k through 48-token windows every 24 (2 x 13 > 25), but its matches
-    # within 0.2 (2 edits) span at most 15 tokens: the range search still goes through the windows
+    # a 13-token query's matches within 0.2 (2 edits) span at most 15 tokens, inside one of the 48-token windows
+    # every 24 (25 tokens at most): the range search goes through the windows
     rng = np.random.default_rng(0)
     flat = rng.integers(0, 50, 5000).astype(np.int32)
     offsets = np.array([0, 2500, 5000])

@@ -341,17 +341,6 @@ def max_edits(query_length: int, max_score: float, normalized: bool) -> int:
     return int(np.count_nonzero((edits / query_length if normalized else edits) <= max_score)) - 1
 
 
-def match_span(query_length: int, max_score: float, normalized: bool) -> int:
-    """The most tokens a segment within ``max_score`` of a query spans: the query plus the edits the score allows
-    (a window of ``width`` tokens every ``stride`` holds every segment of at most ``width - stride + 1``).
-
-    Example:
-        >>> match_span(10, 0.3, normalized=True), match_span(10, 2, normalized=False), match_span(4, 5.0, False)
-        (13, 12, 8)
-    """
-    return query_length + max_edits(query_length, max_score, normalized)
-
-
 PREFIX_SLACK = 1
 """Bigrams a top-k search counts beyond the ``2 c + 1`` rarest a filter for ``c`` edits needs (:class:`_RarestFirst`):
 more prune more windows, at the price of longer posting lists (1 was fastest of 0-3 on validation queries over 1,000
@@ -393,9 +382,9 @@ class WindowGramIndex:
     """Spoken term detection in long items: the bigram index over overlapping windows of ``width`` tokens every
     ``stride`` tokens, so that a short query's bound counts the bigrams of a window, not of a whole recording.
 
-    A segment of at most ``width - stride + 1`` tokens lies inside some window, so a match within ``c`` edits of a
-    query of ``m`` tokens (at most ``m + c`` tokens) is found in one window while ``m + c <= width - stride + 1``;
-    beyond that the full scan answers.
+    A segment of at most :attr:`span` ``= width - stride + 1`` tokens lies inside some window, so a match within ``c``
+    edits of a query of ``m`` tokens (at most ``m + c`` tokens) is found in one window while ``m + c <= span``; beyond
+    that the full scan answers.
 
     Example:
         >>> import numpy as np
@@ -422,6 +411,15 @@ class WindowGramIndex:
         grams = QGramIndex.build(flat, offsets, vocab_size, spans=(starts, ends))
         return cls(grams, starts.astype(np.int64), owners, width, stride)
 
+    @property
+    def span(self) -> int:
+        """The most tokens a segment may span and still lie inside one window."""
+        return self.width - self.stride + 1
+
+    def _affordable(self, flat: np.ndarray) -> float:
+        """The most windows worth verifying: more would cost over half a scan of ``flat``."""
+        return len(flat) / (2 * self.width)
+
     def top_k(self, query: np.ndarray, flat: np.ndarray, offsets: np.ndarray, k: int, normalized: bool,
               scan: bool = False) -> TopK:
         """Exact top-``k`` items by semi-global ED (ties in item order, the scan's segments) as range searches of
@@ -429,18 +427,17 @@ class WindowGramIndex:
         filtering, :class:`_RarestFirst`) are verified (:meth:`within`'s kernel); once ``k`` items lie within ``c``
         edits they are the top ``k``, since no item outside them is closer. Costs passing fewer than ``k`` windows are
         skipped unverified. The full scan answers when the bound cannot prune (``2 c + 1`` exceeds the query's
-        bigrams), when the passing windows would cost half of it or when a match within ``c`` edits may not fit in one
-        window (:func:`match_span`)."""
+        bigrams), when the passing windows would cost half of it (:meth:`_affordable`) or when a match within ``c``
+        edits may not fit in one window (:attr:`span`)."""
         query = np.ascontiguousarray(query, np.int32)
         m, k = len(query), min(k, len(offsets) - 1)
         if scan:
             return self._full_scan(query, flat, offsets, k, normalized)
         rarest = _RarestFirst(self.grams, query)
-        affordable = len(flat) / (2 * self.width)  # windows whose verification costs half a scan
         verified = 0
         for cost in range(m):
-            windows = rarest.windows(cost) if m + cost <= self.width - self.stride + 1 else None
-            if windows is None or len(windows) > affordable:
+            windows = rarest.windows(cost) if m + cost <= self.span else None
+            if windows is None or len(windows) > self._affordable(flat):
                 break
             if len(windows) < k:  # fewer windows than k cannot hold k items
                 continue
@@ -475,10 +472,10 @@ class WindowGramIndex:
         m = len(query)
         edits = max_edits(m, max_score, normalized)
         fewest = m - 1 - 2 * edits  # every bigram counted: a range needs the filter's full strength
-        if m + edits > self.width - self.stride + 1 or fewest <= 0:  # a match may span two windows, or share none
+        if m + edits > self.span or fewest <= 0:  # a match may span two windows, or share no bigram
             return self._range_scan(query, flat, offsets, max_score, normalized)
         windows = np.flatnonzero(self.grams.shared(query) >= fewest)
-        if len(windows) > len(flat) / (2 * self.width):  # verifying them would cost over half a scan
+        if len(windows) > self._affordable(flat):
             return self._range_scan(query, flat, offsets, max_score, normalized)
         return self._verify(query, flat, offsets, windows, max_score, normalized)
 
