@@ -122,6 +122,31 @@ def test_context_crops_are_frames_of_their_view_seeded_by_its_samples():
         Wav2TokTrainingArguments(output_dir="x", context_crop_s=[0.8, 0.3])
 
 
+def test_spec_augment_masks_bands_and_spans_of_each_view_seeded_by_its_samples():
+    """training.frequency_masks / time_masks: every view loses whole bands and whole frame spans (set to 0) and
+    nothing else; the same view is always masked alike (a resumed run sees the same batches), another seed masks
+    otherwise; without masks the features are the extractor's."""
+    from wav2tok_hf.training import PairCollator
+
+    fe = Wav2TokFeatureExtractor(**{k: TINY_MODEL[k] for k in ("sampling_rate", "n_fft", "hop_length", "n_mels")},
+                                 feature_type="log-mel")
+    items = tiny_pairs(4, seconds=1.0)
+    plain = PairCollator(fe)(items)["input_features"]
+    masked = PairCollator(fe, masks=(2, 3, 2, 4))(items)
+    assert torch.equal(masked["input_features"], PairCollator(fe, masks=(2, 3, 2, 4))(items)["input_features"])
+    assert not torch.equal(masked["input_features"], PairCollator(fe, masks=(2, 3, 2, 4), seed=1)(items)["input_features"])
+    changed = masked["input_features"] != plain
+    assert changed.any() and (masked["input_features"][changed] == 0).all()
+    for b in range(plain.shape[0]):
+        n = int(masked["attention_mask"][b].sum())
+        zero = masked["input_features"][b, :n] == 0
+        bands, spans = zero.all(0), zero.all(1)
+        assert int(bands.sum()) <= 2 * 3 and int(spans.sum()) <= 2 * 4
+        assert torch.equal(zero, bands[None, :] | spans[:, None])  # whole bands and whole frames, nothing else
+    with pytest.raises(ValueError, match="time_masks"):
+        Wav2TokTrainingArguments(output_dir="x", time_masks=-1)
+
+
 def test_gradient_accumulation_counts_optimiser_steps(tmp_path):
     build(str(tmp_path / "m"), max_steps=2, gradient_accumulation_steps=2, save_interval=2).train()
     scheduler = json.loads((tmp_path / "m-run" / "checkpoints" / "step_2" / "scheduler.json").read_text())

@@ -73,6 +73,13 @@ class Wav2TokTrainingArguments:
     # sub-crops last context_crop_s[0]..[1] seconds and start on a frame; drawn from a seed of (seed, the view's samples)
     context_weight: float = 0.0
     context_crop_s: list[float] = field(default_factory=lambda: [0.3, 1.0])
+    # SpecAugment (Park et al. 2019) on every training view's features: up to this many frequency / time masks, each
+    # up to *_width features / frames wide, set to the normalised features' mean (0); drawn from a seed of (seed, the
+    # view's samples), so a resumed run masks the same; the E-step and validation see unmasked features
+    frequency_masks: int = 0
+    frequency_mask_width: int = 6
+    time_masks: int = 0
+    time_mask_width: int = 6
     alignment_frames: int = 32
     alignment_temperature: float = 0.1
     # bookkeeping
@@ -101,6 +108,10 @@ class Wav2TokTrainingArguments:
                     setattr(self, spec.name, float(value))
                 except ValueError:
                     raise ValueError(f"training.{spec.name}={value!r}; expected a number") from None
+        for name in ("frequency_masks", "frequency_mask_width", "time_masks", "time_mask_width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"training.{name}={value!r}; expected an integer >= 0")
         positive = ("alignment_frames", "max_steps", "batch_size", "gradient_accumulation_steps", "e_step_interval", "e_step_clips",
                     "kmeans_iterations", "eval_interval", "save_interval", "logging_interval")
         for name in positive:

@@ -59,14 +59,17 @@ class PairCollator:
     by a uniform offset in ``±key_jitter`` semitones, drawn from a seed of ``(seed, the view's samples)``.
     ``context_crop_s=(shortest, longest)`` also cuts a sub-crop of each first view, starting on a frame, featurised on
     its own (``context_features`` / ``context_mask``; ``context_offset``: its first frame in the view), seeded the
-    same way."""
+    same way. ``masks=(frequency_masks, frequency_width, time_masks, time_width)`` applies SpecAugment to every view
+    (:meth:`_mask`), after the pair alignment is taken from the unmasked features."""
 
     def __init__(self, feature_extractor: Wav2TokFeatureExtractor, align: bool = False, key_jitter: float = 0.0,
-                 seed: int = 0, context_crop_s: tuple[float, float] | None = None):
+                 seed: int = 0, context_crop_s: tuple[float, float] | None = None,
+                 masks: tuple[int, int, int, int] = (0, 0, 0, 0)):
         self.feature_extractor = feature_extractor
         self.align = align
         self.key_jitter, self.seed = key_jitter, seed
         self.context_crop_s = context_crop_s
+        self.masks = masks
 
     def _view_rng(self, wave: np.ndarray, *stream: int) -> np.random.Generator:
         """The random draws of one view: seeded by ``(seed, the view's samples, stream)``, so a resumed run draws the
@@ -85,6 +88,24 @@ class PairCollator:
             offsets.append(first)
         return crops, offsets
 
+    def _mask(self, features: torch.Tensor, mask: torch.Tensor, waves: list[np.ndarray]) -> torch.Tensor:
+        """SpecAugment: each view gets up to ``masks[0]`` bands of up to ``masks[1]`` features and up to ``masks[2]``
+        spans of up to ``masks[3]`` frames set to 0 (the mean of normalised features), drawn from its own seed.
+        Hand-written: torchaudio's masking is not installable here (its PyPI wheels are CUDA builds)."""
+        bands, band_width, spans, span_width = self.masks
+        features = features.clone()
+        for b, wave in enumerate(waves):
+            rng, frames = self._view_rng(wave, 2), int(mask[b].sum())
+            for count, width, size, axis in ((bands, band_width, features.shape[2], 2), (spans, span_width, frames, 1)):
+                for _ in range(count):
+                    w = int(rng.integers(0, min(width, size) + 1))
+                    first = int(rng.integers(0, size - w + 1))
+                    if axis == 2:
+                        features[b, :, first:first + w] = 0.0
+                    else:
+                        features[b, first:first + w] = 0.0
+        return features
+
     def _key_offsets(self, waves: list[np.ndarray]) -> list[float] | None:
         if not self.key_jitter:
             return None
@@ -102,6 +123,8 @@ class PairCollator:
                 n, m = int(lengths[b]), int(lengths[half + b])
                 aligned[b, :n] = dtw_alignment(features[b, :n], features[half + b, :m])
             batch["aligned"] = aligned
+        if any(self.masks):
+            batch["input_features"] = self._mask(features, mask, waves)
         if self.context_crop_s is not None:
             crops, offsets = self._context_crops(waves[:len(items)])
             context, context_mask = self.feature_extractor.featurize(crops)
@@ -289,11 +312,14 @@ class Wav2TokTrainer:
         return self.args.alignment_weight > 0 or self.args.consistency_weight > 0
 
     def pair_collator(self) -> PairCollator:
-        """The collator of the training batches: pair alignment, key jitter and context crops as the arguments ask."""
+        """The collator of the training batches: pair alignment, key jitter, context crops and SpecAugment masks as
+        the arguments ask."""
         args = self.args
         return PairCollator(self.feature_extractor, align=self._needs_alignment, key_jitter=args.key_jitter_semitones,
                             seed=args.seed,
-                            context_crop_s=tuple(args.context_crop_s) if args.context_weight > 0 else None)
+                            context_crop_s=tuple(args.context_crop_s) if args.context_weight > 0 else None,
+                            masks=(args.frequency_masks, args.frequency_mask_width, args.time_masks,
+                                   args.time_mask_width))
 
     def compute_loss(self, model: Wav2TokModel, batch: dict[str, torch.Tensor], blank_logit) -> tuple[torch.Tensor, dict]:
         """The M-step loss of one batch of pairs and the logged value of each term (see `loss_terms`)."""
