@@ -136,6 +136,7 @@ def test_default_graph_search_finds_the_exhaustive_top_10(costs):
         for distance in ("normalized_levenshtein", "normalized_weighted_levenshtein"):
             exact = index.search(query, distance=distance, top_k=10, exhaustive=True)
             fast = index.search(query, distance=distance, top_k=10)  # the graph answers on its own
+            assert fast.path == "graph" and 10 <= fast.verified <= len(items)
             recalls.append(np.mean(fast.scores <= exact.scores[-1] + 1e-9))
     assert np.mean(recalls) >= 0.95
 

@@ -65,17 +65,13 @@ def test_fast_top_k_equals_exhaustive(big, distance):
             assert fast.scores.dtype == full.scores.dtype
             np.testing.assert_allclose(fast.scores, full.scores, rtol=1e-6)
             assert fast.to_list() == full.to_list()
-            flat, offsets = index._flat()
-            if "subsequence" in distance:
-                stages.add(index._cache["windows"].top_k(np.asarray(q, np.int32), flat, offsets, 10,
-                                                         distance.startswith("n")).stage)
-            else:
-                stages.add(index._qgrams().top_k(np.asarray(q, np.int32), flat, offsets, 10, distance.startswith("n"),
-                                                 index._strings, index.substitution_costs if "weighted" in distance
-                                                 else None, max_candidates=budget).stage)
+            assert (full.path, full.verified) == ("scan", None)  # the result says what answered it
+            assert (fast.verified is None) == (fast.path == "scan") and (fast.verified or 1) > 0
+            stages.add(fast.path)
     index.fast_search_candidates = 4000
     # both stages were exercised (the weighted bound, scaled by the cheapest substitution, rarely prunes enough)
-    assert stages == ({2} | ({1} if "weighted" not in distance else stages))
+    filtered = "windows" if "subsequence" in distance else "bigram filter"
+    assert stages == ({"scan"} | ({filtered} if "weighted" not in distance else stages))
 
 
 def test_qgram_bound_is_a_lower_bound():
@@ -310,6 +306,20 @@ def test_fast_path_skips_the_bound_after_repeated_full_scans(big):
     assert index._cache["scans"]["normalized_levenshtein"] == 2 * FAST_SEARCH_PATIENCE + 1
 
 
+def test_merged_versions_name_every_path_that_answered(big):
+    index, items, _ = big
+    near, far = items[3][2:], np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] * 3)
+    index.fast_search_candidates = 5  # the far version's bound cannot prune: the scan answers it
+    index._cache.pop("scans", None)  # earlier tests' run of full scans would make the fast path skip its bound
+    try:
+        alone = [index.search(v, distance="normalized_levenshtein", top_k=10) for v in (near, far)]
+        merged = index.search_versions([near, far], distance="normalized_levenshtein", top_k=10)
+    finally:
+        index.fast_search_candidates = 4000
+    assert [r.path for r in alone] == ["bigram filter", "scan"]
+    assert (merged.path, merged.verified) == ("bigram filter+scan", None)
+
+
 def test_approximate_candidates(big):
     index, items, _ = big
     for distance in ("levenshtein", "normalized_levenshtein", "normalized_weighted_levenshtein"):
@@ -320,6 +330,7 @@ def test_approximate_candidates(big):
         few = index.search(q, distance=distance, top_k=10, candidates=20)
         assert few.indices[0] == full.indices[0] and len(few) == 10  # the near copy is found among 20
         assert np.all(np.diff(few.scores) >= 0) and np.all(few.scores >= full.scores - 1e-6)  # rank by rank
+        assert (few.path, few.verified) == ("candidates", 20)
     for bad, kwargs in ((0, {}), (True, {}), (10, {"exhaustive": True}), (10, {"top_k": None}),
                         (10, {"distance": "subsequence_levenshtein"})):
         with pytest.raises(ValueError, match="candidates"):
@@ -349,16 +360,9 @@ def test_range_search_equals_the_exhaustive_ranking_cut(big, distance):
                     assert fast.to_list() == cut(full, max_score, top_k) and fast.scores.dtype == full.scores.dtype
                     generic = index.search(q, distance=distance, top_k=top_k, max_score=max_score, exhaustive=True)
                     assert generic.to_list() == fast.to_list()
-                flat, offsets = index._flat()
-                q32 = np.asarray(q, np.int32)
-                if "subsequence" in distance:
-                    stages.add(index._windows().within(q32, flat, offsets, max_score, normalized).stage)
-                else:
-                    costs = index.substitution_costs if "weighted" in distance else None
-                    stages.add(index._qgrams().within(q32, flat, offsets, max_score, normalized, index._strings, costs,
-                                                      budget).stage)
+                    stages.add(fast.path)
     index.fast_search_candidates = 4000
-    assert stages == {1, 2}
+    assert stages == {"scan", "windows" if "subsequence" in distance else "bigram filter"}
 
 
 def test_window_range_search_equals_the_scan_on_random_data():

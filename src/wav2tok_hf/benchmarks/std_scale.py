@@ -83,17 +83,15 @@ def range_search(index: Wav2TokIndex, queries: Sequence[np.ndarray], rankings: S
                  max_score: float) -> dict[str, Any]:
     """The range search at ``max_score``: latency, hits, and recall against the exhaustive ``rankings`` (of the first
     queries) cut at ``max_score``."""
-    flat, offsets = index._flat()
     times, hits, recalls, identical, verified, scans = [], [], [], [], [], 0
     for k, q in enumerate(queries):
         start = time.perf_counter()
         result = index.search(q, distance=DISTANCE, max_score=max_score)
         times.append(time.perf_counter() - start)
         hits.append(len(result))
-        found = index._windows().within(q, flat, offsets, max_score, normalized=True)  # untimed: the work it did
-        scans += found.stage == 2
-        if found.stage == 1:
-            verified.append(found.verified)
+        scans += result.path == "scan"
+        if result.path == "windows":
+            verified.append(result.verified)
         if k < len(rankings):
             expected = rankings[k]._subset(np.flatnonzero(rankings[k].scores <= max_score))
             recalls.append(len(np.intersect1d(result.indices, expected.indices)) / len(expected) if len(expected)
@@ -123,19 +121,19 @@ def std_scale_size(strings: Sequence[np.ndarray], hours: float, *, tokens_per_se
     start = time.perf_counter()
     index.search(query_tokens[0], distance=DISTANCE, top_k=10)  # builds the window bigram index
     build_s = time.perf_counter() - start
-    flat, offsets = index._flat()
     fast_t, full_t, recalls, stages = [], [], [], []
     for k, q in enumerate(query_tokens):
         start = time.perf_counter()
         fast = index.search(q, distance=DISTANCE, top_k=10)
         fast_t.append(time.perf_counter() - start)
-        stages.append(index._windows().top_k(q, flat, offsets, 10, normalized=True).stage)  # untimed: who answered
+        stages.append(2 if fast.path == "scan" else 1)  # who answered: the windows (1) or the scan (2)
         if k < exhaustive_queries:
             start = time.perf_counter()
             full = index.search(q, distance=DISTANCE, top_k=10, exhaustive=True)
             full_t.append(time.perf_counter() - start)
             recalls.append(float(np.mean(fast.scores <= full.scores[-1] + 1e-9)))
-    row = {"hours": hours, "recordings": len(items), "tokens": len(flat), "bigram_build_s": build_s,
+    row = {"hours": hours, "recordings": len(items), "tokens": int(sum(len(r) for r in items)),
+           "bigram_build_s": build_s,
            "fast_p50_ms": 1e3 * statistics.median(fast_t), "fast_p95_ms": 1e3 * float(np.percentile(fast_t, 95)),
            "exhaustive_p50_ms": 1e3 * statistics.median(full_t), "recall_at_10": float(np.mean(recalls)),
            "queries": len(query_tokens), "exhaustive_queries": len(full_t), "fast_full_scans": stages.count(2),

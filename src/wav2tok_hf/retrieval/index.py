@@ -136,6 +136,13 @@ def _check_max_score(max_score: Any) -> float | None:
     return float(max_score)  # a Python float compares with float32 scores at float32, as the ranking's dtype
 
 
+def _answered(found: Any, distance: str) -> dict[str, Any]:
+    """``path`` and ``verified`` of a result from an exact fast path's answer (``stage`` 2: it scanned every item)."""
+    if found.stage == 2:
+        return {"path": "scan", "verified": None}
+    return {"path": "windows" if distance in SUBSEQUENCE_DISTANCES else "bigram filter", "verified": found.verified}
+
+
 def _at_most(result: SearchResult, max_score: float | None) -> SearchResult:
     """``result`` without the items scored above ``max_score`` (by their token distance when re-ranked)."""
     if max_score is None:
@@ -178,6 +185,13 @@ class SearchResult:
         starts / ends: for subsequence distances, the matched segment ``target[start:end]`` in tokens / frames.
         reranked: the first ``reranked`` items were re-scored by DTW over stored frames: their ``scores`` are DTW
             distances (the rest keep token distances); ``token_scores`` then holds every item's token distance.
+        path: what answered the search: ``"scan"`` (every item compared), ``"bigram filter"`` / ``"windows"``
+            (the exact fast paths of a large tokens index: a q-gram filter, then the exact distance on the items, or
+            for subsequence distances the recordings' windows, that pass it), ``"graph"`` (the graph's candidates) or
+            ``"candidates"`` (``search(..., candidates=N)`` without a graph); several joined by ``+`` for a merged
+            ranking (:meth:`Wav2TokIndex.search_versions`).
+        verified: how many items (windows, for ``"windows"``) got their exact distance on that path; ``None`` after
+            a scan.
 
     Properties ``ids``, ``labels``, ``start_s`` and ``end_s`` give the ranked ids, class labels and segment times
     (seconds; ``None`` where the index has no durations / frame rate).
@@ -191,6 +205,8 @@ class SearchResult:
     index: Wav2TokIndex | None = field(default=None, repr=False)
     reranked: int = 0
     token_scores: np.ndarray | None = None
+    path: str = "scan"
+    verified: int | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -199,7 +215,7 @@ class SearchResult:
         pick = (lambda a: None if a is None else a[keep])
         return SearchResult(self.distance, self.indices[keep], self.scores[keep], pick(self.starts), pick(self.ends),
                             self.index, int((np.asarray(keep) < self.reranked).sum()) if self.reranked
-                            else 0, pick(self.token_scores))
+                            else 0, pick(self.token_scores), self.path, self.verified)
 
     @property
     def ids(self) -> list[str]:
@@ -703,7 +719,8 @@ class Wav2TokIndex:
             tail = items[head:]
             items = np.concatenate([items[:head], tail[offsets[tail + 1] - offsets[tail] > GRAPH_WIDTH]])
         best, scores = kernels.rank_subset(query, flat, offsets, items, top_k, distance.startswith("normalized"), costs)
-        return SearchResult(distance, best, _typed_scores(distance, scores), index=self)
+        return SearchResult(distance, best, _typed_scores(distance, scores), index=self, path="graph",
+                            verified=len(items))
 
     def _qgrams(self) -> QGramIndex:
         if "qgram" not in self._cache:
@@ -871,7 +888,8 @@ class Wav2TokIndex:
                                        strings=self._strings, costs=self.substitution_costs if weighted else None,
                                        max_candidates=budget, scan=skip)
         scans[distance] = scans.get(distance, 0) + 1 if top.stage == 2 else 0
-        return SearchResult(distance, top.indices, _typed_scores(distance, top.scores), top.starts, top.ends, index=self)
+        return SearchResult(distance, top.indices, _typed_scores(distance, top.scores), top.starts, top.ends,
+                            index=self, **_answered(top, distance))
 
     def _fast_within(self, query: np.ndarray, distance: str, max_score: float, top_k: int | None) -> SearchResult:
         flat, offsets = self._flat()
@@ -887,7 +905,8 @@ class Wav2TokIndex:
                                           self.substitution_costs if distance in WEIGHTED_DISTANCES else None,
                                           self.fast_search_candidates)
         scores = _typed_scores(distance, found.scores)
-        result = SearchResult(distance, found.indices, scores, found.starts, found.ends, index=self)
+        result = SearchResult(distance, found.indices, scores, found.starts, found.ends, index=self,
+                              **_answered(found, distance))
         return result._subset(np.flatnonzero(scores <= max_score)[:top_k])
 
     def _windows(self) -> WindowGramIndex:
@@ -903,7 +922,8 @@ class Wav2TokIndex:
         costs = self.substitution_costs if distance in WEIGHTED_DISTANCES else None
         top = self._qgrams().approximate_top_k(query, flat, offsets, top_k, distance.startswith("normalized"),
                                                candidates, costs)
-        return SearchResult(distance, top.indices, _typed_scores(distance, top.scores), index=self)
+        return SearchResult(distance, top.indices, _typed_scores(distance, top.scores), index=self, path="candidates",
+                            verified=top.verified)
 
     def _rerank_queries(self, rerank: int | None, query_frames: Any, single: bool, n: int) -> list | None:
         if rerank is None:
@@ -975,7 +995,10 @@ class Wav2TokIndex:
             parts = [getattr(r, name) for r in results]
             return None if parts[0] is None else np.concatenate(parts).astype(np.int64)[keep]
 
-        return SearchResult(results[0].distance, items[keep], scores[keep], pick("starts"), pick("ends"), self)
+        verified = [r.verified for r in results]
+        return SearchResult(results[0].distance, items[keep], scores[keep], pick("starts"), pick("ends"), self,
+                            path="+".join(dict.fromkeys(r.path for r in results)),
+                            verified=None if None in verified else sum(verified))
 
     def search_audio(
         self,
