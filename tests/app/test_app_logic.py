@@ -232,7 +232,7 @@ def test_app_refuses_a_missing_index_with_a_message(tmp_path, capsys):
 def test_folder_catalog_finds_where_a_word_was_said(shared_data, speech_model, tmp_path, windows, at_least):
     """Real speech: the longest word of each of the corpus's first 12 utterances, cut out by its forced alignment, is
     found in its own utterance, at (overlapping) the word's time, far more often than chance (1 in 12). Searched as
-    windows tokenised on their own (the default): 11 / 12 with the released speech model; as whole token strings
+    windows tokenised on their own (the default): 12 / 12 with the released speech model; as whole token strings
     by subsequence ED: 5 / 12 (its tokens of a word change with the words around it, docs/RESULTS.md 8a'); a broken
     search or model finds about 1."""
     import csv
