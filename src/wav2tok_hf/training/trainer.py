@@ -96,14 +96,10 @@ class PairCollator:
         features = features.clone()
         for b, wave in enumerate(waves):
             rng, frames = self._view_rng(wave, 2), int(mask[b].sum())
-            for count, width, size, axis in ((bands, band_width, features.shape[2], 2), (spans, span_width, frames, 1)):
+            for count, width, size, dim in ((bands, band_width, features.shape[2], 1), (spans, span_width, frames, 0)):
                 for _ in range(count):
                     w = int(rng.integers(0, min(width, size) + 1))
-                    first = int(rng.integers(0, size - w + 1))
-                    if axis == 2:
-                        features[b, :, first:first + w] = 0.0
-                    else:
-                        features[b, first:first + w] = 0.0
+                    features[b].narrow(dim, int(rng.integers(0, size - w + 1)), w).zero_()
         return features
 
     def _key_offsets(self, waves: list[np.ndarray]) -> list[float] | None:
