@@ -44,3 +44,26 @@ def test_selection_over_query_conditions(tmp_path):
     # vanilla queries are the database clips themselves: the transformed ones must score differently somewhere
     assert any(entry["eval/mrr_V"] != entry["eval/mrr_PS"] for entry in result.history)
     assert result.best_metric == max(entry["eval/mrr"] for entry in result.history)
+
+
+def _saved_step(folder) -> int:
+    return json.loads((folder / "training_config.json").read_text())["trainer_state"]["step"]
+
+
+def test_a_resume_into_a_new_folder_keeps_the_model_of_the_reported_best_step(tmp_path, caplog):
+    """Resumed into another output / run folder, the output is the best step over the whole history (its model copied
+    from the resumed run); without that model the selection restarts at the resumed step, with a warning. Either way
+    ``best_step`` names the model in ``output_dir``."""
+    first = toy_run(tmp_path / "a", max_steps=4)
+    checkpoint = str(tmp_path / "a" / "model-run" / "checkpoints" / "step_4")
+    second = toy_run(tmp_path / "b", max_steps=8, resume_from_checkpoint=checkpoint)
+    scores = {h["step"]: h["eval/mrr"] for h in second.history}
+    assert second.best_step == min(s for s in scores if scores[s] == max(scores.values()))  # first of the best
+    assert _saved_step(tmp_path / "b" / "model") == second.best_step
+    if first.best_step < 4:  # the case this test is about: the best predates the resume
+        assert second.best_step == first.best_step
+    (tmp_path / "a" / "model-run" / "best" / "training_config.json").unlink()  # the resumed run's best is gone
+    with caplog.at_level("WARNING", logger="wav2tok_hf.training.trainer"):
+        third = toy_run(tmp_path / "c", max_steps=8, resume_from_checkpoint=checkpoint)
+    assert "the selection restarts" in caplog.text
+    assert third.best_step >= 4 and _saved_step(tmp_path / "c" / "model") == third.best_step

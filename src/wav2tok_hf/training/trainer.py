@@ -463,6 +463,8 @@ class Wav2TokTrainer:
             accelerator.step = saved.pop("accelerator_step")
             self.state.load_state_dict(saved)
             logger.info("resumed from %s at step %d", resume, self.state.step)
+            if accelerator.is_main_process:
+                self._restore_best(resume)
         if accelerator.is_main_process and args.report_to != "none":
             accelerator.init_trackers("wav2tok", config={k: v for k, v in args.to_dict().items() if isinstance(v, (int, float, str, bool))})
 
@@ -573,6 +575,29 @@ class Wav2TokTrainer:
         elapsed = time.perf_counter() - run.start
         return TrainResult(args.output_dir, self.state.step, self.state.best_metric, self.state.best_step,
                            self.state.history, run.pairs_seen * accelerator.num_processes / max(elapsed, 1e-9))
+
+    def _restore_best(self, checkpoint: str) -> None:
+        """After a resume, this run's ``best`` holds the best step so far (copied from the resumed run's folder when
+        this run folder has none), so that ``output_dir`` is the best over the whole history. When no saved model of
+        that step is found, the selection restarts from the resumed step (a warning): the reported best step is
+        always the model in ``output_dir``."""
+        best = os.path.join(self.args.run_dir, "best")
+        if self.state.best_step < 0:
+            return
+        source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(checkpoint))), "best")
+        for folder in (best, source):
+            try:
+                with open(os.path.join(folder, TRAINING_CONFIG_FILE), encoding="utf-8") as f:
+                    step = json.load(f)["trainer_state"]["step"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if step == self.state.best_step:
+                if folder != best:
+                    save_folder(lambda tmp: shutil.copytree(folder, tmp, dirs_exist_ok=True), best, overwrite=True)
+                return
+        logger.warning("resumed at step %d: the model of the best step so far (%d) is in neither %s nor %s; the "
+                       "selection restarts from this step", self.state.step, self.state.best_step, best, source)
+        self.state.best_metric, self.state.best_step = -math.inf, -1
 
     def _evaluate_and_select(self, raw: Wav2TokModel, accelerator) -> None:
         if self.eval_set is None or not accelerator.is_main_process:
