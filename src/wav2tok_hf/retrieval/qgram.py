@@ -517,16 +517,22 @@ class WindowGramIndex:
     @staticmethod
     def _range_scan(query, flat, offsets, max_score, normalized) -> TopK:
         """Every item within ``max_score`` by the full scan."""
-        scores = WindowGramIndex._scan_scores(query, flat, offsets, normalized)
-        items = np.flatnonzero(scores <= max_score)
-        items = items[np.argsort(scores[items], kind="stable")]
-        _, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets, items)
-        return TopK(items, scores[items], len(scores), 2, starts, ends)
+        def within(scores: np.ndarray) -> np.ndarray:
+            items = np.flatnonzero(scores <= max_score)
+            return items[np.argsort(scores[items], kind="stable")]
+
+        return WindowGramIndex._scan(query, flat, offsets, normalized, within)
 
     @staticmethod
     def _full_scan(query, flat, offsets, k, normalized) -> TopK:
         """The best ``k`` items by the full scan."""
+        return WindowGramIndex._scan(query, flat, offsets, normalized,
+                                     lambda scores: kernels.smallest(scores, k).astype(np.int64))
+
+    @staticmethod
+    def _scan(query, flat, offsets, normalized, pick: Callable[[np.ndarray], np.ndarray]) -> TopK:
+        """Every item's score, the items ``pick(scores)`` keeps (best first) and the DP's segments of those only."""
         scores = WindowGramIndex._scan_scores(query, flat, offsets, normalized)
-        order = kernels.smallest(scores, k)
-        _, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets, order)
-        return TopK(order.astype(np.int64), scores[order], len(scores), 2, starts, ends)
+        items = pick(scores)
+        _, starts, ends = kernels.semiglobal_levenshtein(query, flat, offsets, items)
+        return TopK(items, scores[items], len(scores), 2, starts, ends)
