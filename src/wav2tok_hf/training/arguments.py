@@ -108,16 +108,14 @@ class Wav2TokTrainingArguments:
                     setattr(self, spec.name, float(value))
                 except ValueError:
                     raise ValueError(f"training.{spec.name}={value!r}; expected a number") from None
-        for name in ("frequency_masks", "frequency_mask_width", "time_masks", "time_mask_width"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"training.{name}={value!r}; expected an integer >= 0")
         positive = ("alignment_frames", "max_steps", "batch_size", "gradient_accumulation_steps", "e_step_interval", "e_step_clips",
                     "kmeans_iterations", "eval_interval", "save_interval", "logging_interval")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"training.{name}={value!r}; expected a positive integer")
+        counts = ("frequency_masks", "frequency_mask_width", "time_masks", "time_mask_width")
+        for names, least, expected in ((positive, 1, "a positive integer"), (counts, 0, "an integer >= 0")):
+            for name in names:
+                value = getattr(self, name)
+                if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                    raise ValueError(f"training.{name}={value!r}; expected {expected}")
         for name in ("learning_rate", "adam_epsilon"):
             if not (isinstance(getattr(self, name), (int, float)) and math.isfinite(getattr(self, name))
                     and getattr(self, name) > 0):
