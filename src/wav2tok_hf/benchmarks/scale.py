@@ -259,6 +259,9 @@ def _query_set(index: Any, queries: list[np.ndarray], query_labels: list[str], d
     index._qgrams()  # built before the timings
     fast_t, full_t, recalls, stage1, rr_fast, rr_full, verified = [], [], [], [], [], [], []
     approx: dict[int, dict[str, list[float]]] = {c: {"t": [], "recall": [], "rr": []} for c in candidates}
+    # one untimed search first: the first of a distance in a process compiles its kernels (the graph's weighted
+    # metric: ~1.3 s), a one-time cost reported apart from the per-query latencies
+    _, first_s = timed(lambda: index.search(queries[0], distance=distance, top_k=10))
     index._cache.pop("scans", None)  # the fast path's record of full-scan answers: each query set starts fresh
     for qi, (q, lab) in enumerate(zip(queries, query_labels)):
         fast, t = timed(lambda: index.search(q, distance=distance, top_k=10), repeats)
@@ -283,7 +286,7 @@ def _query_set(index: Any, queries: list[np.ndarray], query_labels: list[str], d
     paired = fast_t[:len(full_t)]  # the same queries as the exhaustive timings
     return {
         "fast_p50_ms": 1e3 * float(np.percentile(paired, 50)), "fast_p95_ms": 1e3 * float(np.percentile(paired, 95)),
-        "fast_p50_ms_all_queries": 1e3 * float(np.percentile(fast_t, 50)),
+        "fast_p50_ms_all_queries": 1e3 * float(np.percentile(fast_t, 50)), "first_search_ms": 1e3 * first_s[0],
         "exhaustive_p50_ms": 1e3 * float(np.percentile(full_t, 50)),
         "exhaustive_p95_ms": 1e3 * float(np.percentile(full_t, 95)),
         "recall_at_10": float(np.mean(recalls)), "min_recall_at_10": float(np.min(recalls)),
