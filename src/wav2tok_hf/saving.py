@@ -42,12 +42,28 @@ def saved_experiment(model_dir: str | os.PathLike) -> dict | None:
         >>> saved_experiment(tempfile.mkdtemp()) is None
         True
     """
+    return _saved_training_part(model_dir, "experiment")
+
+
+def saved_trainer_state(model_dir: str | os.PathLike) -> dict | None:
+    """The trainer state a model folder was saved at (the ``trainer_state`` of its ``training_config.json``: ``step``,
+    ``best_step``, ``best_metric``, ``history``), or ``None`` when the folder has none or it cannot be read.
+
+    Example:
+        >>> import tempfile
+        >>> saved_trainer_state(tempfile.mkdtemp()) is None
+        True
+    """
+    return _saved_training_part(model_dir, "trainer_state")
+
+
+def _saved_training_part(model_dir: str | os.PathLike, part: str) -> dict | None:
     try:
         with open(os.path.join(model_dir, TRAINING_CONFIG_FILE), encoding="utf-8") as f:
-            experiment = json.load(f)["experiment"]
+            value = json.load(f)[part]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return experiment if isinstance(experiment, dict) else None
+    return value if isinstance(value, dict) else None
 
 
 def _umask() -> int:

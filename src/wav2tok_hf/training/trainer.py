@@ -23,7 +23,7 @@ from ..modeling_wav2tok import Wav2TokModel, collapse_runs
 from ..processing_wav2tok import Wav2TokProcessor
 from ..configuration_wav2tok import Wav2TokConfig
 from ..retrieval.index import WEIGHTED_DISTANCES
-from ..saving import TRAINING_CONFIG_FILE, check_save_target, save_folder
+from ..saving import TRAINING_CONFIG_FILE, check_save_target, save_folder, saved_trainer_state
 from .arguments import Wav2TokTrainingArguments
 from .checkpoint import check_checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from .kmeans import codebook_usage, spherical_kmeans
@@ -155,6 +155,11 @@ class TrainResult:
     best_step: int
     history: list[dict]
     pairs_per_second: float
+
+
+def _copy_folder(source: str, target: str, overwrite: bool) -> None:
+    """Copy a saved model folder into ``target`` file by file atomically (`wav2tok_hf.saving.save_folder`)."""
+    save_folder(lambda tmp: shutil.copytree(source, tmp, dirs_exist_ok=True), target, overwrite=overwrite)
 
 
 def _linear_schedule(warmup: int, total: int):
@@ -567,8 +572,7 @@ class Wav2TokTrainer:
             self.save_model(raw, os.path.join(args.run_dir, "last"))  # the final model, beside the selected one
             best = os.path.join(args.run_dir, "best")
             if self.eval_set is not None and os.path.isdir(best):
-                save_folder(lambda tmp: shutil.copytree(best, tmp, dirs_exist_ok=True), args.output_dir,
-                            overwrite=args.overwrite_output_dir)
+                _copy_folder(best, args.output_dir, overwrite=args.overwrite_output_dir)
             else:
                 self.save_model(raw, args.output_dir, overwrite=args.overwrite_output_dir)
         accelerator.end_training()
@@ -581,19 +585,14 @@ class Wav2TokTrainer:
         this run folder has none), so that ``output_dir`` is the best over the whole history. When no saved model of
         that step is found, the selection restarts from the resumed step (a warning): the reported best step is
         always the model in ``output_dir``."""
-        best = os.path.join(self.args.run_dir, "best")
         if self.state.best_step < 0:
             return
+        best = os.path.join(self.args.run_dir, "best")
         source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(checkpoint))), "best")
         for folder in (best, source):
-            try:
-                with open(os.path.join(folder, TRAINING_CONFIG_FILE), encoding="utf-8") as f:
-                    step = json.load(f)["trainer_state"]["step"]
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-            if step == self.state.best_step:
+            if (saved_trainer_state(folder) or {}).get("step") == self.state.best_step:
                 if folder != best:
-                    save_folder(lambda tmp: shutil.copytree(folder, tmp, dirs_exist_ok=True), best, overwrite=True)
+                    _copy_folder(folder, best, overwrite=True)
                 return
         logger.warning("resumed at step %d: the model of the best step so far (%d) is in neither %s nor %s; the "
                        "selection restarts from this step", self.state.step, self.state.best_step, best, source)
