@@ -7,7 +7,7 @@
     wav2tok push MODEL_DIR REPO_ID ...
     wav2tok card MODEL_DIR ...                          render the model card into MODEL_DIR/README.md
     wav2tok index build MODEL AUDIO_DIR_OR_DATASET INDEX_DIR   tokenise a corpus into a searchable index
-    wav2tok index search INDEX_DIR QUERY.wav            rank the index for one query
+    wav2tok index search INDEX_DIR QUERY [QUERY ...]     rank the index for each query (files or folders)
     wav2tok app [--index DIR] [--speech-folder DIR]     the web app (same as `python app.py`)
 """
 

@@ -72,6 +72,32 @@ def test_build_and_search_a_folder(corpus, tmp_path, capsys, monkeypatch):
     assert main(["index", "build", model, str(tmp_path / "nothing-here"), str(tmp_path / "x")]) == 2
 
 
+def test_search_several_queries_loads_once_and_labels_rows(corpus, tmp_path, capsys, monkeypatch):
+    """Several query files and folders in one command: each query's hits are what a search of it alone prints
+    (plus its path), the index and model load once, and a missing query fails before any loading."""
+    model, audio, out = str(corpus / "model"), str(corpus / "audio"), str(tmp_path / "index")
+    assert main(["index", "build", model, audio, out]) == 0
+    capsys.readouterr()
+    one = os.path.join(audio, "d.wav")
+    alone = {}
+    for query in (one, *(os.path.join(audio, "up", n) for n in ("a.wav", "b.wav"))):
+        assert main(["index", "search", out, query, "--top-k", "3"]) == 0
+        alone[query] = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    loads = []
+    real_load = Wav2TokIndex.load
+    monkeypatch.setattr(Wav2TokIndex, "load", classmethod(lambda cls, *a, **k: loads.append(a) or real_load(*a, **k)))
+    assert main(["index", "search", out, one, os.path.join(audio, "up"), "--top-k", "3"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(loads) == 1
+    assert [r["query"] for r in rows] == [q for q in alone for _ in alone[q]]  # the given order, a folder's sorted
+    assert rows == [{**row, "query": q} for q in alone for row in alone[q]]
+    assert main(["index", "search", out, one, str(tmp_path / "missing.wav")]) == 2
+    assert "missing.wav" in capsys.readouterr().err and len(loads) == 1  # refused before loading the index
+    os.makedirs(tmp_path / "empty")
+    assert main(["index", "search", out, str(tmp_path / "empty")]) == 2
+    assert "no audio files" in capsys.readouterr().err
+
+
 def test_build_with_graph_saves_it_and_search_uses_it(corpus, tmp_path, capsys):
     model, audio, out = str(corpus / "model"), str(corpus / "audio"), str(tmp_path / "index")
     assert main(["index", "build", model, audio, out, "--graph"]) == 0

@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -52,9 +52,7 @@ def _load_corpus(source: str, split: str | None, sampling_rate: int, label_colum
     if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "dataset_info.json")) and not \
             os.path.isfile(os.path.join(source, "dataset_dict.json")):
         root = Path(source)
-        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-        if not paths:
-            raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {source!r}")
+        paths = _audio_files(root)
         rel = [str(p.relative_to(root)) for p in paths]
         table = {"audio": [str(p) for p in paths], "id": rel,
                  "label": [str(Path(r).parent) if str(Path(r).parent) != "." else r for r in rel]}
@@ -80,6 +78,14 @@ def _load_corpus(source: str, split: str | None, sampling_rate: int, label_colum
     if label_column is None and "label" in ds.features:
         label_column = "label"
     return ds, id_column, label_column
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    """The audio files under ``folder`` (recursively, by suffix), sorted; an error when there are none."""
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    if not paths:
+        raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {str(folder)!r}")
+    return paths
 
 
 def _text(ds: Any, column: str | None, start: int, stop: int, default: list[str]) -> list[str]:
@@ -240,11 +246,15 @@ def _assemble(model: Any, work: str, chunks: range, store_frames: bool, windowed
     return index
 
 
-def search_index(index_dir: str, query: str, model_path: str | None = None, top_k: int = 10,
-                 distance: str | None = None, rerank: int | None = None, max_score: float | None = None) -> list[dict]:
-    """Search a built index with one audio file; the model defaults to the one recorded at build time.
-    ``max_score`` keeps only the hits whose token distance is at most ``max_score`` (a detection threshold: the
-    range search of ``Wav2TokIndex.search``), at most ``top_k`` of them."""
+def search_index(index_dir: str, queries: str | Sequence[str], model_path: str | None = None, top_k: int = 10,
+                 distance: str | None = None, rerank: int | None = None,
+                 max_score: float | None = None) -> list[dict]:
+    """Search a built index with audio files, each ranked on its own: ``queries`` is a file, a folder (its audio
+    files, recursively, in path order) or a list of either. The index and the model (by default the one recorded at
+    build time) load once for all of them, and every query path is checked before any work. Returns the hits of
+    every query in turn, each row with its ``"query"`` path. ``max_score`` keeps only the hits whose token distance
+    is at most ``max_score`` (a detection threshold: the range search of ``Wav2TokIndex.search``), at most ``top_k``
+    of them per query."""
     from .. import Wav2TokModel
 
     _check_max_score(max_score)
@@ -253,8 +263,7 @@ def search_index(index_dir: str, query: str, model_path: str | None = None, top_
         if "model" not in record:
             raise ValueError(f"{index_dir!r} has no {BUILD_FILE} naming its model; pass --model")
         model_path = record["model"]
-    if not os.path.isfile(query):
-        raise FileNotFoundError(f"query audio {query!r} does not exist")
+    paths = query_files(queries)
     windowed = bool(record.get("windows"))
     if windowed and rerank is not None:
         raise ValueError(f"{index_dir!r} holds windows (built with --windows), which have no re-rank frames")
@@ -262,11 +271,42 @@ def search_index(index_dir: str, query: str, model_path: str | None = None, top_
     model = Wav2TokModel.from_pretrained(model_path).eval()
     distance = distance or ("normalized_weighted_levenshtein" if index.substitution_costs is not None
                             else "normalized_levenshtein")
-    if not windowed:
-        return index.search_audio(model, query, distance=distance, top_k=top_k, rerank=rerank,
-                                  max_score=max_score).to_list()
-    best = index.search_audio(model, query, distance=distance, top_k=top_k * WINDOWS_PER_HIT, max_score=max_score)
-    return best_windows(best)[:top_k]
+    rows = []
+    for path in paths:
+        if windowed:
+            best = index.search_audio(model, path, distance=distance, top_k=top_k * WINDOWS_PER_HIT,
+                                      max_score=max_score)
+            hits = best_windows(best)[:top_k]
+        else:
+            hits = index.search_audio(model, path, distance=distance, top_k=top_k, rerank=rerank,
+                                      max_score=max_score).to_list()
+        rows += [{"query": path, **hit} for hit in hits]
+    return rows
+
+
+def query_files(queries: str | Sequence[str]) -> list[str]:
+    """The audio files named by ``queries`` (a file, a folder of audio files searched recursively, or a list of
+    either), in the order given (a folder's files sorted by path); an error naming the first path that is neither.
+
+    Example:
+        >>> query_files([])
+        Traceback (most recent call last):
+        ...
+        ValueError: no query given: pass audio files or folders of them
+    """
+    queries = [queries] if isinstance(queries, (str, os.PathLike)) else list(queries)
+    if not queries:
+        raise ValueError("no query given: pass audio files or folders of them")
+    paths = []
+    for query in queries:
+        if os.path.isdir(query):
+            paths += [str(p) for p in _audio_files(Path(query))]
+        elif os.path.isfile(query):
+            paths.append(str(query))
+        else:
+            raise FileNotFoundError(f"query audio {str(query)!r} does not exist (expected an audio file or a folder "
+                                    f"of them)")
+    return paths
 
 
 def build_record(index_dir: str | os.PathLike) -> dict[str, Any]:
@@ -295,7 +335,7 @@ def _build_command(args: argparse.Namespace) -> int:
 
 def _search_command(args: argparse.Namespace) -> int:
     try:
-        rows = search_index(args.index_dir, args.query, model_path=args.model, top_k=args.top_k,
+        rows = search_index(args.index_dir, args.queries, model_path=args.model, top_k=args.top_k,
                             distance=args.distance, rerank=args.rerank, max_score=args.max_score)
     except IndexLockedError as error:
         raise ValueError(str(error)) from None
@@ -329,9 +369,10 @@ def add_index_commands(commands: Any) -> None:
                        help="index each recording as 0.5-1 s windows tokenised on their own, to find spoken words in "
                             "connected speech; `index search` then lists recordings by their best window")
     build.set_defaults(func=_build_command)
-    search = sub.add_parser("search", help="rank the items of INDEX_DIR for one audio query (JSON lines)")
+    search = sub.add_parser("search", help="rank the items of INDEX_DIR for each audio query (JSON lines, each "
+                                           "with its query's path); the index and model load once for all")
     search.add_argument("index_dir")
-    search.add_argument("query", help="an audio file")
+    search.add_argument("queries", nargs="+", metavar="query", help="an audio file, or a folder of them")
     search.add_argument("--model", help="the model (default: the one the index was built with)")
     search.add_argument("--top-k", type=int, default=10)
     search.add_argument("--distance", help="token distance (default: normalized_weighted_levenshtein)")
