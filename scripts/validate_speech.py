@@ -31,7 +31,7 @@ import sys
 
 # the script's helpers, kept importable from it (its tests use them)
 from wav2tok_hf.benchmarks.speech_validation import (  # noqa: F401
-    SAMPLING_RATE, condition_data, refit_codebook, save_refit)
+    REFIT_CLIPS, SAMPLING_RATE, condition_data, refit_codebook, save_refit)
 
 CORPORA = {"sc": "sc_dir", "so": "so_dir"}
 
@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtw", action="store_true", help="also DTW over each model's frame embeddings")
     parser.add_argument("--logmel", action="store_true", help="also the logmel-dtw baseline")
     parser.add_argument("--refit-k", nargs="*", type=int, default=[], metavar="K")
+    parser.add_argument("--refit-clips", type=int, default=REFIT_CLIPS, metavar="N",
+                        help=f"training clips per corpus the re-fit K-means sees (default {REFIT_CLIPS})")
     parser.add_argument("--substitution-temperature", nargs="*", type=float, default=[], metavar="T")
     parser.add_argument("--save-refit", metavar="DIR", help="with one --refit-k: save that re-fit model here")
     parser.add_argument("--key-search", type=float, nargs="+", metavar="SEMITONES",
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from _common import check_positive, load_model_dir
 
-    for value, flag in [*((n, "--rerank") for n in args.rerank), (args.rerank_pool, "--rerank-pool")]:
+    for value, flag in [*((n, "--rerank") for n in args.rerank), (args.rerank_pool, "--rerank-pool"),
+                        (args.refit_clips, "--refit-clips")]:
         check_positive(parser, value, flag)
     import datasets
     import torch
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     models = [(path, load_model_dir(path).eval()) for path in args.models]
     report = validate_speech(corpora, models, conditions=args.conditions, max_queries=args.max_queries,
                              noise_source=args.noise_source, dtw=args.dtw, logmel=args.logmel, refit_k=args.refit_k,
+                             refit_clips=args.refit_clips,
                              substitution_temperature=args.substitution_temperature, save_refit_dir=args.save_refit,
                              key_search=args.key_search, rerank=args.rerank, rerank_pool=args.rerank_pool,
                              progress=lambda line: print(json.dumps(line), flush=True))

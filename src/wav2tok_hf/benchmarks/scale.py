@@ -290,6 +290,7 @@ def _query_set(index: Any, queries: list[np.ndarray], query_labels: list[str], d
         "exhaustive_p50_ms": 1e3 * float(np.percentile(full_t, 50)),
         "exhaustive_p95_ms": 1e3 * float(np.percentile(full_t, 95)),
         "recall_at_10": float(np.mean(recalls)), "min_recall_at_10": float(np.min(recalls)),
+        "recall_at_10_per_query": recalls,
         "bigram_stage_fraction": float(np.mean(stage1)) if stage1 else float("nan"),
         "verified_per_query": float(np.mean(verified)),
         "queries": len(queries), "exhaustive_queries": len(full_t),
@@ -297,7 +298,8 @@ def _query_set(index: Any, queries: list[np.ndarray], query_labels: list[str], d
         "approximate": {str(c): {"p50_ms": 1e3 * float(np.percentile(o["t"], 50)),
                                  "p95_ms": 1e3 * float(np.percentile(o["t"], 95)),
                                  "recall_at_10": float(np.mean(o["recall"])),
-                                 "min_recall_at_10": float(np.min(o["recall"])), "mrr_at_10": float(np.mean(o["rr"]))}
+                                 "min_recall_at_10": float(np.min(o["recall"])), "mrr_at_10": float(np.mean(o["rr"])),
+                                 "recall_at_10_per_query": o["recall"]}
                         for c, o in approx.items()},
     }
 

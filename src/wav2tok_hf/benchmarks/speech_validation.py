@@ -72,8 +72,13 @@ def condition_data(retrieval, name: str, resources: dict) -> tuple[list, list]:
             retrieval.database)
 
 
-def refit_codebook(model, k: int, train_splits: list) -> object:
-    """A copy of ``model`` whose codebook is a K-means fit (K=``k``) of frame embeddings of training clips."""
+REFIT_CLIPS = 150
+"""Seeded training clips per corpus whose frame embeddings a re-fit codebook is fitted on (the releases' re-fits)."""
+
+
+def refit_codebook(model, k: int, train_splits: list, clips: int = REFIT_CLIPS) -> object:
+    """A copy of ``model`` whose codebook is a K-means fit (K=``k``) of frame embeddings of ``clips`` seeded training
+    clips of each split."""
     import torch
 
     from .. import Wav2TokConfig
@@ -84,7 +89,7 @@ def refit_codebook(model, k: int, train_splits: list) -> object:
     waves = []
     for split in train_splits:
         audio = split.select_columns(["audio"])
-        for row in np.random.default_rng(0).permutation(len(split))[:150]:
+        for row in np.random.default_rng(0).permutation(len(split))[:clips]:
             waves.append(load_audio(audio[int(row)]["audio"], target_sampling_rate=SAMPLING_RATE)[0])
     frames = torch.cat([torch.as_tensor(e) for e in model.embed(waves, sampling_rate=SAMPLING_RATE, batch_size=32)])
     centroids = spherical_kmeans(frames, k, iterations=30, generator=torch.Generator().manual_seed(0)).centroids
@@ -94,7 +99,7 @@ def refit_codebook(model, k: int, train_splits: list) -> object:
     return refit.eval()
 
 
-def save_refit(model, directory: str, source: str, k: int) -> None:
+def save_refit(model, directory: str, source: str, k: int, clips: int = REFIT_CLIPS) -> None:
     """Save a re-fit model with its processor and a note of how it was made (``refit_config.json``)."""
     from .. import Wav2TokProcessor
 
@@ -102,7 +107,7 @@ def save_refit(model, directory: str, source: str, k: int) -> None:
     Wav2TokProcessor.from_model_config(model.config).save_pretrained(directory)
     with open(os.path.join(directory, "refit_config.json"), "w", encoding="utf-8") as handle:
         json.dump({"encoder_from": source, "codebook_size": k, "kmeans": "spherical, 30 iterations, seed 0",
-                   "frames_from": "150 seeded training clips of each corpus (sc, so)"}, handle, indent=1)
+                   "frames_from": f"{clips} seeded training clips of each corpus (sc, so)"}, handle, indent=1)
 
 
 def condition_resources(conditions: Sequence[str], noise_source: str) -> dict:
@@ -123,7 +128,7 @@ def condition_resources(conditions: Sequence[str], noise_source: str) -> dict:
 
 def validate_speech(corpora: Mapping[str, Any], models: Sequence[tuple[str, Any]], *,
                     conditions: Sequence[str] = ("V", "8k"), max_queries: int = 300, noise_source: str = "",
-                    dtw: bool = False, logmel: bool = False, refit_k: Sequence[int] = (),
+                    dtw: bool = False, logmel: bool = False, refit_k: Sequence[int] = (), refit_clips: int = REFIT_CLIPS,
                     substitution_temperature: Sequence[float] = (), save_refit_dir: str | None = None,
                     key_search: Sequence[float] | None = None, rerank: Sequence[int] = (), rerank_pool: int = 1,
                     progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
@@ -204,9 +209,9 @@ def validate_speech(corpora: Mapping[str, Any], models: Sequence[tuple[str, Any]
             score(f"{path} (frame embeddings)",
                   lambda w, m=model: m.embed(list(w), sampling_rate=SAMPLING_RATE, batch_size=32), "dtw")
         for k in refit_k:
-            refit = refit_codebook(model, k, [c["train"] for c in corpora.values()])
+            refit = refit_codebook(model, k, [c["train"] for c in corpora.values()], clips=refit_clips)
             if save_refit_dir:
-                save_refit(refit, save_refit_dir, path, k)
+                save_refit(refit, save_refit_dir, path, k, clips=refit_clips)
             score(f"{path} (codebook re-fit, K={k})",
                   lambda w, m=refit: m.encode(list(w), sampling_rate=SAMPLING_RATE, batch_size=32),
                   TOKEN_DISTANCE, substitution_costs=refit.substitution_costs())
