@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audio_utils import load_audio
-from ..retrieval.build import build_record
+from ..retrieval.build import audio_files, build_record
 from ..retrieval.index import Wav2TokIndex, vocabulary_of
 from ..retrieval.std import recording_windows, window_layout
 from ..saving import write_file_atomic
@@ -203,9 +203,7 @@ def folder_audio_files(folder: str | os.PathLike, limit: int | None = None) -> l
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"audio folder {folder} does not exist")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-    if not files:
-        raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {folder}")
+    files = audio_files(folder, AUDIO_SUFFIXES)
     return files[:limit] if limit else files
 
 

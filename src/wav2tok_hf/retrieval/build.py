@@ -52,7 +52,7 @@ def _load_corpus(source: str, split: str | None, sampling_rate: int, label_colum
     if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "dataset_info.json")) and not \
             os.path.isfile(os.path.join(source, "dataset_dict.json")):
         root = Path(source)
-        paths = _audio_files(root)
+        paths = audio_files(root)
         rel = [str(p.relative_to(root)) for p in paths]
         table = {"audio": [str(p) for p in paths], "id": rel,
                  "label": [str(Path(r).parent) if str(Path(r).parent) != "." else r for r in rel]}
@@ -80,11 +80,21 @@ def _load_corpus(source: str, split: str | None, sampling_rate: int, label_colum
     return ds, id_column, label_column
 
 
-def _audio_files(folder: Path) -> list[Path]:
-    """The audio files under ``folder`` (recursively, by suffix), sorted; an error when there are none."""
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+def audio_files(folder: str | os.PathLike, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> list[Path]:
+    """The files under ``folder`` (recursively) whose suffix is one of ``suffixes``, sorted by path; an error when
+    there are none.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> (root / "b").mkdir(); (root / "b" / "x.WAV").touch(); (root / "a.flac").touch(); (root / "n.txt").touch()
+        >>> [str(p.relative_to(root)) for p in audio_files(root)]
+        ['a.flac', 'b/x.WAV']
+    """
+    folder = Path(folder)
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
     if not paths:
-        raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {str(folder)!r}")
+        raise ValueError(f"no audio files ({', '.join(suffixes)}) under {str(folder)!r}")
     return paths
 
 
@@ -300,7 +310,7 @@ def query_files(queries: str | Sequence[str]) -> list[str]:
     paths = []
     for query in queries:
         if os.path.isdir(query):
-            paths += [str(p) for p in _audio_files(Path(query))]
+            paths += [str(p) for p in audio_files(query)]
         elif os.path.isfile(query):
             paths.append(str(query))
         else:
