@@ -62,27 +62,34 @@ def test_graph_with_every_item_as_candidate_equals_the_exhaustive_scan(distance,
 
 
 @pytest.mark.parametrize("id_bytes", [1, 2])
-def test_the_weighted_walk_metric_equals_the_normalised_weighted_distance(id_bytes, costs):
-    """The compiled metric the weighted walk calls (eight lanes of query rows in a wavefront, recompiled with the SLP
-    vectoriser) against the index's exact scan, for every length of either string from 1 to 64, the query changing
-    at every call (its cost profile rebuilt) or staying (reused)."""
+@pytest.mark.parametrize("distance, walk", [("normalized_weighted_levenshtein", True),
+                                            ("normalized_levenshtein", True), ("normalized_levenshtein", False)])
+def test_the_compiled_metrics_equal_the_normalised_distances(id_bytes, distance, walk, costs):
+    """The compiled metrics usearch calls (the weighted walk's eight lanes of query rows in a wavefront, recompiled
+    with the SLP vectoriser; Myers' plain ED of a walk, the query's masks kept, and of a build, without state) against
+    the index's exact scan, for every length of either string from 1 to 64, the query changing at every call (its
+    profile / masks rebuilt) or staying (reused)."""
     import ctypes
 
     from wav2tok_hf.retrieval.graph import _compiled_metric
 
     rng = np.random.default_rng(2)
+    weighted = distance == "normalized_weighted_levenshtein"
     pointer = ctypes.c_uint8 if id_bytes == 1 else ctypes.c_uint16
     metric = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.POINTER(pointer), ctypes.POINTER(pointer))(
-        _compiled_metric(id_bytes, costs.astype(np.float32)).address)
+        _compiled_metric(id_bytes, costs.astype(np.float32) if weighted else None, walk).address)
+    # plain ED of 16-bit ids: ids above a byte that all hash to one slot of the masks' table (probing at every id)
+    spread = 1 if id_bytes == 1 or weighted else 128
     for la in range(1, WIDTH + 1):
         a, b, c = (rng.integers(0, 30, n) for n in (la, *rng.integers(1, WIDTH + 1, 2)))
-        for x, y in ((a, b), (b, a), (b, c)):
-            packed = pack(np.concatenate([x, y]), np.array([0, len(x), len(x) + len(y)]), id_bytes)
+        for x, y in ((a, b), (b, a), (b, c), (b, a)):
+            packed = pack(np.concatenate([x, y]) * spread + (spread > 1) * 5,
+                          np.array([0, len(x), len(x) + len(y)]), id_bytes)
             got = metric(packed[0].ctypes.data_as(ctypes.POINTER(pointer)),
                          packed[1].ctypes.data_as(ctypes.POINTER(pointer)))
             index = Wav2TokIndex(vocab_size=30, substitution_costs=costs)
             index.add([y])
-            exact = index.search(x, distance="normalized_weighted_levenshtein", exhaustive=True).scores[0]
+            exact = index.search(x, distance=distance, exhaustive=True).scores[0]
             assert got == pytest.approx(exact, rel=1e-5, abs=1e-6), (len(x), len(y))
 
 
