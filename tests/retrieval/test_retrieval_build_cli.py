@@ -100,13 +100,22 @@ def test_search_several_queries_loads_once_and_labels_rows(corpus, tmp_path, cap
 
 def test_build_with_graph_saves_it_and_search_uses_it(corpus, tmp_path, capsys):
     model, audio, out = str(corpus / "model"), str(corpus / "audio"), str(tmp_path / "index")
-    assert main(["index", "build", model, audio, out, "--graph"]) == 0
+    assert main(["index", "build", model, audio, out, "--graph", "--graph-candidates", "1000"]) == 0
     capsys.readouterr()
     index = Wav2TokIndex.load(out)
     assert index._graph is not None and len(index._graph) == len(index) == 4
+    assert index._graph.expansion_search == 1000  # kept with the index
     assert main(["index", "search", out, os.path.join(audio, "up/a.wav"), "--top-k", "2"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert rows[0]["id"] == "up/a.wav" and len(rows) == 2
+
+
+@pytest.mark.parametrize("options", [["--graph-candidates", "0"], ["--graph-candidates", "100"]])
+def test_graph_candidates_are_refused_without_a_graph_or_below_one(corpus, tmp_path, capsys, options):
+    args = ["index", "build", str(corpus / "model"), str(corpus / "audio"), str(tmp_path / "i"), *options]
+    assert main(args + (["--graph"] if options[1] == "0" else [])) == 2
+    assert "graph_candidates" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "i")
 
 
 def test_build_with_graph_refuses_a_codebook_over_65535_before_tokenising(tmp_path, capsys):

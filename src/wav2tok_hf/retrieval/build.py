@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..saving import write_file_atomic
-from .graph import id_bytes_for
+from .graph import EXPANSION_SEARCH, id_bytes_for
 from .index import Wav2TokIndex, _check_max_score, vocabulary_of
 from .rerank import check_pool
 from .std import best_windows, cut_windows, window_id, window_layout
@@ -125,10 +125,13 @@ def build_index(
     graph: bool = False,
     windows: bool = False,
     rerank_pool: int = 1,
+    graph_candidates: int | None = None,
 ) -> Wav2TokIndex:
     """Tokenise ``source`` with the model at ``model_path`` and save the index to ``index_dir`` (see the module
     docstring). Resumes an interrupted build of the same model, source and options. ``graph=True`` also builds
-    the graph of :meth:`Wav2TokIndex.build_graph` (approximate fast top-k) and saves it with the index;
+    the graph of :meth:`Wav2TokIndex.build_graph` (approximate fast top-k) and saves it with the index, its searches
+    exploring ``graph_candidates`` items (default :data:`.graph.EXPANSION_SEARCH`; more for queries far from every
+    item, such as hums: RESULTS 7k-7l);
     ``windows=True`` indexes each recording as windows tokenised on their own (labels: the recording ids);
     ``rerank_pool`` averages every N stored frames into one (``Wav2TokIndex.enable_rerank(pool=N)``)."""
     from tqdm.auto import tqdm
@@ -142,6 +145,10 @@ def build_index(
     if windows and store_frames:
         raise ValueError("--windows with --store-frames is not supported: a windows index has no re-rank frames")
     check_pool(rerank_pool, "rerank_pool")
+    if graph_candidates is not None and (not graph or isinstance(graph_candidates, bool)
+                                         or not isinstance(graph_candidates, int) or graph_candidates < 1):
+        raise ValueError(f"graph_candidates={graph_candidates!r}: expected a positive number of items a graph search "
+                         f"explores, with graph=True (--graph)")
     if rerank_pool > 1 and not store_frames:
         raise ValueError("--rerank-pool needs --store-frames (it pools the stored re-rank frames)")
     model = Wav2TokModel.from_pretrained(model_path).eval()
@@ -161,7 +168,7 @@ def build_index(
         _tokenise_chunk(model, ds, work, start, min(start + chunk_size, ds.num_rows), options, batch_size, num_proc)
     index = _assemble(model, work, chunks, store_frames, windowed=windows, rerank_pool=rerank_pool)
     if graph:
-        index.build_graph()
+        index.build_graph(expansion_search=graph_candidates or EXPANSION_SEARCH)
     index.save(index_dir)
     with open(os.path.join(index_dir, BUILD_FILE), "w") as f:
         json.dump({**options, "items": len(index), "skipped_empty": ds.num_rows - len(index)}, f, indent=1)
@@ -335,7 +342,8 @@ def _build_command(args: argparse.Namespace) -> int:
         index = build_index(args.model, args.source, args.index_dir, split=args.split, num_proc=args.num_proc,
                             chunk_size=args.chunk_size, batch_size=args.batch_size, store_frames=args.store_frames,
                             label_column=args.label_column, id_column=args.id_column, overwrite=args.overwrite,
-                            graph=args.graph, windows=args.windows, rerank_pool=args.rerank_pool)
+                            graph=args.graph, windows=args.windows, rerank_pool=args.rerank_pool,
+                            graph_candidates=args.graph_candidates)
     except IndexLockedError as error:
         raise ValueError(str(error)) from None
     print(json.dumps({"index_dir": args.index_dir, "items": len(index), "classes": len(index._class_names),
@@ -375,6 +383,9 @@ def add_index_commands(commands: Any) -> None:
     build.add_argument("--graph", action="store_true",
                        help="also build the search graph (APPROXIMATE fast top-k for large indexes; recall measured in "
                             "scripts/bench_scale.py --graph)")
+    build.add_argument("--graph-candidates", type=int, metavar="N",
+                       help=f"with --graph: items each search explores (default {EXPANSION_SEARCH}; hums far from every "
+                            "item need ~2048 for recall@10 0.99 at 1M items, docs/RESULTS.md 7k)")
     build.add_argument("--windows", action="store_true",
                        help="index each recording as 0.5-1 s windows tokenised on their own, to find spoken words in "
                             "connected speech; `index search` then lists recordings by their best window")
