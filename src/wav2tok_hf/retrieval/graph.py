@@ -137,6 +137,8 @@ def _plain_metric(unpack: Any, signature: Any, id_bytes: int, walk: bool) -> tup
     (RESULTS 7l)."""
     from numba import carray, cfunc, njit
 
+    from .kernels import myers_column
+
     direct = id_bytes == 1  # compile-time constant: numba drops the table probing for bytes
     slots = 256 if direct else 2 * WIDTH
     kept_symbols, kept_masks = np.full(slots, -1, np.int32), np.zeros(slots, np.uint64)
@@ -169,19 +171,8 @@ def _plain_metric(unpack: Any, signature: Any, id_bytes: int, walk: bool) -> tup
         last = one << np.uint64(la - 1)
         score = la
         for j in range(lb):
-            eq = peq[slot(symbols, b[j])]
-            xv = eq | vn
-            xh = (((eq & vp) + vp) ^ vp) | eq
-            hp = vn | ~(xh | vp)
-            hn = vp & xh
-            if hp & last:
-                score += 1
-            elif hn & last:
-                score -= 1
-            hp = (hp << one) | one
-            hn = hn << one
-            vp = hn | ~(xv | hp)
-            vn = hp & xv
+            vp, vn, delta = myers_column(peq[slot(symbols, b[j])], vp, vn, last, one)  # global: D[0, j] = j
+            score += delta
         return score / max(la, lb)
 
     if walk:

@@ -284,30 +284,35 @@ MYERS_MAX_QUERY = 64
 """The longest query :func:`semiglobal_ends` takes (one 64-bit word per column)."""
 
 
+@numba.njit(inline="always")
+def myers_column(eq, plus, minus, high, top):
+    """One target token of Myers' (1999) bit-vector ED: the next DP column's vertical deltas (``plus`` / ``minus``,
+    one bit per query row) from the query's match mask ``eq`` of that token, and the change of the last row's cost
+    (+1, -1 or 0; ``high`` is that row's bit). ``top`` is the horizontal delta entering at row 0: 1 for the global ED
+    (D[0, j] = j), 0 for the semi-global one (row 0 free). Shared by the kernels here and the graph's metric."""
+    one = np.uint64(1)
+    xv = eq | minus
+    xh = (((eq & plus) + plus) ^ plus) | eq
+    ph = minus | ~(xh | plus)
+    mh = plus & xh
+    delta = 1 if ph & high else (-1 if mh & high else 0)
+    ph = (ph << one) | top
+    return (mh << one) | ~(xv | ph), ph & xv, delta
+
+
 @numba.njit(cache=True, nogil=True)
 def _myers_one(peq, m, target):
     """Myers' (1999) bit-vector semi-global ED: the vertical deltas of a DP column live in two 64-bit words, so a
     target token costs a few word operations instead of ``m`` cells. Returns (least cost, its earliest end)."""
-    one = np.uint64(1)
     plus, minus = ~np.uint64(0), np.uint64(0)  # column 0: D[i, 0] = i, every vertical delta +1
-    high = one << np.uint64(m - 1)
+    high = np.uint64(1) << np.uint64(m - 1)
     score = best = m
     best_end = 0
     for j in range(target.shape[0]):
         token = target[j]
         eq = peq[token] if token < peq.shape[0] else np.uint64(0)
-        xv = eq | minus
-        xh = (((eq & plus) + plus) ^ plus) | eq
-        ph = minus | ~(xh | plus)
-        mh = plus & xh
-        if ph & high:
-            score += 1
-        elif mh & high:
-            score -= 1
-        ph <<= one  # row 0 is free (D[0, j] = 0): no horizontal delta enters at the top
-        mh <<= one
-        plus = mh | ~(xv | ph)
-        minus = ph & xv
+        plus, minus, delta = myers_column(eq, plus, minus, high, np.uint64(0))  # row 0 is free
+        score += delta
         if score < best:
             best = score
             best_end = j + 1
