@@ -33,7 +33,7 @@ import numpy as np
 
 from ..saving import write_file_atomic
 from .graph import EXPANSION_SEARCH, id_bytes_for
-from .index import Wav2TokIndex, _check_max_score, vocabulary_of
+from .index import Wav2TokIndex, _check_max_score, check_graph_option, vocabulary_of
 from .rerank import check_pool
 from .std import best_windows, cut_windows, window_id, window_layout
 from .storage import IndexLockedError
@@ -145,10 +145,11 @@ def build_index(
     if windows and store_frames:
         raise ValueError("--windows with --store-frames is not supported: a windows index has no re-rank frames")
     check_pool(rerank_pool, "rerank_pool")
-    if graph_candidates is not None and (not graph or isinstance(graph_candidates, bool)
-                                         or not isinstance(graph_candidates, int) or graph_candidates < 1):
-        raise ValueError(f"graph_candidates={graph_candidates!r}: expected a positive number of items a graph search "
-                         f"explores, with graph=True (--graph)")
+    if graph_candidates is not None:
+        if not graph:
+            raise ValueError("graph_candidates (--graph-candidates) sets the graph's search width: it needs graph=True "
+                             "(--graph)")
+        check_graph_option("graph_candidates", graph_candidates)
     if rerank_pool > 1 and not store_frames:
         raise ValueError("--rerank-pool needs --store-frames (it pools the stored re-rank frames)")
     model = Wav2TokModel.from_pretrained(model_path).eval()

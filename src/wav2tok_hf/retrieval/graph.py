@@ -127,7 +127,8 @@ def _compiled_helpers() -> tuple[Any, Any]:
 
 
 def _plain_metric(unpack: Any, signature: Any, id_bytes: int, walk: bool) -> tuple[Any, tuple]:
-    """Myers' bit-parallel normalised ED as a numba C callback, and the buffers it keeps (which must outlive it).
+    """Myers' bit-parallel normalised ED as a numba C callback, and the buffers it keeps (which must outlive it; none
+    without ``walk``).
 
     Hand-written because usearch has no string metric. The first string's match masks are indexed by the byte itself,
     or for 16-bit ids in an open-addressing table (at most 64 symbols in 128 slots), as a direct 65,536-entry table
@@ -141,11 +142,6 @@ def _plain_metric(unpack: Any, signature: Any, id_bytes: int, walk: bool) -> tup
 
     direct = id_bytes == 1  # compile-time constant: numba drops the table probing for bytes
     slots = 256 if direct else 2 * WIDTH
-    kept_symbols, kept_masks = np.full(slots, -1, np.int32), np.zeros(slots, np.uint64)
-    kept_query = np.full(WIDTH + 1, -1, np.int32)  # the query's ids, then its length
-    buffers = (kept_symbols, kept_masks, kept_query)
-    symbols_at, masks_at, query_at = (int(b.ctypes.data) for b in buffers)
-    address, same_query = _compiled_helpers()
 
     @njit(inline="always")
     def slot(symbols, token):  # pragma: no cover - compiled
@@ -176,6 +172,11 @@ def _plain_metric(unpack: Any, signature: Any, id_bytes: int, walk: bool) -> tup
         return score / max(la, lb)
 
     if walk:
+        # the query's table of symbols, its masks, and its ids then length
+        buffers = (np.full(slots, -1, np.int32), np.zeros(slots, np.uint64), np.full(WIDTH + 1, -1, np.int32))
+        symbols_at, masks_at, query_at = (int(b.ctypes.data) for b in buffers)
+        address, same_query = _compiled_helpers()
+
         @cfunc(signature)
         def metric(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
             a, b, la, lb = unpack(pa, pb)
@@ -189,6 +190,8 @@ def _plain_metric(unpack: Any, signature: Any, id_bytes: int, walk: bool) -> tup
                 fill(a, la, symbols, peq)
             return distance(b, la, lb, symbols, peq)
     else:
+        buffers = ()
+
         @cfunc(signature)
         def metric(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
             a, b, la, lb = unpack(pa, pb)
@@ -208,8 +211,8 @@ LANES = 8
 
 class Metric(NamedTuple):
     """A compiled metric: the C function usearch calls, what keeps its code and buffers alive, and, for a metric with
-    scratch buffers (the weighted one), the lock a walk holds while it runs (searches with one cost matrix take
-    turns, whichever graph they walk)."""
+    buffers (a walk's: the weighted one, or the plain one keeping the query's masks), the lock a walk holds while it
+    runs (searches with one metric take turns, whichever graph they walk)."""
 
     address: int
     keep: tuple

@@ -148,6 +148,20 @@ def _each(search: Callable[[np.ndarray], SearchResult]) -> Callable[[list[np.nda
     return lambda arrays: [search(q) for q in arrays]
 
 
+def check_graph_option(name: str, value: Any) -> None:
+    """The check of :meth:`Wav2TokIndex.build_graph`'s sizes (a positive int, not a bool), also run by ``wav2tok index
+    build --graph-candidates`` before any work.
+
+    Example:
+        >>> check_graph_option("expansion_search", 0)
+        Traceback (most recent call last):
+        ...
+        ValueError: expansion_search=0; expected a positive integer
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r}; expected a positive integer")
+
+
 def _at_most(result: SearchResult, max_score: float | None) -> SearchResult:
     """``result`` without the items scored above ``max_score`` (by their token distance when re-ranked)."""
     if max_score is None:
@@ -690,8 +704,7 @@ class Wav2TokIndex:
         id_bytes = id_bytes_for(self.vocabulary.size)
         for name, value in (("connectivity", connectivity), ("expansion_add", expansion_add),
                             ("expansion_search", expansion_search)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r}; expected a positive integer")
+            check_graph_option(name, value)
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
             raise ValueError(f"threads={threads!r}; expected an integer >= 0 (0: all cores)")
         self._graph = TokenGraph(connectivity=connectivity, expansion_add=expansion_add,
