@@ -47,7 +47,7 @@ setup(
         "scipy>=1.10",
         "pyroomacoustics>=0.7",  # room impulse responses of the reverb query condition / augmentation
         "pocketsphinx>=5.0",  # the pocketsphinx-phones baseline (bundled US-English acoustic model)
-        "usearch>=2.9",  # Wav2TokIndex.build_graph: HNSW graph search walked with the edit distance
+        "usearch>=2.9,<3",  # Wav2TokIndex.build_graph: HNSW graph (graph_walk reads its 2.x file format)
         "mir_eval>=0.7",  # prepare_mastmelody(synthesizer="mir_eval-*"): another project's synthesiser
     ],
     # parameterized: imported by transformers' own common test mixins (tests/transformers_suite), fetched at test time.

@@ -24,12 +24,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .graph_walk import FREE_KEY, Layout, WalkState
+
 WIDTH = 64
 """Tokens per packed string: one 64-bit word of Myers' algorithm."""
 
-EXPANSION_SEARCH = 768
-"""Candidates a search explores by default: at 512, two of three graphs over 1M real-hum interval strings kept
-recall@10 0.955 by plain ED, at 768 0.995 (RESULTS 7g)."""
+EXPANSION_SEARCH = 2048
+"""Candidates a search explores by default: chosen on 110 real VALIDATION hums against a 1M-item database of interval
+tokens (RESULTS 7m), the smallest width at which both distances keep recall@10 0.99: plain ED 0.983 / 0.995 / 0.999,
+weighted 0.976 / 0.987 / 0.990 at 1,024 / 1,536 / 2,048."""
 
 ID_DTYPES = {1: np.uint8, 2: np.uint16}
 """Packed id type by bytes per id; the largest value of each is the padding, so ids must lie below it."""
@@ -397,25 +400,32 @@ class TokenGraph:
                                  connectivity=connectivity, expansion_add=expansion_add)
         self.expansion_search = expansion_search
         self._viewed: np.ndarray | None = None  # the buffer a read-only view maps (see from_bytes)
-        # a search swaps the index's metric and search width for its walk: searches from several threads (a web
-        # app's handlers) take turns, or one would walk with another's metric
+        # searches walk a flat copy of the graph (graph_walk.Layout, read on the first search after a change) with
+        # buffers of one walk at a time: searches from several threads (a web app's handlers) take turns
+        self._layout: Layout | None = None
+        self._walk_state = WalkState()
         self._search_lock = threading.Lock()
-        # the walks' metrics, (callback, lock) by cost matrix (None: plain ED); a weighted search passes its index's
+        # the walks' metrics, (costs, metric) by cost matrix (None: plain ED); a weighted search passes its index's
         # one cost matrix, whose content digest (the key of the compiled metrics) costs 1.3 ms to recompute for K=800,
         # more than half a search: the matrix is known by identity here (and kept, so the identity stays its own)
-        self._walks: dict[int | None, tuple[np.ndarray | None, Any, threading.Lock]] = {}
+        self._walks: dict[int | None, tuple[np.ndarray | None, Metric]] = {}
 
     def _callback_of(self, metric: Metric) -> Any:
         return self._compiled(pointer=metric.address, kind=self._kind.Unknown, signature=self._signature.ArrayArray)
 
-    def _walk_callback(self, costs: np.ndarray | None) -> tuple[Any, threading.Lock]:
-        """The metric a search walks with (plain ED keeping the query's masks, or the weighted ED of ``costs``) and
-        the lock of its buffers."""
+    def _walk_metric(self, costs: np.ndarray | None) -> Metric:
+        """The metric a search walks with: plain ED keeping the query's masks, or the weighted ED of ``costs``."""
         key = None if costs is None else id(costs)
         if key not in self._walks or self._walks[key][0] is not costs:
-            metric = _compiled_metric(self.id_bytes, costs, walk=True)
-            self._walks[key] = (costs, self._callback_of(metric), metric.lock)
-        return self._walks[key][1:]
+            self._walks[key] = (costs, _compiled_metric(self.id_bytes, costs, walk=True))
+        return self._walks[key][1]
+
+    def layout(self) -> Layout:
+        """The graph as the flat arrays its searches walk (:mod:`.graph_walk`), read from usearch's saved graph on the
+        first search after a change."""
+        if self._layout is None:
+            self._layout = Layout.read(self._viewed if self._viewed is not None else self.to_bytes())
+        return self._layout
 
     @staticmethod
     def _bits(packed: np.ndarray) -> np.ndarray:
@@ -436,6 +446,7 @@ class TokenGraph:
         return self._viewed is not None
 
     def _writable(self) -> None:
+        self._layout = None  # the graph changes: the next search reads it again
         if self._viewed is not None:
             self._index.load(np.asarray(self._viewed).tobytes())
             self._index.metric = self._metric  # a loaded file names no callback: set it again, or searches crash
@@ -471,14 +482,11 @@ class TokenGraph:
             [1]
         """
         packed = self._bits(pack(np.asarray(query), np.array([0, len(query)]), self.id_bytes))[0]
-        metric, metric_lock = self._walk_callback(costs)
-        with self._search_lock, metric_lock:  # the walk's metric keeps the query in buffers: one walk at a time
-            self._index.expansion_search = max(count, self.expansion_search)
-            self._index.metric = metric
-            try:
-                return np.asarray(self._index.search(packed, count, threads=1).keys, np.int64)
-            finally:
-                self._index.metric = self._metric
+        metric = self._walk_metric(costs)
+        with self._search_lock, metric.lock:  # the walk's metric keeps the query in buffers: one walk at a time
+            keys = self.layout().search(metric.address, packed, count, max(count, self.expansion_search),
+                                        self._walk_state)
+        return keys.astype(np.int64)
 
     def to_bytes(self) -> np.ndarray:
         """The serialised graph as a uint8 array (stored with the index; :meth:`from_bytes` reads it back)."""
@@ -486,10 +494,12 @@ class TokenGraph:
 
     @classmethod
     def from_bytes(cls, buffer: np.ndarray, expansion_search: int = EXPANSION_SEARCH, view: bool = False,
-                   id_bytes: int = 1) -> TokenGraph:
+                   id_bytes: int = 1, layout: Layout | None = None) -> TokenGraph:
         """A graph over ``buffer`` (a uint8 array from :meth:`to_bytes` of a graph with ``id_bytes`` bytes per
-        id): loaded into memory, or with ``view=True`` searched in place (a memory-mapped buffer is then read lazily,
-        page by page; the first add / remove copies it into memory).
+        id): loaded into memory, or with ``view=True`` kept as a view (a memory-mapped buffer is then read lazily,
+        page by page; the first add / remove copies it into memory). ``layout``: the arrays its searches walk, saved
+        with it (:meth:`layout`; memory-mapped arrays are walked in place), else read from ``buffer`` on the first
+        search.
 
         Example:
             >>> flat, offsets = np.array([1, 2, 3, 7, 8, 9]), np.array([0, 3, 6])
@@ -506,4 +516,9 @@ class TokenGraph:
         else:
             graph._index.load(buffer.tobytes())
         graph._index.metric = graph._metric  # a loaded file names no callback: set it again, or searches crash
+        if layout is not None:
+            if int(np.count_nonzero(layout.check().keys != FREE_KEY)) != len(graph):
+                raise ValueError(f"the graph's walk arrays hold {int(np.count_nonzero(layout.keys != FREE_KEY))} "
+                                 f"items, the graph {len(graph)}: rebuild the graph with build_graph()")
+            graph._layout = layout
         return graph

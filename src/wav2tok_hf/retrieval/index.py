@@ -687,9 +687,9 @@ class Wav2TokIndex:
         Args:
             connectivity: graph edges per node (more: higher recall, more memory and build time).
             expansion_add: candidates explored while inserting an item (build quality).
-            expansion_search: candidates taken from the graph per query by default (768: on 1M strings of real
-                sung interval tokens recall@10 0.995 at 8 ms by plain ED, 0.985 at 15 ms by the weighted one;
-                ``results/scale/bench_scale_1m_graph_intervals_reassoc.md``).
+            expansion_search: candidates taken from the graph per query by default (:data:`.graph.EXPANSION_SEARCH`,
+                2,048: recall@10 0.99 by both distances for real hums against 1M items, RESULTS 7m; fewer for
+                speed where queries lie near their neighbours, such as spoken words: RESULTS 7k).
             threads: build threads (0: all cores).
 
         Example:

@@ -2,9 +2,10 @@
 
 Layout: ``index.json`` (format marker and version, vocabulary, metric, substitution costs, item count, and for each
 array its file, dtype, shape and SHA-256) beside one ``.npy`` file per array: flat tokens / frames and offsets,
-ids, class codes and names, optional per-token durations, optional re-rank frames (float16), and the bigram inverted
-index of the fast search. ``.npy`` files are opened memory-mapped (``np.load(mmap_mode="r", allow_pickle=False)``):
-opening a million-item index reads the JSON and maps the arrays, it does not build a Python object per item.
+ids, class codes and names, optional per-token durations, optional re-rank frames (float16), the bigram inverted
+index of the fast search, and an optional graph (usearch's saved bytes, its keys and the arrays its searches walk).
+``.npy`` files are opened memory-mapped (``np.load(mmap_mode="r", allow_pickle=False)``): opening a million-item
+index reads the JSON and maps the arrays, it does not build a Python object per item.
 
 Safety:
 
@@ -120,6 +121,7 @@ def save_index(index: Any, directory: str | os.PathLike) -> None:
     if index._graph is not None:
         index._sync_graph()
         arrays["graph"], arrays["graph_keys"] = index._graph.to_bytes(), index._graph_keys
+        arrays.update({f"graph_walk_{name}": array for name, array in index._graph.layout()._asdict().items()})
     with folder_lock(directory, exclusive=True):
         generation = secrets.token_hex(6)
         files = {name: _write_array(directory, name, generation, array) for name, array in arrays.items()}
@@ -232,13 +234,17 @@ def _load_v2(cls: type, Vocabulary: type, directory: str, payload: dict, mmap: b
         index._cache["qgram"] = QGramIndex(indptr, arrays["qgram_postings"], np.diff(offsets), index.vocabulary.size)
     if payload.get("graph"):
         from .graph import TokenGraph
+        from .graph_walk import Layout
 
         keys = np.asarray(arrays["graph_keys"], np.int64)
         if len(keys) != n or (np.diff(keys) <= 0).any():
             raise ValueError("the graph keys do not match the items")
         # "id_bytes" is absent from files written before 16-bit ids: those packed bytes
+        # the walk's arrays are absent from files written before graph_walk: the first search reads them then
+        walk = {name: arrays.get(f"graph_walk_{name}") for name in Layout._fields}
         index._graph = TokenGraph.from_bytes(arrays["graph"], int(payload["graph"]["expansion_search"]), view=mmap,
-                                             id_bytes=int(payload["graph"].get("id_bytes", 1)))
+                                             id_bytes=int(payload["graph"].get("id_bytes", 1)),
+                                             layout=None if any(a is None for a in walk.values()) else Layout(**walk))
         if len(index._graph) != n:
             raise ValueError(f"the graph holds {len(index._graph)} items, the index {n}")
         index._graph_keys, index._graph_next_key = keys, int(payload["graph"]["next_key"])
