@@ -3,10 +3,11 @@
 Real token strings are far from everything in a large collection (the 10th neighbour of a real sung query sits
 barely below the 1,000th; ``scripts/bench_graph_ann.py``), so q-gram filters cannot prune, while a graph walked with
 the true distance finds the top 10 of 100,000 strings after a few thousand distance evaluations
-(``results/scale/bench_graph_ann.md``). usearch holds the graph; the only hand-written part is the metric it calls
-(usearch has no string metric), compiled by numba as a C callback: Myers' bit-parallel normalised edit distance, or,
+(``results/scale/bench_graph_ann.md``). usearch builds, extends and saves the graph; the metrics are hand-written
+(usearch has no string metric), compiled by numba as C callbacks: Myers' bit-parallel normalised edit distance, or,
 for a codebook-weighted ranking, the weighted edit distance's dynamic programme over the index's substitution costs
 (the graph is built with the plain distance and walked with the weighted one: :meth:`TokenGraph.candidates`).
+Searches walk a flat copy of the graph with compiled code calling the same metrics (:mod:`.graph_walk`).
 
 Strings are packed into 64 ids: bytes (padded with 255) for vocabularies of up to 255 tokens, 16-bit words (padded
 with 65535) for up to 65,535; longer strings are cut to their first 64 tokens *in the graph only*: the candidates it
@@ -137,7 +138,7 @@ def _plain_metric(unpack: Any, signature: Any, id_bytes: int, walk: bool) -> tup
     or for 16-bit ids in an open-addressing table (at most 64 symbols in 128 slots), as a direct 65,536-entry table
     would cost more than the distance. Without ``walk`` they are built at every call (no state: a build calls it
     from several threads); with ``walk`` they stay in the buffers and are rebuilt only when the first string (the
-    query's: usearch passes it first) changes, once per search: 20 % less per call, walks 10-15 % faster on 1M
+    query's: a walk passes it first) changes, once per search: 20 % less per call, walks 10-15 % faster on 1M
     melody strings and 15-25 % on 200k speech strings (RESULTS 7l)."""
     from numba import carray, cfunc, njit
 
@@ -181,7 +182,7 @@ def _plain_metric(unpack: Any, signature: Any, id_bytes: int, walk: bool) -> tup
         address, same_query = _compiled_helpers()
 
         @cfunc(signature)
-        def metric(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
+        def metric(pa, pb):  # pragma: no cover - runs as compiled code (usearch, graph_walk)
             a, b, la, lb = unpack(pa, pb)
             if la == 0 or lb == 0:
                 return 1.0 if la + lb else 0.0
@@ -196,7 +197,7 @@ def _plain_metric(unpack: Any, signature: Any, id_bytes: int, walk: bool) -> tup
         buffers = ()
 
         @cfunc(signature)
-        def metric(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
+        def metric(pa, pb):  # pragma: no cover - runs as compiled code (usearch, graph_walk)
             a, b, la, lb = unpack(pa, pb)
             if la == 0 or lb == 0:
                 return 1.0 if la + lb else 0.0
@@ -213,9 +214,9 @@ LANES = 8
 
 
 class Metric(NamedTuple):
-    """A compiled metric: the C function usearch calls, what keeps its code and buffers alive, and, for a metric with
-    buffers (a walk's: the weighted one, or the plain one keeping the query's masks), the lock a walk holds while it
-    runs (searches with one metric take turns, whichever graph they walk)."""
+    """A compiled metric: the C function a build (usearch) or a walk calls, what keeps its code and buffers alive,
+    and, for a metric with buffers (a walk's: the weighted one, or the plain one keeping the query's masks), the lock
+    a walk holds while it runs (searches with one metric take turns, whichever graph they walk)."""
 
     address: int
     keep: tuple
@@ -224,7 +225,7 @@ class Metric(NamedTuple):
 
 def _weighted_metric(unpack: Any, signature: Any, costs: np.ndarray) -> tuple[Any, tuple]:
     """The normalised weighted ED (unit insert / delete, substitution ``costs[a, b]``) as a numba C callback, its
-    dynamic programme vectorised over the first string's rows (the query's: usearch passes it first), and the scratch
+    dynamic programme vectorised over the first string's rows (the query's: a walk passes it first), and the scratch
     buffers it reads and writes (which must outlive it).
 
     Hand-written because no library computes a weighted edit distance behind a C pointer. The query's rows are cut
@@ -279,7 +280,7 @@ def _weighted_metric(unpack: Any, signature: Any, costs: np.ndarray) -> tuple[An
                 prof[tokens[4], s, 4], prof[tokens[5], s, 5], prof[tokens[6], s, 6], prof[tokens[7], s, 7])
 
     @cfunc(signature)
-    def metric(pa, pb):  # pragma: no cover - runs as compiled code inside usearch
+    def metric(pa, pb):  # pragma: no cover - runs as compiled code (usearch, graph_walk)
         a, b, la, lb = unpack(pa, pb)
         if la == 0 or lb == 0:
             return 1.0 if la + lb else 0.0

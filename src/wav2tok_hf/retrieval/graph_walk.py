@@ -114,15 +114,15 @@ class Layout(NamedTuple):
         return self
 
     def search(self, metric_address: int, query: np.ndarray, count: int, ef: int, state: WalkState) -> np.ndarray:
-        """Keys of the ``count`` nearest items found by a walk of width ``ef`` (>= ``count``), nearest first (ties by key), by the
-        compiled metric at ``metric_address`` (``float(query_pointer, item_pointer)``; see :mod:`.graph`) from the
-        packed ``query`` (a row like ``vectors``')."""
+        """Keys of the ``count`` nearest items found by a walk of width ``ef`` (>= ``count``), nearest first (ties by
+        key), by the compiled metric at ``metric_address`` (``float(query_pointer, item_pointer)``; see :mod:`.graph`)
+        from the packed ``query`` (a row like ``vectors``')."""
         if len(self.keys) == 0:
             return np.zeros(0, np.uint64)
         vectors = np.ascontiguousarray(self.vectors)
-        found = _walk(_METRIC(metric_address), query.ctypes.data, vectors.ctypes.data, vectors.shape[1], self.indptr, self.indices,
-                      self.upper_nodes, self.upper_indptr, self.upper_indices, self.level_rows, int(self.entry[0]), ef,
-                      *state.buffers(len(self.keys), ef))
+        found = _walk(_METRIC(metric_address), query.ctypes.data, vectors.ctypes.data, vectors.shape[1], self.indptr,
+                      self.indices, self.upper_nodes, self.upper_indptr, self.upper_indices, self.level_rows,
+                      int(self.entry[0]), ef, *state.buffers(len(self.keys), ef))
         keys = self.keys[state.result_nodes[:found]]
         keys = keys[np.lexsort((keys, state.result_distances[:found]))]
         return keys[keys != FREE_KEY][:count]
@@ -213,9 +213,10 @@ def _level(buffer, at, capacity, position):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _walk(metric, query, base, row, indptr, indices, upper_nodes, upper_indptr, upper_indices, level_rows, entry, ef,
           visited, walk, queue_distances, queue_nodes, result_distances, result_nodes):  # pragma: no cover - compiled
-    """HNSW's search over the packed rows at address ``base`` (``row`` bytes each): from ``entry``, the nearest neighbour at each upper level in turn (greedy), then a best-first
-    search of level 0 keeping the ``ef`` nearest nodes seen (a min-heap of nodes to expand, a max-heap of results).
-    Returns how many results the result heap holds."""
+    """HNSW's search over the packed rows at address ``base`` (``row`` bytes each): from ``entry``, the nearest
+    neighbour at each upper level in turn (greedy), then a best-first search of level 0 keeping the ``ef`` nearest
+    nodes seen (a min-heap of nodes to expand, a max-heap of results). Returns how many results the result heap
+    holds."""
     node, distance = entry, metric(query, base + entry * row)
     for level in range(len(level_rows) - 1, 0, -1):
         lo, hi = level_rows[level - 1], level_rows[level]
