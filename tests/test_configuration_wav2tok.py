@@ -72,6 +72,8 @@ def test_auto_config_for_model_and_round_trip(tmp_path):
         (dict(query_pitch_shifts=[]), r"query_pitch_shifts=\[\]; expected None or a non-empty list"),
         (dict(query_pitch_shifts=[0, 30]), "each within"),
         (dict(query_pitch_shifts=[float("nan")]), "query_pitch_shifts"),
+        (dict(graph_candidates=0), "graph_candidates=0; expected None"),
+        (dict(graph_candidates=True), "graph_candidates=True"),
     ],
 )
 def test_invalid_values_are_rejected(bad, match):

@@ -8,6 +8,7 @@ import pytest
 
 from wav2tok_hf import Wav2TokConfig
 from wav2tok_hf.retrieval import Wav2TokIndex
+from wav2tok_hf.retrieval import graph as graph_module
 from wav2tok_hf.retrieval import index as index_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,9 +26,10 @@ CLAIMS = [  # (file, pattern with one group per stated value, the code's values)
     ("docs/RETRIEVAL.md", r"`index.fast_search_min_items` items \(default ([\d,]+)\)", [index_module.FAST_SEARCH_MIN_ITEMS]),
     ("docs/RETRIEVAL.md", r"`index.fast_search_candidates` \(default ([\d,]+)\)", [index_module.FAST_SEARCH_CANDIDATES]),
     ("docs/RETRIEVAL.md", r"`FAST_SEARCH_PATIENCE` \((\d+)\)", [index_module.FAST_SEARCH_PATIENCE]),
-    ("docs/RETRIEVAL.md",
-     r"`index.build_graph\(connectivity=(\d+), expansion_add=(\d+), expansion_search=(\d+), threads=(\d+)\)`",
-     [GRAPH[name].default for name in ("connectivity", "expansion_add", "expansion_search", "threads")]),
+    ("docs/RETRIEVAL.md",  # expansion_search=None: the model's width (below), else the library's
+     r"`index.build_graph\(connectivity=(\d+), expansion_add=(\d+), expansion_search=None, threads=(\d+)\)`",
+     [GRAPH[name].default for name in ("connectivity", "expansion_add", "threads")]),
+    ("docs/RETRIEVAL.md", r"an index\s+not made from a model uses ([\d,]+)", [graph_module.EXPANSION_SEARCH]),
     ("README.md", r"`Wav2TokConfig.substitution_temperature` τ = ([\d.]+) and `substitution_cost_cap` ([\d.]+) by\s+default",
      [Wav2TokConfig().substitution_temperature, Wav2TokConfig().substitution_cost_cap]),
 ]

@@ -93,6 +93,11 @@ class Wav2TokConfig(PreTrainedConfig):
             the benchmarks encode each query at each of these shifts (semitones) and keep each item's best distance.
             `[-0.5, 0, 0.5]` absorbs the half-semitone quantisation of a `pitch` front end at `bins_per_semitone=1`;
             `None` (default) searches the query as recorded. The database is encoded once, as recorded.
+        graph_candidates (`int`, *optional*): the items a graph search over this model's tokens explores by default
+            ([`Wav2TokIndex.build_graph`] of an index made by `Wav2TokIndex.from_encoder(model)`, and `wav2tok index
+            build --graph`): chosen per release on validation queries, as the smallest width keeping recall@10 0.99
+            (queries far from every item, such as hums, need more than spoken words). `None` (default): the library's
+            default width.
 
     Example:
 
@@ -143,6 +148,7 @@ class Wav2TokConfig(PreTrainedConfig):
     substitution_cost_cap: float | int = 2.0
     max_token_run: int = 0
     query_pitch_shifts: list[float | int] | None = None
+    graph_candidates: int | None = None
 
     def __post_init__(self, **kwargs):
         self.validate_wav2tok()
@@ -210,6 +216,9 @@ class Wav2TokConfig(PreTrainedConfig):
             isinstance(k, (int, float)) and not isinstance(k, bool) and abs(k) <= 12 for k in shifts)),
                f"query_pitch_shifts={shifts!r}; expected None or a non-empty list of pitch shifts in semitones, "
                "each within [-12, 12] (e.g. [-0.5, 0, 0.5])")
+        width = self.graph_candidates
+        _check(width is None or (isinstance(width, int) and not isinstance(width, bool) and width > 0),
+               f"graph_candidates={width!r}; expected None (the library's default) or a positive number of items")
         window = self.normalization_window_s
         _check(window is None or (isinstance(window, (int, float)) and not isinstance(window, bool) and window > 0),
                f"normalization_window_s={window!r}; expected None (the whole clip) or a positive number of seconds")

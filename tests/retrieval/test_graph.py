@@ -205,6 +205,27 @@ def test_graph_is_saved_and_opened_with_the_index(tmp_path):
         Wav2TokIndex.load(tmp_path)
 
 
+def test_an_index_made_for_a_model_builds_its_graph_at_the_model_s_width(tmp_path):
+    from wav2tok_hf import Wav2TokModel
+    from wav2tok_hf.retrieval.graph import EXPANSION_SEARCH
+    from wav2tok_test_utils import tiny_config
+
+    index = Wav2TokIndex.from_encoder(Wav2TokModel(tiny_config(codebook_size=30, graph_candidates=300)))
+    assert index.graph_candidates == 300
+    index.add(clustered(np.random.default_rng(5), n=50))
+    index.save(tmp_path)
+    opened = Wav2TokIndex.load(tmp_path)  # kept with the index until a graph is built
+    assert opened.graph_candidates == 300
+    opened.build_graph(threads=1)
+    assert opened._graph.expansion_search == 300
+    opened.build_graph(threads=1, expansion_search=64)  # an explicit width wins
+    assert opened._graph.expansion_search == 64
+    plain = Wav2TokIndex.from_encoder(Wav2TokModel(tiny_config(codebook_size=30)))
+    plain.add(clustered(np.random.default_rng(5), n=50))
+    plain.build_graph(threads=1)
+    assert plain.graph_candidates is None and plain._graph.expansion_search == EXPANSION_SEARCH
+
+
 def test_build_graph_refuses_what_it_cannot_serve():
     frames = Wav2TokIndex(frame_dim=4)
     with pytest.raises(ValueError, match="tokens index"):

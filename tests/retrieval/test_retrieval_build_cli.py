@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -108,6 +109,16 @@ def test_build_with_graph_saves_it_and_search_uses_it(corpus, tmp_path, capsys):
     assert main(["index", "search", out, os.path.join(audio, "up/a.wav"), "--top-k", "2"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert rows[0]["id"] == "up/a.wav" and len(rows) == 2
+
+
+def test_a_graph_explores_the_model_s_own_width_unless_told(corpus, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(corpus / "model", model)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "graph_candidates": 300}))
+    out = str(tmp_path / "index")
+    assert main(["index", "build", str(model), str(corpus / "audio"), out, "--graph"]) == 0
+    assert Wav2TokIndex.load(out)._graph.expansion_search == 300
 
 
 @pytest.mark.parametrize("options", [["--graph-candidates", "0"], ["--graph-candidates", "100"]])

@@ -130,8 +130,8 @@ def build_index(
     """Tokenise ``source`` with the model at ``model_path`` and save the index to ``index_dir`` (see the module
     docstring). Resumes an interrupted build of the same model, source and options. ``graph=True`` also builds
     the graph of :meth:`Wav2TokIndex.build_graph` (approximate fast top-k) and saves it with the index, its searches
-    exploring ``graph_candidates`` items (default :data:`.graph.EXPANSION_SEARCH`; fewer are faster where queries lie
-    near their neighbours: RESULTS 7k-7m);
+    exploring ``graph_candidates`` items (default: the model's ``config.graph_candidates``, else
+    :data:`.graph.EXPANSION_SEARCH`; RESULTS 7k-7m);
     ``windows=True`` indexes each recording as windows tokenised on their own (labels: the recording ids);
     ``rerank_pool`` averages every N stored frames into one (``Wav2TokIndex.enable_rerank(pool=N)``)."""
     from tqdm.auto import tqdm
@@ -169,7 +169,7 @@ def build_index(
         _tokenise_chunk(model, ds, work, start, min(start + chunk_size, ds.num_rows), options, batch_size, num_proc)
     index = _assemble(model, work, chunks, store_frames, windowed=windows, rerank_pool=rerank_pool)
     if graph:
-        index.build_graph(expansion_search=graph_candidates or EXPANSION_SEARCH)
+        index.build_graph(expansion_search=graph_candidates)  # None: the model's config.graph_candidates
     index.save(index_dir)
     with open(os.path.join(index_dir, BUILD_FILE), "w") as f:
         json.dump({**options, "items": len(index), "skipped_empty": ds.num_rows - len(index)}, f, indent=1)
@@ -385,9 +385,8 @@ def add_index_commands(commands: Any) -> None:
                        help="also build the search graph (APPROXIMATE fast top-k for large indexes; recall measured in "
                             "scripts/bench_scale.py --graph)")
     build.add_argument("--graph-candidates", type=int, metavar="N",
-                       help=f"with --graph: items each search explores (default {EXPANSION_SEARCH}: recall@10 0.99 for hums "
-                            "far from every item at 1M items; fewer are faster where queries lie near their "
-                            "neighbours, docs/RESULTS.md 7k-7m)")
+                       help=f"with --graph: items each search explores (default: the model's config.graph_candidates, "
+                            f"chosen per release on validation, else {EXPANSION_SEARCH}; docs/RESULTS.md 7k-7m)")
     build.add_argument("--windows", action="store_true",
                        help="index each recording as 0.5-1 s windows tokenised on their own, to find spoken words in "
                             "connected speech; `index search` then lists recordings by their best window")

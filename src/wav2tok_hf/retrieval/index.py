@@ -349,6 +349,8 @@ class Wav2TokIndex:
         self.substitution_costs = None if substitution_costs is None else self._check_costs(substitution_costs)
         self.fast_search_min_items = FAST_SEARCH_MIN_ITEMS
         self.fast_search_candidates = FAST_SEARCH_CANDIDATES
+        # the width build_graph() gives its searches when not told: the model's config.graph_candidates (from_encoder)
+        self.graph_candidates: int | None = None
         # items live "flat": one concatenated array + offsets (item i = flat[offsets[i]:offsets[i + 1]]); new items
         # wait in _pending until the next search consolidates them
         dtype = np.int32 if vocabulary.kind == "tokens" else np.float32
@@ -371,7 +373,8 @@ class Wav2TokIndex:
     @classmethod
     def from_encoder(cls, encoder: Any, kind: str | None = None, metric: str | None = None) -> Wav2TokIndex:
         """An empty index matching an encoder: a baseline (its vocabulary, metric and frame rate) or a
-        ``Wav2TokModel`` (``kind="tokens"``, the default, or ``"frames"`` for DTW over its embeddings).
+        ``Wav2TokModel`` (``kind="tokens"``, the default, or ``"frames"`` for DTW over its embeddings; with its
+        substitution costs, and its ``config.graph_candidates`` as :attr:`graph_candidates`).
 
         Example:
             >>> from wav2tok_hf.retrieval import create_baseline
@@ -382,7 +385,9 @@ class Wav2TokIndex:
         metric = metric or getattr(encoder, "metric", None) or "cosine"
         costs = getattr(encoder, "substitution_costs", None)
         costs = costs() if callable(costs) and vocabulary.kind == "tokens" else None
-        return cls(vocabulary, metric=metric, frame_rate=_encoder_frame_rate(encoder), substitution_costs=costs)
+        index = cls(vocabulary, metric=metric, frame_rate=_encoder_frame_rate(encoder), substitution_costs=costs)
+        index.graph_candidates = getattr(getattr(encoder, "config", None), "graph_candidates", None)
+        return index
 
     @property
     def _id_set(self) -> set[str]:
@@ -674,7 +679,7 @@ class Wav2TokIndex:
         return self._cache["strings"]
 
     def build_graph(self, connectivity: int = 16, expansion_add: int = 128,
-                    expansion_search: int = GRAPH_EXPANSION_SEARCH, threads: int = 0) -> None:
+                    expansion_search: int | None = None, threads: int = 0) -> None:
         """APPROXIMATE fast top-k for a large tokens index: an HNSW graph (usearch) over the items, built with the
         normalised edit distance (:mod:`.graph`; vocabularies of up to 65,535 tokens). Afterwards ``search(...,
         top_k=k)`` by plain or weighted ED walks the graph with that distance (normalised) for ``max(k,
@@ -687,9 +692,10 @@ class Wav2TokIndex:
         Args:
             connectivity: graph edges per node (more: higher recall, more memory and build time).
             expansion_add: candidates explored while inserting an item (build quality).
-            expansion_search: candidates taken from the graph per query by default (:data:`.graph.EXPANSION_SEARCH`,
-                2,048: recall@10 0.99 by both distances for real hums against 1M items, RESULTS 7m; fewer for
-                speed where queries lie near their neighbours, such as spoken words: RESULTS 7k).
+            expansion_search: candidates taken from the graph per query by default; ``None``: the index's
+                :attr:`graph_candidates` (the model's choice, set by :meth:`from_encoder`), else
+                :data:`.graph.EXPANSION_SEARCH` (2,048: recall@10 0.99 by both distances for real hums against 1M
+                items, RESULTS 7m; spoken words lie nearer their neighbours and keep it with fewer: RESULTS 7k-7m).
             threads: build threads (0: all cores).
 
         Example:
@@ -702,6 +708,8 @@ class Wav2TokIndex:
         if self.kind != "tokens":
             raise ValueError("build_graph() needs a tokens index (a frames index is searched by DTW)")
         id_bytes = id_bytes_for(self.vocabulary.size)
+        if expansion_search is None:
+            expansion_search = self.graph_candidates or GRAPH_EXPANSION_SEARCH
         for name, value in (("connectivity", connectivity), ("expansion_add", expansion_add),
                             ("expansion_search", expansion_search)):
             check_graph_option(name, value)

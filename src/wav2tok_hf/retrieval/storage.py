@@ -136,6 +136,7 @@ def save_index(index: Any, directory: str | os.PathLike) -> None:
             "rerank": None if index.rerank is None else {"vocabulary": asdict(index.rerank.vocabulary),
                                                          "metric": index.rerank.metric, "pool": index.rerank.pool},
             "arrays": files,
+            "graph_candidates": index.graph_candidates,
             "graph": None if index._graph is None else {"expansion_search": index._graph.expansion_search,
                                                          "next_key": index._graph_next_key,
                                                          "id_bytes": index._graph.id_bytes},
@@ -215,6 +216,7 @@ def _load_v2(cls: type, Vocabulary: type, directory: str, payload: dict, mmap: b
     if len(ids) != n or len(codes) != n or (n and (int(codes.min()) < 0 or int(codes.max()) >= len(class_names))):
         raise ValueError("ids / class codes do not match the items")
     index._data, index._offsets, index._ids = data, offsets, ids
+    index.graph_candidates = payload.get("graph_candidates")  # absent from files written before it
     index._codes, index._class_names = np.asarray(codes, np.int64), class_names
     index._id_set_cache = index._class_codes_cache = None
     if "durations" in arrays:
