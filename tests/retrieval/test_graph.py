@@ -220,6 +220,10 @@ def test_an_index_made_for_a_model_builds_its_graph_at_the_model_s_width(tmp_pat
     assert opened._graph.expansion_search == 300
     opened.build_graph(threads=1, expansion_search=64)  # an explicit width wins
     assert opened._graph.expansion_search == 64
+    payload = json.loads((tmp_path / "index.json").read_text())
+    (tmp_path / "index.json").write_text(json.dumps({**payload, "graph_candidates": 0}))
+    with pytest.raises(ValueError, match="graph_candidates=0 in index.json"):
+        Wav2TokIndex.load(tmp_path)
     plain = Wav2TokIndex.from_encoder(Wav2TokModel(tiny_config(codebook_size=30)))
     plain.add(clustered(np.random.default_rng(5), n=50))
     plain.build_graph(threads=1)

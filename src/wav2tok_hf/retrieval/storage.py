@@ -216,7 +216,10 @@ def _load_v2(cls: type, Vocabulary: type, directory: str, payload: dict, mmap: b
     if len(ids) != n or len(codes) != n or (n and (int(codes.min()) < 0 or int(codes.max()) >= len(class_names))):
         raise ValueError("ids / class codes do not match the items")
     index._data, index._offsets, index._ids = data, offsets, ids
-    index.graph_candidates = payload.get("graph_candidates")  # absent from files written before it
+    width = payload.get("graph_candidates")  # absent from files written before it
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
+        raise ValueError(f"graph_candidates={width!r} in {INDEX_FILE}; expected null or a positive number of items")
+    index.graph_candidates = width
     index._codes, index._class_names = np.asarray(codes, np.int64), class_names
     index._id_set_cache = index._class_codes_cache = None
     if "durations" in arrays:
