@@ -395,7 +395,7 @@ class TokenGraph:
         compiled, index_type, self._kind, self._signature = _usearch()
         self._compiled = compiled
         self.id_bytes = id_bytes
-        self._metric = self._callback_of(_compiled_metric(id_bytes))  # the build's (stateless; see _walk_callback)
+        self._metric = self._callback_of(_compiled_metric(id_bytes))  # the build's (stateless; see _walk_metric)
         # dtype "b1" stores the packed ids as given (64 ids = 512 or 1024 "bits"); "u8" / "i8" would rescale them
         self._index = index_type(ndim=WIDTH * 8 * id_bytes, dtype="b1", metric=self._metric,
                                  connectivity=connectivity, expansion_add=expansion_add)
@@ -421,11 +421,14 @@ class TokenGraph:
             self._walks[key] = (costs, _compiled_metric(self.id_bytes, costs, walk=True))
         return self._walks[key][1]
 
-    def layout(self) -> Layout:
+    def layout(self, saved: np.ndarray | None = None) -> Layout:
         """The graph as the flat arrays its searches walk (:mod:`.graph_walk`), read from usearch's saved graph on the
-        first search after a change."""
+        first search after a change; ``saved``: this graph's :meth:`to_bytes` where the caller has it already (an
+        index's save), so that it is not serialised twice."""
         if self._layout is None:
-            self._layout = Layout.read(self._viewed if self._viewed is not None else self.to_bytes())
+            if saved is None:
+                saved = self._viewed if self._viewed is not None else self.to_bytes()
+            self._layout = Layout.read(saved)
         return self._layout
 
     @staticmethod
@@ -518,8 +521,9 @@ class TokenGraph:
             graph._index.load(buffer.tobytes())
         graph._index.metric = graph._metric  # a loaded file names no callback: set it again, or searches crash
         if layout is not None:
-            if int(np.count_nonzero(layout.check().keys != FREE_KEY)) != len(graph):
-                raise ValueError(f"the graph's walk arrays hold {int(np.count_nonzero(layout.keys != FREE_KEY))} "
-                                 f"items, the graph {len(graph)}: rebuild the graph with build_graph()")
+            present = int(np.count_nonzero(layout.check().keys != FREE_KEY))
+            if present != len(graph):
+                raise ValueError(f"the graph's walk arrays hold {present} items, the graph {len(graph)}: rebuild the "
+                                 "graph with build_graph()")
             graph._layout = layout
         return graph

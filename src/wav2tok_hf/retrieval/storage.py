@@ -121,7 +121,8 @@ def save_index(index: Any, directory: str | os.PathLike) -> None:
     if index._graph is not None:
         index._sync_graph()
         arrays["graph"], arrays["graph_keys"] = index._graph.to_bytes(), index._graph_keys
-        arrays.update({f"graph_walk_{name}": array for name, array in index._graph.layout()._asdict().items()})
+        walk = index._graph.layout(saved=arrays["graph"])._asdict()
+        arrays.update({f"graph_walk_{name}": array for name, array in walk.items()})
     with folder_lock(directory, exclusive=True):
         generation = secrets.token_hex(6)
         files = {name: _write_array(directory, name, generation, array) for name, array in arrays.items()}
