@@ -93,6 +93,32 @@ def test_the_compiled_metrics_equal_the_normalised_distances(id_bytes, distance,
             assert got == pytest.approx(exact, rel=1e-5, abs=1e-6), (len(x), len(y))
 
 
+@pytest.mark.parametrize(("id_bytes", "extremes"), [(1, [0, 1, 127, 128, 253, 254]),
+                                                    (2, [0, 255, 256, 32767, 32768, 65533, 65534])])
+def test_the_walk_metric_reads_lengths_and_the_query_by_words(id_bytes, extremes):
+    """The metrics find a string's length and whether the query changed from 64-bit words of the packed row: ids next
+    to the padding value or crossing a byte's / word's top bit, every length 1-64, and a first query of 64 zeros
+    (the buffer that keeps the query starts with a row no packing produces, so the first call prepares its masks)."""
+    import ctypes
+
+    from wav2tok_hf.retrieval.graph import _compiled_metric
+
+    pointer = ctypes.c_uint8 if id_bytes == 1 else ctypes.c_uint16
+    metric = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.POINTER(pointer), ctypes.POINTER(pointer))(
+        _compiled_metric(id_bytes, None, walk=True).address)
+    rng = np.random.default_rng(3)
+    vocab = max_vocabulary(id_bytes)
+    queries = [np.zeros(WIDTH, np.int64)] + [rng.choice(extremes, n) for n in range(1, WIDTH + 1)]
+    for x in queries:
+        y = rng.choice(extremes, rng.integers(1, WIDTH + 1))
+        packed = pack(np.concatenate([x, y]), np.array([0, len(x), len(x) + len(y)]), id_bytes)
+        got = metric(*(row.ctypes.data_as(ctypes.POINTER(pointer)) for row in packed))
+        index = Wav2TokIndex(vocab_size=vocab)
+        index.add([y])
+        exact = index.search(x, distance="normalized_levenshtein", exhaustive=True).scores[0]
+        assert got == pytest.approx(exact, rel=1e-5, abs=1e-6), (len(x), len(y))
+
+
 def test_a_vocabulary_over_255_tokens_packs_16_bit_ids_and_ranks_as_the_scan():
     """800 tokens (the speech release's codebook): ids above 255 are kept apart (not folded into bytes)."""
     rng = np.random.default_rng(5)

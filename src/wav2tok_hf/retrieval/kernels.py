@@ -295,7 +295,7 @@ def myers_column(eq, plus, minus, high, top):
     xh = (((eq & plus) + plus) ^ plus) | eq
     ph = minus | ~(xh | plus)
     mh = plus & xh
-    delta = 1 if ph & high else (-1 if mh & high else 0)
+    delta = np.int64((ph & high) != 0) - np.int64((mh & high) != 0)  # branch-free: the signs are unpredictable
     ph = (ph << one) | top
     return (mh << one) | ~(xv | ph), ph & xv, delta
 
