@@ -28,6 +28,9 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 FREE_KEY = np.iinfo(np.uint64).max
 """The key usearch gives a removed item's slot: still walked through, never returned."""
@@ -238,6 +241,9 @@ def _walk(metric, query, base, row, indptr, indices, upper_nodes, upper_indptr, 
         queued -= 1
         queue_distances[0], queue_nodes[0] = queue_distances[queued], queue_nodes[queued]
         _sift_down(queue_distances, queue_nodes, queued, 1.0)
+        for k in range(indptr[node], indptr[node + 1]):  # fetch the new neighbours' rows while the first is scored
+            if visited[indices[k]] != walk:
+                _prefetch(base + indices[k] * row)
         for k in range(indptr[node], indptr[node + 1]):
             neighbour = indices[k]
             if visited[neighbour] == walk:
@@ -255,7 +261,25 @@ def _walk(metric, query, base, row, indptr, indices, upper_nodes, upper_indptr, 
                 else:
                     result_distances[0], result_nodes[0] = d, neighbour
                     _sift_down(result_distances, result_nodes, found, -1.0)
+        if queued:  # and the neighbour list the walk most likely expands next (1.04x, RESULTS 7n)
+            _prefetch(indices.ctypes.data + indptr[queue_nodes[0]] * indices.itemsize)
     return found
+
+
+@intrinsic
+def _prefetch(typingctx, address):  # pragma: no cover - compiled
+    """A hint to load the cache line at the integer ``address`` (LLVM's prefetch: read, keep in every cache level).
+    Rows of a 1M-item graph (64 MB) miss the cache; fetching a node's new neighbours together, before scoring them,
+    made walks 1.25x faster by plain ED and 1.1x by the weighted one on 1M strings (RESULTS 7n)."""
+    def codegen(context, builder, signature, args):
+        int32 = ir.IntType(32)
+        function = builder.module.declare_intrinsic(
+            "llvm.prefetch", [cgutils.voidptr_t], ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t] + [int32] * 3))
+        hints = [ir.Constant(int32, v) for v in (0, 3, 1)]  # read, highest locality, data cache
+        builder.call(function, [builder.inttoptr(args[0], cgutils.voidptr_t), *hints])
+        return context.get_dummy_value()
+
+    return numba.types.none(address), codegen
 
 
 @numba.njit(inline="always")
