@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audio_utils import load_audio
+from ..checks import check_positive_int
 from ..retrieval.build import audio_files, build_record
 from ..retrieval.index import Wav2TokIndex, vocabulary_of
 from ..retrieval.std import recording_windows, window_layout
@@ -150,8 +151,7 @@ def build_essen_catalog(model: Any, cache_dir: str | os.PathLike, num_songs: int
     Built on first use (a minute or two for 300 songs on a laptop CPU) and cached in ``cache_dir``; later calls load
     the cache. The audio is synthetic; the melodies are real.
     """
-    if isinstance(num_songs, bool) or not isinstance(num_songs, int) or num_songs < 1:
-        raise ValueError(f"num_songs={num_songs!r}; expected a positive number of Essen songs")
+    check_positive_int("num_songs", num_songs, "a positive number of Essen songs")
     directory = essen_catalog_path(cache_dir, model, num_songs, seed)
     if (directory / CATALOG_FILE).is_file():
         return Catalog.load(directory)

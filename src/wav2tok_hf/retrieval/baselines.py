@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from ..audio_utils import load_audio
+from ..checks import check_positive_int
 from ..configuration_wav2tok import Wav2TokConfig
 from ..modeling_wav2tok import codebook_substitution_costs, collapse_runs
 from ..pitch import harmonic_pitch, pitch_class_key, pyin_pitch
@@ -420,8 +421,7 @@ class PitchContourDTWBaseline(_PitchMixin, RetrievalBaseline):
 
     def __init__(self, sampling_rate: int = 8000, hop_s: float = 0.016, fmin: float = 70.0, fmax: float = 1000.0,
                  subsample: int = 2, tracker: str = "harmonic"):
-        if not isinstance(subsample, int) or subsample < 1:
-            raise ValueError(f"subsample={subsample!r}; expected a positive integer")
+        check_positive_int("subsample", subsample)
         self._init_pitch(sampling_rate, hop_s, fmin, fmax, 0.0, tracker)
         self.subsample = subsample
         self.frame_rate = self.sampling_rate / self.hop_length / subsample

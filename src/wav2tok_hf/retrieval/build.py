@@ -31,9 +31,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..checks import check_positive_int
 from ..saving import write_file_atomic
 from .graph import EXPANSION_SEARCH, id_bytes_for
-from .index import Wav2TokIndex, _check_max_score, check_graph_option, vocabulary_of
+from .index import Wav2TokIndex, _check_max_score, vocabulary_of
 from .rerank import check_pool
 from .std import best_windows, cut_windows, window_id, window_layout
 from .storage import IndexLockedError
@@ -149,7 +150,7 @@ def build_index(
         if not graph:
             raise ValueError("graph_candidates (--graph-candidates) sets the graph's search width: it needs graph=True "
                              "(--graph)")
-        check_graph_option("graph_candidates", graph_candidates)
+        check_positive_int("graph_candidates", graph_candidates)
     if rerank_pool > 1 and not store_frames:
         raise ValueError("--rerank-pool needs --store-frames (it pools the stored re-rank frames)")
     model = Wav2TokModel.from_pretrained(model_path).eval()

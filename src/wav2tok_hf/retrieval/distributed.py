@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_positive_int
 from .index import Wav2TokIndex, _is_single_token_query
 
 
@@ -51,8 +52,7 @@ class ShardedResult:
 def save_shards(index: Wav2TokIndex, directory: str | os.PathLike, num_shards: int) -> list[str]:
     """Split ``index`` into ``num_shards`` contiguous shards saved as ``directory/shard-00000`` ...; return their
     folders. Shards differ in size by at most one item (a shard may be empty when there are fewer items)."""
-    if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
-        raise ValueError(f"num_shards={num_shards!r}; expected a positive integer")
+    check_positive_int("num_shards", num_shards)
     flat, offsets = index._flat()
     bounds = np.linspace(0, len(index), num_shards + 1).astype(int)
     folders = []
@@ -138,8 +138,7 @@ class ShardedIndex:
                exhaustive: bool = False) -> ShardedResult | list[ShardedResult]:
         """Each shard's ``top_k`` (its fast path where it applies), merged into the global ``top_k``; one query or
         a list of token sequences, as :meth:`Wav2TokIndex.search`."""
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k={top_k!r}; expected a positive integer")
+        check_positive_int("top_k", top_k)
         single = _is_single_token_query(queries)
         batch = [np.asarray(queries)] if single else [np.asarray(q) for q in queries]
         live = [a for a, n in zip(self.actors, self.sizes) if n]

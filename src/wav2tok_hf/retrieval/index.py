@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_positive_int
 from . import kernels
 from .graph import EXPANSION_SEARCH as GRAPH_EXPANSION_SEARCH
 from .graph import WIDTH as GRAPH_WIDTH
@@ -146,20 +147,6 @@ def _answered(found: Any, distance: str) -> dict[str, Any]:
 def _each(search: Callable[[np.ndarray], SearchResult]) -> Callable[[list[np.ndarray]], list[SearchResult]]:
     """A search path over a list of queries, one ``search`` call per query."""
     return lambda arrays: [search(q) for q in arrays]
-
-
-def check_graph_option(name: str, value: Any) -> None:
-    """The check of :meth:`Wav2TokIndex.build_graph`'s sizes (a positive int, not a bool), also run by ``wav2tok index
-    build --graph-candidates`` before any work.
-
-    Example:
-        >>> check_graph_option("expansion_search", 0)
-        Traceback (most recent call last):
-        ...
-        ValueError: expansion_search=0; expected a positive integer
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r}; expected a positive integer")
 
 
 def _at_most(result: SearchResult, max_score: float | None) -> SearchResult:
@@ -712,7 +699,7 @@ class Wav2TokIndex:
             expansion_search = self.graph_candidates or GRAPH_EXPANSION_SEARCH
         for name, value in (("connectivity", connectivity), ("expansion_add", expansion_add),
                             ("expansion_search", expansion_search)):
-            check_graph_option(name, value)
+            check_positive_int(name, value)
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
             raise ValueError(f"threads={threads!r}; expected an integer >= 0 (0: all cores)")
         self._graph = TokenGraph(connectivity=connectivity, expansion_add=expansion_add,
@@ -849,15 +836,14 @@ class Wav2TokIndex:
         distance = distance or accepted[0]
         if distance not in accepted:
             raise ValueError(f"distance={distance!r} does not apply to a {self.kind} index; accepted: {accepted}")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k={top_k!r}; expected a positive integer or None")
+        if top_k is not None:
+            check_positive_int("top_k", top_k, "a positive integer or None")
         if distance in WEIGHTED_DISTANCES and self.substitution_costs is None:
             raise ValueError(f"distance={distance!r} needs the index's substitution_costs; build the index with "
                              "Wav2TokIndex.from_encoder(model) or pass substitution_costs=")
         if candidates is not None:
             approximate = ("levenshtein", "normalized_levenshtein") + WEIGHTED_DISTANCES
-            if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
-                raise ValueError(f"candidates={candidates!r}; expected a positive number of items to verify")
+            check_positive_int("candidates", candidates, "a positive number of items to verify")
             if exhaustive or top_k is None or self.kind != "tokens" or distance not in approximate:
                 raise ValueError(f"candidates=N (approximate search) needs a tokens index, top_k, exhaustive=False "
                                  f"and a distance in {approximate}; got distance={distance!r}, top_k={top_k!r}, "
@@ -964,8 +950,7 @@ class Wav2TokIndex:
             if query_frames is not None:
                 raise ValueError("query_frames are only used with rerank=N")
             return None
-        if isinstance(rerank, bool) or not isinstance(rerank, int) or rerank < 1:
-            raise ValueError(f"rerank={rerank!r}; expected a positive number of items to re-score by DTW")
+        check_positive_int("rerank", rerank, "a positive number of items to re-score by DTW")
         if self.rerank is None:
             raise ValueError("this index stores no re-rank frames; build it with add_audio(..., store_frames=True) "
                              "or enable_rerank() before adding items")

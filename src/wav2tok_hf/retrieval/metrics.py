@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_positive_int
 from .index import FRAME_DISTANCES, TOKEN_DISTANCES, Vocabulary, Wav2TokIndex
 
 TIES = ("mean", "optimistic", "pessimistic")
@@ -78,8 +79,7 @@ def top_k_accuracy(ranks: Sequence[float], k: int) -> float:
     ranks = np.asarray(ranks, dtype=np.float64)
     if ranks.size == 0 or (ranks < 1).any():
         raise ValueError("ranks must be a non-empty list of 1-based ranks")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k={k!r}; expected a positive integer")
+    check_positive_int("k", k)
     return float(np.mean(ranks <= k))
 
 

@@ -36,6 +36,7 @@ try:
 except ImportError:  # Windows: no advisory locks; saves stay atomic, concurrent opens are not detected
     fcntl = None
 
+from ..checks import positive_int
 from ..saving import write_file_atomic
 from .qgram import QGramIndex
 from .rerank import RerankStore
@@ -218,7 +219,7 @@ def _load_v2(cls: type, Vocabulary: type, directory: str, payload: dict, mmap: b
         raise ValueError("ids / class codes do not match the items")
     index._data, index._offsets, index._ids = data, offsets, ids
     width = payload.get("graph_candidates")  # absent from files written before it
-    if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
+    if width is not None and not positive_int(width):
         raise ValueError(f"graph_candidates={width!r} in {INDEX_FILE}; expected null or a positive number of items")
     index.graph_candidates = width
     index._codes, index._class_names = np.asarray(codes, np.int64), class_names

@@ -7,6 +7,7 @@ import logging
 import os
 from typing import Any
 
+from ..checks import check_positive_int
 from ..retrieval.evaluation import retrieval_set_from_split
 from ..configuration_wav2tok import Wav2TokConfig
 from ..saving import check_save_target
@@ -66,8 +67,8 @@ def check_data_section(data: dict[str, Any]) -> None:
 
 
 def _check_size(value: Any, where: str) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-        raise ValueError(f"{where}={value!r}; expected a positive number of pairs per epoch (or null: all)")
+    if value is not None:
+        check_positive_int(where, value, "a positive number of pairs per epoch (or null: all)")
 
 
 def _check_pairs(pairs: Any, where: str) -> None:
