@@ -291,6 +291,11 @@ def _model_details(config: Any, num_parameters: int) -> str:
     if run:
         rows.insert(-1, ("Token string", f"runs of a token longer than {run} frames give one token per {run} frames "
                                          f"({1000 * run / config.frame_rate:.0f} ms): note durations are kept"))
+    width = getattr(config, "graph_candidates", None)
+    if width:
+        rows.insert(-1, ("Graph search", f"{width:,} items explored per query by an index's graph "
+                                         "(`Wav2TokIndex.from_encoder(model)`, then `build_graph()`), chosen on "
+                                         "validation queries"))
     return "\n".join(["| | |", "| --- | --- |"] + [f"| {name} | {value} |" for name, value in rows])
 
 

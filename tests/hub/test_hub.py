@@ -412,6 +412,13 @@ def test_card_details_say_when_tokens_keep_durations():
             in model_card_fields(capped, "me/capped")["model_details"])
 
 
+def test_card_details_give_the_model_s_graph_search_width():
+    plain = Wav2TokModel(Wav2TokConfig(hidden_size=16, embedding_dim=8))
+    wide = Wav2TokModel(Wav2TokConfig(hidden_size=16, embedding_dim=8, graph_candidates=2048))
+    assert "Graph search" not in model_card_fields(plain, "me/plain")["model_details"]
+    assert "| Graph search | 2,048 items explored per query" in model_card_fields(wide, "me/wide")["model_details"]
+
+
 def test_packaged_template_needs_the_training_fields():
     assert default_template().is_file()
     with pytest.raises(CardTemplateError) as info:
