@@ -61,23 +61,31 @@ def test_graph_with_every_item_as_candidate_equals_the_exhaustive_scan(distance,
         assert graph.scores.dtype == exact.scores.dtype
 
 
+def call_metric(metric, id_bytes, packed):
+    """A compiled metric called on the first two packed rows as usearch (two strings) or a walk (two strings and the
+    metric's state) calls it."""
+    import ctypes
+
+    pointer = ctypes.POINTER(ctypes.c_uint8 if id_bytes == 1 else ctypes.c_uint16)
+    rows = [row.ctypes.data_as(pointer) for row in packed[:2]]
+    if metric.lock is None:  # a build's
+        return ctypes.CFUNCTYPE(ctypes.c_float, pointer, pointer)(metric.address)(*rows)
+    return ctypes.CFUNCTYPE(ctypes.c_float, pointer, pointer, ctypes.c_void_p)(metric.address)(*rows, metric.state)
+
+
 @pytest.mark.parametrize("id_bytes", [1, 2])
 @pytest.mark.parametrize("distance, walk", [("normalized_weighted_levenshtein", True),
                                             ("normalized_levenshtein", True), ("normalized_levenshtein", False)])
 def test_the_compiled_metrics_equal_the_normalised_distances(id_bytes, distance, walk, costs):
-    """The compiled metrics usearch calls (the weighted walk's eight lanes of query rows in a wavefront, recompiled
-    with the SLP vectoriser; Myers' plain ED of a walk, the query's masks kept, and of a build, without state) against
-    the index's exact scan, for every length of either string from 1 to 64, the query changing at every call (its
-    profile / masks rebuilt) or staying (reused)."""
-    import ctypes
-
+    """The compiled metrics usearch and the walks call (the weighted walk's eight lanes of query rows in a wavefront,
+    compiled with the SLP vectoriser; Myers' plain ED of a walk, the query's masks kept, and of a build, without state)
+    against the index's exact scan, for every length of either string from 1 to 64, the query changing at every call
+    (its profile / masks rebuilt) or staying (reused)."""
     from wav2tok_hf.retrieval.graph import _compiled_metric
 
     rng = np.random.default_rng(2)
     weighted = distance == "normalized_weighted_levenshtein"
-    pointer = ctypes.c_uint8 if id_bytes == 1 else ctypes.c_uint16
-    metric = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.POINTER(pointer), ctypes.POINTER(pointer))(
-        _compiled_metric(id_bytes, costs.astype(np.float32) if weighted else None, walk).address)
+    metric = _compiled_metric(id_bytes, costs.astype(np.float32) if weighted else None, walk)
     # plain ED of 16-bit ids: ids above a byte that all hash to one slot of the masks' table (probing at every id)
     spread = 1 if id_bytes == 1 or weighted else 128
     for la in range(1, WIDTH + 1):
@@ -85,8 +93,7 @@ def test_the_compiled_metrics_equal_the_normalised_distances(id_bytes, distance,
         for x, y in ((a, b), (b, a), (b, c), (b, a)):
             packed = pack(np.concatenate([x, y]) * spread + (spread > 1) * 5,
                           np.array([0, len(x), len(x) + len(y)]), id_bytes)
-            got = metric(packed[0].ctypes.data_as(ctypes.POINTER(pointer)),
-                         packed[1].ctypes.data_as(ctypes.POINTER(pointer)))
+            got = call_metric(metric, id_bytes, packed)
             index = Wav2TokIndex(vocab_size=30, substitution_costs=costs)
             index.add([y])
             exact = index.search(x, distance=distance, exhaustive=True).scores[0]
@@ -99,20 +106,16 @@ def test_the_walk_metric_reads_lengths_and_the_query_by_words(id_bytes, extremes
     """The metrics find a string's length and whether the query changed from 64-bit words of the packed row: ids next
     to the padding value or crossing a byte's / word's top bit, every length 1-64, and a first query of 64 zeros
     (the buffer that keeps the query starts with a row no packing produces, so the first call prepares its masks)."""
-    import ctypes
-
     from wav2tok_hf.retrieval.graph import _compiled_metric
 
-    pointer = ctypes.c_uint8 if id_bytes == 1 else ctypes.c_uint16
-    metric = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.POINTER(pointer), ctypes.POINTER(pointer))(
-        _compiled_metric(id_bytes, None, walk=True).address)
+    metric = _compiled_metric(id_bytes, None, walk=True)
     rng = np.random.default_rng(3)
     vocab = max_vocabulary(id_bytes)
     queries = [np.zeros(WIDTH, np.int64)] + [rng.choice(extremes, n) for n in range(1, WIDTH + 1)]
     for x in queries:
         y = rng.choice(extremes, rng.integers(1, WIDTH + 1))
         packed = pack(np.concatenate([x, y]), np.array([0, len(x), len(x) + len(y)]), id_bytes)
-        got = metric(*(row.ctypes.data_as(ctypes.POINTER(pointer)) for row in packed))
+        got = call_metric(metric, id_bytes, packed)
         index = Wav2TokIndex(vocab_size=vocab)
         index.add([y])
         exact = index.search(x, distance="normalized_levenshtein", exhaustive=True).scores[0]

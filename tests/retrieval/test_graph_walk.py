@@ -50,7 +50,7 @@ def test_a_walk_as_wide_as_the_graph_ranks_as_the_exhaustive_scan(weighted):
         exact = normalised(query, flat, offsets, costs)
         packed = pack(query, np.array([0, len(query)]))[0]
         with metric.lock:
-            found = layout.search(metric.address, packed, 10, 400, WalkState()).astype(np.int64)
+            found = layout.search(metric.address, metric.state, packed, 10, 400, WalkState()).astype(np.int64)
         np.testing.assert_allclose(exact[found], np.sort(exact)[:10], rtol=1e-6)
 
 

@@ -35,7 +35,7 @@ from numba.extending import intrinsic
 FREE_KEY = np.iinfo(np.uint64).max
 """The key usearch gives a removed item's slot: still walked through, never returned."""
 
-_METRIC = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p)
+_METRIC = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 _MAGIC = b"usearch"
 _DENSE_HEAD = 64  # usearch's index_dense header, after the vectors
 _GRAPH_HEAD = 40  # size, connectivity, base connectivity, top level, entry slot (five uint64)
@@ -116,16 +116,17 @@ class Layout(NamedTuple):
                              "graph with build_graph()")
         return self
 
-    def search(self, metric_address: int, query: np.ndarray, count: int, ef: int, state: WalkState) -> np.ndarray:
+    def search(self, metric_address: int, metric_state: int, query: np.ndarray, count: int, ef: int,
+               state: WalkState) -> np.ndarray:
         """Keys of the ``count`` nearest items found by a walk of width ``ef`` (>= ``count``), nearest first (ties by
-        key), by the compiled metric at ``metric_address`` (``float(query_pointer, item_pointer)``; see :mod:`.graph`)
-        from the packed ``query`` (a row like ``vectors``')."""
+        key), by the compiled metric at ``metric_address`` (``float(query_pointer, item_pointer, metric_state)``; see
+        :mod:`.graph_metrics`) from the packed ``query`` (a row like ``vectors``')."""
         if len(self.keys) == 0:
             return np.zeros(0, np.uint64)
         vectors = np.ascontiguousarray(self.vectors)
-        found = _walk(_METRIC(metric_address), query.ctypes.data, vectors.ctypes.data, vectors.shape[1], self.indptr,
-                      self.indices, self.upper_nodes, self.upper_indptr, self.upper_indices, self.level_rows,
-                      int(self.entry[0]), ef, *state.buffers(len(self.keys), ef))
+        found = _walk(_METRIC(metric_address), metric_state, query.ctypes.data, vectors.ctypes.data, vectors.shape[1],
+                      self.indptr, self.indices, self.upper_nodes, self.upper_indptr, self.upper_indices,
+                      self.level_rows, int(self.entry[0]), ef, *state.buffers(len(self.keys), ef))
         keys = self.keys[state.result_nodes[:found]]
         keys = keys[np.lexsort((keys, state.result_distances[:found]))]
         return keys[keys != FREE_KEY][:count]
@@ -214,13 +215,13 @@ def _level(buffer, at, capacity, position):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _walk(metric, query, base, row, indptr, indices, upper_nodes, upper_indptr, upper_indices, level_rows, entry, ef,
-          visited, walk, queue_distances, queue_nodes, result_distances, result_nodes):  # pragma: no cover - compiled
+def _walk(metric, metric_state, query, base, row, indptr, indices, upper_nodes, upper_indptr, upper_indices, level_rows,
+          entry, ef, visited, walk, queue_distances, queue_nodes, result_distances, result_nodes):  # pragma: no cover
     """HNSW's search over the packed rows at address ``base`` (``row`` bytes each): from ``entry``, the nearest
     neighbour at each upper level in turn (greedy), then a best-first search of level 0 keeping the ``ef`` nearest
     nodes seen (a min-heap of nodes to expand, a max-heap of results). Returns how many results the result heap
     holds."""
-    node, distance = entry, metric(query, base + entry * row)
+    node, distance = entry, metric(query, base + entry * row, metric_state)
     for level in range(len(level_rows) - 1, 0, -1):
         lo, hi = level_rows[level - 1], level_rows[level]
         moved = True
@@ -228,7 +229,7 @@ def _walk(metric, query, base, row, indptr, indices, upper_nodes, upper_indptr, 
             moved = False
             r = lo + np.searchsorted(upper_nodes[lo:hi], node)
             for k in range(upper_indptr[r], upper_indptr[r + 1]):
-                d = metric(query, base + upper_indices[k] * row)
+                d = metric(query, base + upper_indices[k] * row, metric_state)
                 if d < distance:
                     node, distance, moved = upper_indices[k], d, True
     visited[node] = walk
@@ -249,7 +250,7 @@ def _walk(metric, query, base, row, indptr, indices, upper_nodes, upper_indptr, 
             if visited[neighbour] == walk:
                 continue
             visited[neighbour] = walk
-            d = metric(query, base + neighbour * row)
+            d = metric(query, base + neighbour * row, metric_state)
             if found < ef or d < result_distances[0]:
                 queue_distances[queued], queue_nodes[queued] = d, neighbour
                 queued += 1
