@@ -4,6 +4,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+from numba.core import caching
+
 from wav2tok_hf.retrieval import graph_metrics
 
 LOAD = """
@@ -24,3 +27,12 @@ def test_a_fresh_process_loads_every_metric_from_numba_s_cache():
     run = subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True, check=True, timeout=600)
     hits = json.loads(run.stdout.strip().splitlines()[-1])
     assert hits == {f"{kind} {id_bytes}": 1 for kind in ("build", "plain", "weighted") for id_bytes in (1, 2)}
+
+
+def test_without_a_writable_cache_folder_the_metrics_still_compile(monkeypatch):
+    """A read-only install with no writable home: numba finds no cache folder; the metric is compiled in the process
+    (with a warning saying how to give it one) instead of graph search failing."""
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
+        function = graph_metrics.compiled.__wrapped__("build", 1)
+    assert function.address and function.cache_hits == 0

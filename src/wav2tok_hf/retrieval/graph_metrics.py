@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import numba
@@ -297,11 +298,19 @@ def compiled(kind: str, id_bytes: int) -> Any:
     numba reads that switch (``NUMBA_SLP_VECTORIZE``) whenever it optimises a function, so it is set only while
     these compile, holding numba's compiler lock, so that no other function of the process is compiled with it."""
     pointer = types.CPointer(types.uint8 if id_bytes == 1 else types.uint16)
-    arguments = (pointer, pointer) if kind == "build" else (pointer, pointer, types.voidptr)
+    signature = types.float32(*((pointer, pointer) if kind == "build" else (pointer, pointer, types.voidptr)))
     with global_compiler_lock:
         saved = numba.config.SLP_VECTORIZE
         numba.config.SLP_VECTORIZE = 1
         try:
-            return numba.cfunc(types.float32(*arguments), cache=True)(_ENTRY_POINTS[kind, id_bytes])
+            try:
+                return numba.cfunc(signature, cache=True)(_ENTRY_POINTS[kind, id_bytes])
+            except RuntimeError as error:  # no writable cache folder (read-only install and home)
+                if "no locator available" not in str(error):
+                    raise
+                warnings.warn(f"graph search: numba cannot cache the compiled metrics ({error}); they are compiled "
+                              "in every process (set NUMBA_CACHE_DIR to a writable folder)", RuntimeWarning,
+                              stacklevel=3)
+                return numba.cfunc(signature)(_ENTRY_POINTS[kind, id_bytes])
         finally:
             numba.config.SLP_VECTORIZE = saved
