@@ -1,8 +1,8 @@
 """The one check of a positive integer size (a count, a width, a ``top_k``) shared by the package's argument checks.
 
 Python's ``True`` is an ``int``, so a bare ``isinstance(value, int)`` would take it for a size of 1: every size here
-refuses bools. numpy integers are refused too where the value is stored in JSON (configs, index files), so callers
-that accept them convert first.
+refuses bools. numpy integers are refused too (a value saved to JSON must be a Python int); the two checks that take
+them (``rerank.check_pool``, the pairs' epoch sizes) convert with ``int()`` and keep their own test.
 
 Example:
     >>> positive_int(3), positive_int(True), positive_int(0), positive_int(2.0)

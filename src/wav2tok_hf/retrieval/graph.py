@@ -86,20 +86,10 @@ def _compiled_metric(id_bytes: int, costs: np.ndarray | None = None, walk: bool 
         return _METRICS[key]
     function = graph_metrics.compiled(kind, id_bytes)
     if kind == "build":
-        buffers, state = (), np.zeros(0, np.int64)
-    elif kind == "plain":
-        slots = 256 if id_bytes == 1 else 2 * WIDTH
-        buffers = (np.full(slots, -1, np.int32), np.zeros(slots, np.uint64), graph_metrics.no_query(id_bytes))
-        state = np.array([b.ctypes.data for b in buffers], np.int64)  # graph_metrics.PLAIN_STATE
+        _METRICS[key] = Metric(function.address, 0, (function,), None)
     else:
-        table = np.ascontiguousarray(costs, np.float32)
-        vocab = len(table)
-        shape = (graph_metrics.SEGMENTS, graph_metrics.LANES)
-        buffers = (np.zeros((vocab + 1, *shape), np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.float32),
-                   np.zeros(WIDTH + 2 * graph_metrics.LANES, np.uint32), graph_metrics.no_query(id_bytes), table)
-        state = np.array([b.ctypes.data for b in buffers] + [vocab], np.int64)  # graph_metrics.WEIGHTED_STATE
-    _METRICS[key] = Metric(function.address, state.ctypes.data if len(state) else 0, (function, buffers, state),
-                           None if kind == "build" else threading.Lock())
+        buffers, state = graph_metrics.new_state(kind, id_bytes, costs)
+        _METRICS[key] = Metric(function.address, state.ctypes.data, (function, buffers, state), threading.Lock())
     return _METRICS[key]
 
 

@@ -93,12 +93,27 @@ def same_query(pa, id_bytes, kept):  # pragma: no cover - compiled
     return same
 
 
-def no_query(id_bytes: int) -> np.ndarray:
+def _no_query(id_bytes: int) -> np.ndarray:
     """The buffer in which a walk's metric keeps the packed query it prepared for, holding a row no packing produces
     (an id after the padding), so that the first call prepares."""
     kept = np.zeros(WIDTH * id_bytes // 8, np.uint64)
     kept[0] = 0xFFFF
     return kept
+
+
+def new_state(kind: str, id_bytes: int, costs: np.ndarray | None = None) -> tuple[tuple, np.ndarray]:
+    """``(buffers, state)`` of a walk's metric of ``kind`` ("plain", or "weighted" with ``costs``): the buffers it
+    keeps between calls (:data:`PLAIN_STATE` / :data:`WEIGHTED_STATE`, which must outlive it) and the int64 array of
+    their addresses (then the vocabulary size) whose address the walk passes as the metric's third argument."""
+    if kind == "plain":
+        slots = 256 if id_bytes == 1 else 2 * WIDTH  # as _slot: bytes index directly, 16-bit ids hash
+        buffers = (np.full(slots, -1, np.int32), np.zeros(slots, np.uint64), _no_query(id_bytes))
+        return buffers, np.array([b.ctypes.data for b in buffers], np.int64)
+    table = np.ascontiguousarray(costs, np.float32)
+    shape = (SEGMENTS, LANES)
+    buffers = (np.zeros((len(table) + 1, *shape), np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.float32),
+               np.zeros(WIDTH + 2 * LANES, np.uint32), _no_query(id_bytes), table)
+    return buffers, np.array([b.ctypes.data for b in buffers] + [len(table)], np.int64)
 
 
 @njit(inline="always")
