@@ -10,6 +10,7 @@ import pytest
 
 from wav2tok_hf.retrieval import Wav2TokIndex
 from wav2tok_hf.retrieval.graph import WIDTH, TokenGraph, max_vocabulary, pack
+from wav2tok_hf.retrieval.graph_metrics import COST_STEP
 
 DISTANCES = ("levenshtein", "normalized_levenshtein", "weighted_levenshtein", "normalized_weighted_levenshtein")
 
@@ -66,11 +67,23 @@ def call_metric(metric, id_bytes, packed):
     metric's state) calls it."""
     import ctypes
 
-    pointer = ctypes.POINTER(ctypes.c_uint8 if id_bytes == 1 else ctypes.c_uint16)
-    rows = [row.ctypes.data_as(pointer) for row in packed[:2]]
     if metric.lock is None:  # a build's
+        pointer = ctypes.POINTER(ctypes.c_uint8 if id_bytes == 1 else ctypes.c_uint16)
+        rows = [row.ctypes.data_as(pointer) for row in packed[:2]]
         return ctypes.CFUNCTYPE(ctypes.c_float, pointer, pointer)(metric.address)(*rows)
-    return ctypes.CFUNCTYPE(ctypes.c_float, pointer, pointer, ctypes.c_void_p)(metric.address)(*rows, metric.state)
+    return walk_metric(metric, packed)[0]
+
+
+def walk_metric(metric, packed, nodes=(1,)):
+    """A walk's metric called as a walk calls it: the distances from the packed row 0 to the rows ``nodes``."""
+    from wav2tok_hf.retrieval.graph_walk import _METRIC
+
+    nodes = np.asarray(nodes, np.int32)
+    out = np.zeros(len(nodes), np.float32)
+    packed = np.ascontiguousarray(packed)
+    _METRIC(metric.address)(packed.ctypes.data, packed.ctypes.data, packed.strides[0], nodes.ctypes.data, len(nodes),
+                            out.ctypes.data, metric.state)
+    return out
 
 
 @pytest.mark.parametrize("id_bytes", [1, 2])
@@ -86,6 +99,7 @@ def test_the_compiled_metrics_equal_the_normalised_distances(id_bytes, distance,
     rng = np.random.default_rng(2)
     weighted = distance == "normalized_weighted_levenshtein"
     metric = _compiled_metric(id_bytes, costs.astype(np.float32) if weighted else None, walk)
+    rounded = np.rint(costs / COST_STEP) * COST_STEP  # the walk's weighted metric scores with costs in these steps
     # plain ED of 16-bit ids: ids above a byte that all hash to one slot of the masks' table (probing at every id)
     spread = 1 if id_bytes == 1 or weighted else 128
     for la in range(1, WIDTH + 1):
@@ -94,10 +108,45 @@ def test_the_compiled_metrics_equal_the_normalised_distances(id_bytes, distance,
             packed = pack(np.concatenate([x, y]) * spread + (spread > 1) * 5,
                           np.array([0, len(x), len(x) + len(y)]), id_bytes)
             got = call_metric(metric, id_bytes, packed)
-            index = Wav2TokIndex(vocab_size=30, substitution_costs=costs)
+            index = Wav2TokIndex(vocab_size=30, substitution_costs=rounded if weighted else costs)
             index.add([y])
             exact = index.search(x, distance=distance, exhaustive=True).scores[0]
             assert got == pytest.approx(exact, rel=1e-5, abs=1e-6), (len(x), len(y))
+            if weighted:  # against the true costs: under half a cost step per substitution, normalised
+                index = Wav2TokIndex(vocab_size=30, substitution_costs=costs)
+                index.add([y])
+                true = index.search(x, distance=distance, exhaustive=True).scores[0]
+                assert abs(got - true) <= COST_STEP / 2 + 1e-6
+
+
+@pytest.mark.parametrize("vocab", [30, 64, 65])
+def test_the_weighted_walk_metric_scores_a_batch_as_one_by_one(vocab):
+    """A walk scores a node's neighbours in one call: where the CPU has AVX-512BW and the vocabulary at most 64 tokens,
+    three or more items go through the items-in-lanes kernel (32 lanes, then the rest), fewer through the query's
+    wavefront DP; both give the same bits, for batches of every size from 1 to 70, items of every length 0-64, ids up to
+    the vocabulary's last, costs beyond 2 (saturating) and a query of 64 tokens."""
+    from wav2tok_hf.retrieval.graph import _compiled_metric
+    from wav2tok_hf.retrieval.graph_metrics import vector_lookup
+
+    rng = np.random.default_rng(4)
+    costs = rng.uniform(0.0, 3.0, (vocab, vocab))
+    np.fill_diagonal(costs, 0.0)
+    costs[0, 1] = 300.0  # far above the DP's values: the sum saturates instead of wrapping around
+    metric = _compiled_metric(1, costs.astype(np.float32), walk=True)
+    assert metric.keep[2][-1] == (vocab <= 64 and vector_lookup())  # the items-in-lanes flag
+    for la in (64, 1, 17, 40):
+        strings = [rng.integers(0, vocab, la)] + [rng.integers(0, vocab, n) for n in rng.integers(1, WIDTH + 1, 70)]
+        strings[1] = np.zeros(0, np.int64)
+        packed = pack(np.concatenate(strings), np.concatenate([[0], np.cumsum([len(t) for t in strings])]), 1)
+        one_by_one = np.array([walk_metric(metric, packed, [k])[0] for k in range(1, 71)])
+        for count in (1, 2, 3, 7, 32, 33, 35, 70):
+            nodes = rng.permutation(np.arange(1, 71))[:count]
+            np.testing.assert_array_equal(walk_metric(metric, packed, nodes), one_by_one[nodes - 1])
+        index = Wav2TokIndex(vocab_size=vocab, substitution_costs=np.rint(costs * 256) / 256)
+        index.add(strings[2:])  # an index holds no empty string (the metric scores it 1)
+        exact = index.search(strings[0], distance="normalized_weighted_levenshtein", exhaustive=True)
+        assert one_by_one[0] == 1.0
+        np.testing.assert_allclose(one_by_one[1 + np.array(exact.ids, int)], exact.scores, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(("id_bytes", "extremes"), [(1, [0, 1, 127, 128, 253, 254]),

@@ -5,8 +5,9 @@ barely below the 1,000th; ``scripts/bench_graph_ann.py``), so q-gram filters can
 the true distance finds the top 10 of 100,000 strings after a few thousand distance evaluations
 (``results/scale/bench_graph_ann.md``). usearch builds, extends and saves the graph; the metrics are compiled C
 functions (:mod:`.graph_metrics`): Myers' bit-parallel normalised edit distance, or, for a codebook-weighted ranking,
-the weighted edit distance's dynamic programme over the index's substitution costs (the graph is built with the
-plain distance and walked with the weighted one: :meth:`TokenGraph.candidates`).
+the weighted edit distance's dynamic programme over the index's substitution costs rounded to 1/256 (the graph is
+built with the plain distance and walked with the weighted one: :meth:`TokenGraph.candidates`; the candidates are
+re-scored with the exact costs by the caller).
 Searches walk a flat copy of the graph with compiled code calling the same metrics (:mod:`.graph_walk`).
 
 Strings are packed into 64 ids: bytes (padded with 255) for vocabularies of up to 255 tokens, 16-bit words (padded
@@ -219,7 +220,8 @@ class TokenGraph:
 
     def candidates(self, query: np.ndarray, count: int, costs: np.ndarray | None = None) -> np.ndarray:
         """Keys of the ~``count`` nearest items (``max(count, expansion_search)`` explored), nearest first, by the
-        normalised ED or, with ``costs`` (a ``(K, K)`` substitution cost matrix), by the normalised weighted ED.
+        normalised ED or, with ``costs`` (a ``(K, K)`` substitution cost matrix), by the normalised weighted ED (the
+        costs rounded to :data:`.graph_metrics.COST_STEP`).
 
         Example:
             >>> flat, offsets = np.array([1, 2, 3, 1, 2, 4, 7, 8, 9]), np.array([0, 3, 6, 9])

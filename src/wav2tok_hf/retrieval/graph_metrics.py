@@ -1,11 +1,12 @@
-"""The graph's compiled metrics: C functions over two packed token strings, cached on disk by numba.
+"""The graph's compiled metrics: C functions over packed token strings, cached on disk by numba.
 
-usearch (building a graph) calls ``float(a, b)``; a walk (:mod:`.graph_walk`) calls ``float(query, item, state)``,
-where ``state`` points at the addresses of the buffers the metric keeps between calls (the query's match masks or
-cost profile, rebuilt only when the query changes, i.e. once per search). Nothing is baked into the code (no buffer
-address, no cost matrix), so numba caches each compiled function on disk: a process's first graph search loads it
-instead of compiling it (4-8 s per metric on this machine; RESULTS 7n). Hand-written because usearch has no string
-metric and no library computes a weighted edit distance behind a C pointer.
+usearch (building a graph) calls ``float(a, b)``; a walk (:mod:`.graph_walk`) calls ``void(query, base, row, nodes,
+count, out, state)``: the distances from the query to the ``count`` packed rows ``base + nodes[k] * row`` bytes, into
+``out`` (a walk scores a node's new neighbours together). ``state`` points at the addresses of the buffers the metric
+keeps between calls (the query's match masks or cost profile, rebuilt only when the query changes, i.e. once per
+search). Nothing is baked into the code (no buffer address, no cost matrix), so numba caches each compiled function on
+disk: a process's first graph search loads it instead of compiling it (4-8 s per metric on this machine; RESULTS 7n).
+Hand-written because usearch has no string metric and no library computes a weighted edit distance behind a C pointer.
 
 Strings are packed into :data:`WIDTH` ids (bytes, or 16-bit words for vocabularies over 255 tokens), padded with
 the id type's largest value.
@@ -28,6 +29,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import binding, ir
 from numba import carray, njit, types
 from numba.core import cgutils
 from numba.core.compiler_lock import global_compiler_lock
@@ -48,11 +50,28 @@ PLAIN_STATE = ("symbols", "masks", "query")
 """The buffers of a walk's plain metric, in the order of its state's addresses: the query's table of symbols (16-bit
 ids), its match masks, and its packed row."""
 
-WEIGHTED_STATE = ("profile", "column", "start", "padded", "query", "costs")
-"""The buffers of a walk's weighted metric, in the order of its state's addresses (then the vocabulary size): the
-query's cost profile, the DP's column, its first column, the item's ids padded for the lanes, the query's packed row,
-and the substitution costs."""
+WEIGHTED_STATE = ("profile", "column", "start", "padded", "query", "costs", "costs16", "table16", "tokens", "rows",
+                  "lengths")
+"""The buffers of a walk's weighted metric, in the order of its state's addresses (then the vocabulary size and
+whether the items-in-lanes kernel runs): the query's cost profile, the DP's column, its first column, the item's ids
+padded for the lanes, the query's packed row, the substitution costs (rounded to :data:`COST_STEP`); for the
+items-in-lanes kernel the costs in steps (uint16), the query's rows of them, the items' ids in lanes, the DP's row and
+the items' lengths."""
 
+COST_STEP = 1 / 256
+"""A walk's weighted metric scores with the substitution costs rounded to multiples of this, so that both of its
+kernels add exact numbers (float32 sums of 1/256 steps below 2 * WIDTH, uint16 counts of them) and agree to the bit.
+A distance moves by at most half a step per substitution, under 1/512 once normalised; the walk's candidates are
+re-scored with the exact costs (:mod:`.graph`)."""
+
+ITEM_LANES = 32
+"""Items the weighted metric scores side by side: 32 uint16 lanes, one AVX-512 register."""
+
+MIN_LANES = 3
+"""Fewest items worth the items-in-lanes kernel: a call costs about as much for 1 item as for 32 (~1.6 us on 48-token
+strings vs ~0.65 us per item for the query-in-lanes DP; RESULTS 7o)."""
+
+_LANES_VOCABULARY = 64  # the items-in-lanes kernel looks a token's cost up among 64 held in two registers
 
 @intrinsic
 def address(typingctx, value):  # pragma: no cover - compiled
@@ -63,6 +82,23 @@ def address(typingctx, value):  # pragma: no cover - compiled
         return builder.inttoptr(args[0], cgutils.voidptr_t)
 
     return types.voidptr(value), codegen
+
+
+@intrinsic
+def _at(typingctx, pointer, offset):  # pragma: no cover - compiled
+    """The typed ``pointer`` moved by ``offset`` bytes."""
+    def codegen(context, builder, signature, args):
+        moved = builder.gep(builder.bitcast(args[0], cgutils.voidptr_t), [args[1]])
+        return builder.bitcast(moved, context.get_value_type(pointer))
+
+    return pointer(pointer, offset), codegen
+
+
+def vector_lookup() -> bool:
+    """Whether numba compiles for a CPU with AVX-512BW, whose two-table word permute (``vpermi2w``) the items-in-lanes
+    kernel uses (numba's ``NUMBA_CPU_FEATURES`` when set, else the host's)."""
+    features = numba.config.CPU_FEATURES or binding.get_host_cpu_features().flatten()
+    return "+avx512bw" in features.split(",")
 
 
 @njit(inline="always")
@@ -109,11 +145,18 @@ def new_state(kind: str, id_bytes: int, costs: np.ndarray | None = None) -> tupl
         slots = 256 if id_bytes == 1 else 2 * WIDTH  # as _slot: bytes index directly, 16-bit ids hash
         buffers = (np.full(slots, -1, np.int32), np.zeros(slots, np.uint64), _no_query(id_bytes))
         return buffers, np.array([b.ctypes.data for b in buffers], np.int64)
-    table = np.ascontiguousarray(costs, np.float32)
+    steps = np.minimum(np.rint(np.asarray(costs, np.float64) / COST_STEP), np.iinfo(np.uint16).max)
+    table = np.ascontiguousarray(steps * COST_STEP, np.float32)
+    lanes = id_bytes == 1 and len(table) <= _LANES_VOCABULARY and vector_lookup()
+    steps16 = np.zeros((len(table) if lanes else 1, _LANES_VOCABULARY), np.uint16)
+    if lanes:
+        steps16[:, :len(table)] = steps
     shape = (SEGMENTS, LANES)
     buffers = (np.zeros((len(table) + 1, *shape), np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.float32),
-               np.zeros(WIDTH + 2 * LANES, np.uint32), _no_query(id_bytes), table)
-    return buffers, np.array([b.ctypes.data for b in buffers] + [len(table)], np.int64)
+               np.zeros(WIDTH + 2 * LANES, np.uint32), _no_query(id_bytes), table, steps16,
+               np.zeros((WIDTH, _LANES_VOCABULARY), np.uint16), np.zeros((WIDTH, ITEM_LANES), np.uint16),
+               np.zeros((WIDTH, ITEM_LANES), np.uint16), np.zeros(ITEM_LANES, np.int64))
+    return buffers, np.array([b.ctypes.data for b in buffers] + [len(table), lanes], np.int64)
 
 
 @njit(inline="always")
@@ -218,40 +261,50 @@ def _costs_of(prof, tokens, s):  # pragma: no cover - compiled
 
 
 @njit(inline="always")
-def _walk_weighted(pa, pb, state, id_bytes):  # pragma: no cover - compiled
-    """The normalised weighted ED (unit insert / delete, substitution ``costs[a, b]``), its dynamic programme
-    vectorised over the query's rows, with the buffers of :data:`WEIGHTED_STATE`.
+def _prepare(a, la, buffers, vocab, lanes):  # pragma: no cover - compiled
+    """Build the query's cost profiles for both kernels (a new query: once per search)."""
+    prof = carray(address(buffers[0]), (vocab + 1, SEGMENTS, LANES), np.float32)
+    first = carray(address(buffers[2]), (SEGMENTS, LANES), np.float32)
+    item = carray(address(buffers[3]), WIDTH + 2 * LANES, np.uint32)
+    table = carray(address(buffers[5]), (vocab, vocab), np.float32)
+    seg = (la + LANES - 1) // LANES
+    for t in range(vocab):
+        for s in range(seg):
+            for k in range(LANES):
+                i = k * seg + s
+                prof[t, s, k] = table[a[i], t] if i < la else np.float32(0.0)
+    prof[vocab] = np.float32(4 * WIDTH)  # above every DP value (at most 2 * WIDTH)
+    item[:LANES] = vocab
+    for s in range(seg):
+        for k in range(LANES):
+            first[s, k] = k * seg + s + 1
+    if lanes:
+        steps = carray(address(buffers[6]), (vocab, _LANES_VOCABULARY), np.uint16)
+        rows = carray(address(buffers[7]), (WIDTH, _LANES_VOCABULARY), np.uint16)
+        for i in range(la):
+            rows[i] = steps[a[i]]
+
+
+@njit(inline="always")
+def _weighted_pair(a, la, pb, buffers, vocab, id_bytes):  # pragma: no cover - compiled
+    """The normalised weighted ED (unit insert / delete, substitution ``costs[a, b]``) of the prepared query and the
+    packed string at ``pb``, its dynamic programme vectorised over the query's rows.
 
     The query's rows are cut into ``LANES`` blocks, one per lane, and lane ``k`` runs one column behind lane
     ``k - 1`` (a wavefront), so a lane's vertical carry is the row its neighbour finished one step before: exact, no
     correction pass, and every cell is ``min(min(diagonal + cost, left + 1), up + 1)`` of the same float32 operands
-    as a scalar DP (bit-identical; the tests check it against the exhaustive scan). 1.25-1.6x faster than the
-    four-rows-per-pass scalar DP it replaced inside a 1M-item walk (RESULTS 7h). The query's cost profile (its row of
-    ``costs`` for every token) is rebuilt only when the query changes. A lane past either end of the item reads token
+    as a scalar DP (the tests check it against the exhaustive scan). 1.25-1.6x faster than the four-rows-per-pass
+    scalar DP it replaced inside a 1M-item walk (RESULTS 7h). A lane past either end of the item reads token
     ``vocab``, whose profile row is a cost no path takes, so it keeps its column as it was."""
-    la, lb = length(pa, id_bytes), length(pb, id_bytes)
+    lb = length(pb, id_bytes)
     if la == 0 or lb == 0:
         return np.float32(1.0 if la + lb else 0.0)
-    a, b = carray(pa, WIDTH), carray(pb, WIDTH)
-    buffers = carray(address(state), len(WEIGHTED_STATE) + 1, np.int64)
-    vocab = buffers[len(WEIGHTED_STATE)]
+    b = carray(pb, WIDTH)
     prof = carray(address(buffers[0]), (vocab + 1, SEGMENTS, LANES), np.float32)
     col = carray(address(buffers[1]), (SEGMENTS, LANES), np.float32)
     first = carray(address(buffers[2]), (SEGMENTS, LANES), np.float32)  # column 0: D[i, 0] = i
     item = carray(address(buffers[3]), WIDTH + 2 * LANES, np.uint32)  # unsigned: no negative-index fix-ups
     seg = (la + LANES - 1) // LANES  # query row i = k * seg + s (lane k, segment s)
-    if not same_query(pa, id_bytes, carray(address(buffers[4]), WIDTH * id_bytes // 8, np.uint64)):
-        table = carray(address(buffers[5]), (vocab, vocab), np.float32)
-        for t in range(vocab):
-            for s in range(seg):
-                for k in range(LANES):
-                    i = k * seg + s
-                    prof[t, s, k] = table[a[i], t] if i < la else np.float32(0.0)
-        prof[vocab] = np.float32(4 * WIDTH)  # above every DP value (at most 2 * WIDTH)
-        item[:LANES] = vocab
-        for s in range(seg):
-            for k in range(LANES):
-                first[s, k] = k * seg + s + 1
     for x in range(lb):
         item[x + LANES] = b[x]
     for x in range(lb + LANES, lb + 2 * LANES):
@@ -274,6 +327,123 @@ def _walk_weighted(pa, pb, state, id_bytes):  # pragma: no cover - compiled
     return np.float32(col[r % seg, r // seg] / max(la, lb))
 
 
+@intrinsic
+def _lanes_dp(typingctx, rows, tokens, dp, la, columns):  # pragma: no cover - compiled
+    """The weighted ED's DP for :data:`ITEM_LANES` items at once, one per uint16 lane, in costs of
+    :data:`COST_STEP`: for each query row ``i < la`` (its 64 costs, ``rows[i]``, in two registers) and each item
+    column ``j < columns``, a lane's cost is looked up by its item's token (``tokens[j]``) with one two-table permute
+    (``vpermi2w``; ``vector_lookup()`` says whether the CPU has it, and only then does a walk come here), then
+    ``dp[j] = min(diagonal + cost, up + step, left + step)`` (the diagonal added with saturation: costs up to 65,535
+    steps). ``dp`` ends as the query's last row: lane ``l``'s distance is ``dp[length_l - 1, l]``. Items in lanes need
+    no scan along a column (the latency of that log-step scan bounds a query-in-lanes DP of one item: RESULTS 7o) and
+    no gather (the costs stay in registers): 4-7x faster per item than :func:`_weighted_pair` with 16-32 items."""
+    def codegen(context, builder, signature, args):
+        rows_at, tokens_at, dp_at, la_, columns_ = args
+        i16, i64 = ir.IntType(16), ir.IntType(64)
+        vector = ir.VectorType(i16, ITEM_LANES)
+        module, pair = builder.module, ir.FunctionType(vector, [vector] * 2)
+        add_saturated = cgutils.get_or_insert_function(module, pair, f"llvm.uadd.sat.v{ITEM_LANES}i16")
+        if vector_lookup():
+            permute = cgutils.get_or_insert_function(module, ir.FunctionType(vector, [vector] * 3),
+                                                     "llvm.x86.avx512.vpermi2var.hi.512")
+
+            def lookup(low, token, high):
+                return builder.call(permute, [low, token, high])
+        else:  # never called (new_state sets the flag that leads here only with AVX-512BW): keep the IR valid
+
+            def lookup(low, token, high):
+                return low
+
+        step = ir.Constant(vector, [round(1 / COST_STEP)] * ITEM_LANES)
+
+        def at(base, index):
+            pointer = builder.gep(builder.inttoptr(base, ir.PointerType(i16)), [index], source_etype=i16)
+            return builder.bitcast(pointer, vector.as_pointer())
+
+        def smaller(x, y):
+            return builder.select(builder.icmp_unsigned("<", x, y), x, y)
+
+        def steps(count):
+            value = builder.trunc(builder.mul(count, ir.Constant(i64, round(1 / COST_STEP))), i16)
+            one = builder.insert_element(ir.Constant(vector, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
+            return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined),
+                                          ir.Constant(ir.VectorType(ir.IntType(32), ITEM_LANES), [0] * ITEM_LANES))
+
+        diagonal, left = cgutils.alloca_once(builder, vector), cgutils.alloca_once(builder, vector)
+        width = ir.Constant(i64, ITEM_LANES)
+        with cgutils.for_range(builder, columns_) as loop:  # above the query: D[-1, j] = j + 1
+            above = steps(builder.add(loop.index, ir.Constant(i64, 1)))
+            builder.store(above, at(dp_at, builder.mul(loop.index, width)), align=2)
+        with cgutils.for_range(builder, la_) as row:
+            i = row.index
+            low = builder.load(at(rows_at, builder.mul(i, ir.Constant(i64, _LANES_VOCABULARY))), typ=vector, align=2)
+            high = builder.load(at(rows_at, builder.add(builder.mul(i, ir.Constant(i64, _LANES_VOCABULARY)), width)),
+                                typ=vector, align=2)
+            builder.store(steps(i), diagonal)  # D[i - 1, -1]
+            builder.store(steps(builder.add(i, ir.Constant(i64, 1))), left)  # D[i, -1]
+            with cgutils.for_range(builder, columns_) as column:
+                j = builder.mul(column.index, width)
+                token = builder.load(at(tokens_at, j), typ=vector, align=2)
+                cost = lookup(low, token, high)
+                up = builder.load(at(dp_at, j), typ=vector, align=2)
+                through = builder.call(add_saturated, [builder.load(diagonal, typ=vector), cost])
+                cell = smaller(smaller(through, builder.add(up, step)),
+                               builder.add(builder.load(left, typ=vector), step))
+                builder.store(cell, at(dp_at, j), align=2)
+                builder.store(up, diagonal)
+                builder.store(cell, left)
+        return context.get_dummy_value()
+
+    return types.none(types.int64, types.int64, types.int64, types.int64, types.int64), codegen
+
+
+@njit(inline="always")
+def _lanes(la, base, row, nodes, out, buffers, id_bytes):  # pragma: no cover - compiled
+    """Up to :data:`ITEM_LANES` items (``len(nodes)``) scored by :func:`_lanes_dp` (the query prepared)."""
+    tokens = carray(address(buffers[8]), (WIDTH, ITEM_LANES), np.uint16)
+    dp = carray(address(buffers[9]), (WIDTH, ITEM_LANES), np.uint16)
+    lengths = carray(address(buffers[10]), ITEM_LANES, np.int64)
+    columns = 0
+    for lane in range(len(nodes)):
+        pb = _at(base, nodes[lane] * row)
+        ids = carray(pb, WIDTH)
+        lengths[lane] = length(pb, id_bytes)
+        columns = max(columns, lengths[lane])
+        for j in range(lengths[lane]):
+            tokens[j, lane] = ids[j]
+    _lanes_dp(buffers[7], buffers[8], buffers[9], la, columns)
+    for lane in range(len(nodes)):
+        lb = lengths[lane]
+        out[lane] = np.float32(1.0) if lb == 0 else np.float32(dp[lb - 1, lane] * COST_STEP / max(la, lb))
+
+
+@njit(inline="always")
+def _walk_weighted(pa, base, row, nodes, count, out, state, id_bytes):  # pragma: no cover - compiled
+    """A walk's weighted metric (:data:`WEIGHTED_STATE`): items in lanes, :data:`ITEM_LANES` at a time, where the CPU
+    and the vocabulary allow and at least :data:`MIN_LANES` are left; the rest one by one (:func:`_weighted_pair`).
+    Both score with the costs of :data:`COST_STEP` and give the same bits."""
+    buffers = carray(address(state), len(WEIGHTED_STATE) + 2, np.int64)
+    vocab, lanes = buffers[len(WEIGHTED_STATE)], buffers[len(WEIGHTED_STATE) + 1]
+    la = length(pa, id_bytes)
+    a = carray(pa, WIDTH)
+    if la and not same_query(pa, id_bytes, carray(address(buffers[4]), WIDTH * id_bytes // 8, np.uint64)):
+        _prepare(a, la, buffers, vocab, lanes)
+    done = 0
+    if lanes and la:
+        while count - done >= MIN_LANES:
+            take = min(ITEM_LANES, count - done)
+            _lanes(la, base, row, nodes[done:done + take], out[done:done + take], buffers, id_bytes)
+            done += take
+    for k in range(done, count):
+        out[k] = _weighted_pair(a, la, _at(base, nodes[k] * row), buffers, vocab, id_bytes)
+
+
+@njit(inline="always")
+def _walk_plain_batch(pa, base, row, nodes, count, out, state, id_bytes):  # pragma: no cover - compiled
+    for k in range(count):
+        out[k] = _walk_plain(pa, _at(base, nodes[k] * row), state, id_bytes)
+
+
 # The C entry points, one per kind and id width (numba's cfunc takes one signature); compiled by compiled().
 def build_u8(pa, pb):  # pragma: no cover - compiled
     return _build(pa, pb, 1)
@@ -283,20 +453,20 @@ def build_u16(pa, pb):  # pragma: no cover - compiled
     return _build(pa, pb, 2)
 
 
-def plain_u8(pa, pb, state):  # pragma: no cover - compiled
-    return _walk_plain(pa, pb, state, 1)
+def plain_u8(pa, base, row, nodes, count, out, state):  # pragma: no cover - compiled
+    _walk_plain_batch(pa, base, row, carray(nodes, count), count, carray(out, count), state, 1)
 
 
-def plain_u16(pa, pb, state):  # pragma: no cover - compiled
-    return _walk_plain(pa, pb, state, 2)
+def plain_u16(pa, base, row, nodes, count, out, state):  # pragma: no cover - compiled
+    _walk_plain_batch(pa, base, row, carray(nodes, count), count, carray(out, count), state, 2)
 
 
-def weighted_u8(pa, pb, state):  # pragma: no cover - compiled
-    return _walk_weighted(pa, pb, state, 1)
+def weighted_u8(pa, base, row, nodes, count, out, state):  # pragma: no cover - compiled
+    _walk_weighted(pa, base, row, carray(nodes, count), count, carray(out, count), state, 1)
 
 
-def weighted_u16(pa, pb, state):  # pragma: no cover - compiled
-    return _walk_weighted(pa, pb, state, 2)
+def weighted_u16(pa, base, row, nodes, count, out, state):  # pragma: no cover - compiled
+    _walk_weighted(pa, base, row, carray(nodes, count), count, carray(out, count), state, 2)
 
 
 _ENTRY_POINTS = {("build", 1): build_u8, ("build", 2): build_u16, ("plain", 1): plain_u8, ("plain", 2): plain_u16,
@@ -313,7 +483,11 @@ def compiled(kind: str, id_bytes: int) -> Any:
     numba reads that switch (``NUMBA_SLP_VECTORIZE``) whenever it optimises a function, so it is set only while
     these compile, holding numba's compiler lock, so that no other function of the process is compiled with it."""
     pointer = types.CPointer(types.uint8 if id_bytes == 1 else types.uint16)
-    signature = types.float32(*((pointer, pointer) if kind == "build" else (pointer, pointer, types.voidptr)))
+    if kind == "build":
+        signature = types.float32(pointer, pointer)
+    else:  # query, base, row bytes, nodes, count, distances out, state
+        signature = types.void(pointer, pointer, types.int64, types.CPointer(types.int32), types.int64,
+                               types.CPointer(types.float32), types.voidptr)
     with global_compiler_lock:
         saved = numba.config.SLP_VECTORIZE
         numba.config.SLP_VECTORIZE = 1

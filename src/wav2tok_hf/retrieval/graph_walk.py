@@ -35,7 +35,16 @@ from numba.extending import intrinsic
 FREE_KEY = np.iinfo(np.uint64).max
 """The key usearch gives a removed item's slot: still walked through, never returned."""
 
-_METRIC = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_METRIC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                           ctypes.c_void_p, ctypes.c_void_p)
+BATCH = 64
+"""Most neighbours a walk scores in one call of its metric (usearch's level 0 holds 2 x 16 per node by default)."""
+
+FILL = 24
+"""A walk expands nodes until it has collected this many unvisited neighbours (or runs out of nodes to expand), then
+scores them in one call: the weighted metric's items-in-lanes kernel costs about as much for 1 item as for 32, and a
+node alone brings 5.8 on average. On 1M strings and 114 real validation hums (width 2,048), weighted ED 1.5x faster
+than one node per call (2.8 vs 4.3 ms) at the same recall; plain ED unchanged (RESULTS 7o)."""
 _MAGIC = b"usearch"
 _DENSE_HEAD = 64  # usearch's index_dense header, after the vectors
 _GRAPH_HEAD = 40  # size, connectivity, base connectivity, top level, entry slot (five uint64)
@@ -119,14 +128,15 @@ class Layout(NamedTuple):
     def search(self, metric_address: int, metric_state: int, query: np.ndarray, count: int, ef: int,
                state: WalkState) -> np.ndarray:
         """Keys of the ``count`` nearest items found by a walk of width ``ef`` (>= ``count``), nearest first (ties by
-        key), by the compiled metric at ``metric_address`` (``float(query_pointer, item_pointer, metric_state)``; see
-        :mod:`.graph_metrics`) from the packed ``query`` (a row like ``vectors``')."""
+        key), by the compiled metric at ``metric_address`` (``void(query, base, row, nodes, count, out,
+        metric_state)``: the distances to ``count`` rows; see :mod:`.graph_metrics`) from the packed ``query`` (a row
+        like ``vectors``')."""
         if len(self.keys) == 0:
             return np.zeros(0, np.uint64)
         vectors = np.ascontiguousarray(self.vectors)
         found = _walk(_METRIC(metric_address), metric_state, query.ctypes.data, vectors.ctypes.data, vectors.shape[1],
                       self.indptr, self.indices, self.upper_nodes, self.upper_indptr, self.upper_indices,
-                      self.level_rows, int(self.entry[0]), ef, *state.buffers(len(self.keys), ef))
+                      self.level_rows, int(self.entry[0]), ef, FILL, *state.buffers(len(self.keys), ef))
         keys = self.keys[state.result_nodes[:found]]
         keys = keys[np.lexsort((keys, state.result_distances[:found]))]
         return keys[keys != FREE_KEY][:count]
@@ -136,6 +146,7 @@ class WalkState:
     """The buffers of one walk at a time (visited marks by walk number, the two heaps), reused across walks."""
 
     def __init__(self):
+        self.batch, self.batch_distances = np.zeros(BATCH, np.int32), np.zeros(BATCH, np.float32)
         self.visited = np.zeros(0, np.uint32)
         self.walk = 0
         self.queue_distances, self.queue_nodes = np.zeros(0, np.float32), np.zeros(0, np.int32)
@@ -148,8 +159,8 @@ class WalkState:
         if len(self.result_nodes) < ef:
             self.result_distances, self.result_nodes = np.zeros(ef, np.float32), np.zeros(ef, np.int32)
         self.walk += 1
-        return (self.visited, np.uint32(self.walk), self.queue_distances, self.queue_nodes, self.result_distances,
-                self.result_nodes)
+        return (self.batch, self.batch_distances, self.visited, np.uint32(self.walk), self.queue_distances,
+                self.queue_nodes, self.result_distances, self.result_nodes)
 
 
 def _format_error(reason: str) -> ValueError:
@@ -216,55 +227,91 @@ def _level(buffer, at, capacity, position):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _walk(metric, metric_state, query, base, row, indptr, indices, upper_nodes, upper_indptr, upper_indices, level_rows,
-          entry, ef, visited, walk, queue_distances, queue_nodes, result_distances, result_nodes):  # pragma: no cover
+          entry, ef, fill, batch, batch_distances, visited, walk, queue_distances, queue_nodes, result_distances,
+          result_nodes):  # pragma: no cover - compiled
     """HNSW's search over the packed rows at address ``base`` (``row`` bytes each): from ``entry``, the nearest
     neighbour at each upper level in turn (greedy), then a best-first search of level 0 keeping the ``ef`` nearest
-    nodes seen (a min-heap of nodes to expand, a max-heap of results). Returns how many results the result heap
-    holds."""
-    node, distance = entry, metric(query, base + entry * row, metric_state)
+    nodes seen (a min-heap of nodes to expand, a max-heap of results). The metric scores a node's neighbours in one
+    call; at level 0 the walk expands nodes (each while the stop rule allows it) until it has :data:`FILL` unvisited
+    neighbours, scores them together, then takes them in order into both heaps. Returns how many results the result
+    heap holds."""
+    batch[0] = entry
+    _score(metric, metric_state, query, base, row, batch, 1, batch_distances)
+    node, distance = entry, batch_distances[0]
     for level in range(len(level_rows) - 1, 0, -1):
         lo, hi = level_rows[level - 1], level_rows[level]
         moved = True
         while moved:
             moved = False
             r = lo + np.searchsorted(upper_nodes[lo:hi], node)
-            for k in range(upper_indptr[r], upper_indptr[r + 1]):
-                d = metric(query, base + upper_indices[k] * row, metric_state)
-                if d < distance:
-                    node, distance, moved = upper_indices[k], d, True
+            for start in range(upper_indptr[r], upper_indptr[r + 1], len(batch)):
+                count = min(len(batch), upper_indptr[r + 1] - start)
+                batch[:count] = upper_indices[start:start + count]
+                _score(metric, metric_state, query, base, row, batch, count, batch_distances)
+                for k in range(count):
+                    if batch_distances[k] < distance:
+                        node, distance, moved = batch[k], batch_distances[k], True
     visited[node] = walk
     queue_distances[0], queue_nodes[0], result_distances[0], result_nodes[0] = distance, node, distance, node
     queued = found = 1
-    while queued:
-        distance, node = queue_distances[0], queue_nodes[0]
-        if found >= ef and distance > result_distances[0]:
-            break
+    count = 0  # neighbours collected, not yet scored
+    while True:
+        if queued == 0 or (found >= ef and queue_distances[0] > result_distances[0]):
+            if count == 0:
+                break
+            queued, found = _take(metric, metric_state, query, base, row, batch, count, batch_distances, ef, queued,
+                                  found, queue_distances, queue_nodes, result_distances, result_nodes)
+            count = 0
+            continue
+        node = queue_nodes[0]
         queued -= 1
         queue_distances[0], queue_nodes[0] = queue_distances[queued], queue_nodes[queued]
         _sift_down(queue_distances, queue_nodes, queued, 1.0)
-        for k in range(indptr[node], indptr[node + 1]):  # fetch the new neighbours' rows while the first is scored
-            if visited[indices[k]] != walk:
-                _prefetch(base + indices[k] * row)
         for k in range(indptr[node], indptr[node + 1]):
-            neighbour = indices[k]
-            if visited[neighbour] == walk:
-                continue
-            visited[neighbour] = walk
-            d = metric(query, base + neighbour * row, metric_state)
-            if found < ef or d < result_distances[0]:
-                queue_distances[queued], queue_nodes[queued] = d, neighbour
-                queued += 1
-                _sift_up(queue_distances, queue_nodes, queued, 1.0)
-                if found < ef:
-                    result_distances[found], result_nodes[found] = d, neighbour
-                    found += 1
-                    _sift_up(result_distances, result_nodes, found, -1.0)
-                else:
-                    result_distances[0], result_nodes[0] = d, neighbour
-                    _sift_down(result_distances, result_nodes, found, -1.0)
-        if queued:  # and the neighbour list the walk most likely expands next (1.04x, RESULTS 7n)
-            _prefetch(indices.ctypes.data + indptr[queue_nodes[0]] * indices.itemsize)
+            if visited[indices[k]] != walk:
+                visited[indices[k]] = walk
+                batch[count] = indices[k]
+                count += 1
+                _prefetch(base + indices[k] * row)  # fetched together, before the metric reads them
+                if count == len(batch):
+                    queued, found = _take(metric, metric_state, query, base, row, batch, count, batch_distances, ef,
+                                          queued, found, queue_distances, queue_nodes, result_distances, result_nodes)
+                    count = 0
+        if count >= fill:
+            queued, found = _take(metric, metric_state, query, base, row, batch, count, batch_distances, ef, queued,
+                                  found, queue_distances, queue_nodes, result_distances, result_nodes)
+            count = 0
+            if queued:  # and the neighbour list the walk most likely expands next (1.04x, RESULTS 7n)
+                _prefetch(indices.ctypes.data + indptr[queue_nodes[0]] * indices.itemsize)
     return found
+
+
+@numba.njit(inline="always")
+def _take(metric, metric_state, query, base, row, batch, count, batch_distances, ef, queued, found, queue_distances,
+          queue_nodes, result_distances, result_nodes):  # pragma: no cover - compiled
+    """Score the ``count`` collected neighbours and take each in order into the queue and the results; returns the new
+    sizes of both heaps."""
+    _score(metric, metric_state, query, base, row, batch, count, batch_distances)
+    for k in range(count):
+        d, neighbour = batch_distances[k], batch[k]
+        if found < ef or d < result_distances[0]:
+            queue_distances[queued], queue_nodes[queued] = d, neighbour
+            queued += 1
+            _sift_up(queue_distances, queue_nodes, queued, 1.0)
+            if found < ef:
+                result_distances[found], result_nodes[found] = d, neighbour
+                found += 1
+                _sift_up(result_distances, result_nodes, found, -1.0)
+            else:
+                result_distances[0], result_nodes[0] = d, neighbour
+                _sift_down(result_distances, result_nodes, found, -1.0)
+    return queued, found
+
+
+@numba.njit(inline="always")
+def _score(metric, metric_state, query, base, row, batch, count, distances):  # pragma: no cover - compiled
+    if count:
+        metric(query, base, row, batch.ctypes.data, count, distances.ctypes.data, metric_state)
 
 
 @intrinsic
