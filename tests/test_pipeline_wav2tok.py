@@ -59,3 +59,15 @@ def test_pipeline_rejects_unknown_arguments(model_dir):
         tok(np.zeros(800, np.float32), top_k=3)
     with pytest.raises(ValueError, match="empty"):
         tok(np.zeros(0, np.float32))
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU (the device machine runs it)")
+def test_pipeline_on_a_gpu_tokenises_as_the_model_does_there(model_dir):
+    """``pipeline(..., device=0)`` moves its inputs to the GPU before ``_forward``; the tokens are the model's own
+    there, one by one and batched (the inputs once reached numpy through ``.numpy()`` and failed on a GPU)."""
+    tok = pipeline("audio-tokenization", model=str(model_dir), device=0)
+    assert tok.model.device.type == "cuda"
+    clips = [tone(0.3, freq=200, seed=1), tone(1.0, freq=300), tone(0.7, freq=500, seed=2)]
+    expected = tok.model.encode(clips, sampling_rate=8000)
+    assert [tok(c)["token_ids"] for c in clips] == expected
+    assert [b["token_ids"] for b in tok(clips, batch_size=3)] == expected

@@ -67,8 +67,9 @@ class AudioTokenizationPipeline(Pipeline):
 
     def _forward(self, model_inputs: dict) -> dict:
         # The waves go through `model.frame_outputs`, as in `model.encode`: long inputs are chunked the same way, so
-        # both entry points give one answer.
-        waves = [w[: int(n)].numpy() for w, n in zip(model_inputs["input_values"], model_inputs["attention_mask"].sum(-1))]
+        # both entry points give one answer. The pipeline has moved them to its device (`device=0`): back to numpy.
+        lengths = model_inputs["attention_mask"].sum(-1).tolist()
+        waves = [w[: int(n)].cpu().numpy() for w, n in zip(model_inputs["input_values"], lengths)]
         outputs = self.model.frame_outputs(waves, sampling_rate=self.model.feature_extractor.sampling_rate)
         lengths = torch.tensor([len(tokens) for tokens, _ in outputs])
         frame_tokens = torch.full((len(outputs), int(lengths.max())), -1, dtype=torch.long)
