@@ -6,6 +6,7 @@ from __future__ import annotations
 import unittest
 
 import torch
+from transformers.testing_utils import torch_device
 from upstream import load, skip_inapplicable
 
 from wav2tok_hf import Wav2TokConfig, Wav2TokModel
@@ -38,7 +39,8 @@ class Wav2TokModelTester:
     def prepare_config_and_inputs_for_common(self) -> tuple[Wav2TokConfig, dict]:
         config = self.get_config()
         features = floats_tensor([self.batch_size, self.seq_length, config.feature_size])
-        mask = torch.ones(self.batch_size, self.seq_length, dtype=torch.long)
+        # on the suite's device, as floats_tensor puts the features (a GPU there: CPU masks failed 18 tests on one)
+        mask = torch.ones(self.batch_size, self.seq_length, dtype=torch.long, device=torch_device)
         mask[-1, self.seq_length // 2 :] = 0  # one right-padded item
         return config, {"input_features": features, "attention_mask": mask}
 
