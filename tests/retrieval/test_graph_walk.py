@@ -6,7 +6,7 @@ import pytest
 
 from wav2tok_hf.retrieval import kernels
 from wav2tok_hf.retrieval.graph import TokenGraph, _compiled_metric, pack
-from wav2tok_hf.retrieval.graph_walk import FREE_KEY, Layout, WalkState
+from wav2tok_hf.retrieval.graph_walk import BATCH, FREE_KEY, Layout, WalkState
 
 
 def strings(n=1500, vocab=20, seed=0):
@@ -35,8 +35,10 @@ def test_the_layout_holds_every_item_under_its_key_in_walk_order():
     assert sorted(first_hop.tolist()) == list(range(1, len(first_hop) + 1))  # the entry's neighbours come next
 
 
+@pytest.mark.parametrize("connectivity", [16, 40])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_a_walk_as_wide_as_the_graph_ranks_as_the_exhaustive_scan(weighted):
+def test_a_walk_as_wide_as_the_graph_ranks_as_the_exhaustive_scan(weighted, connectivity):
+    """Also with 80 neighbours per node at level 0, more than a metric call takes (``BATCH``): scored in turns."""
     flat, offsets = strings(n=400)
     costs = None
     if weighted:
@@ -44,8 +46,9 @@ def test_a_walk_as_wide_as_the_graph_ranks_as_the_exhaustive_scan(weighted):
         costs = rng.uniform(0.3, 2.0, (20, 20)).astype(np.float32)
         costs = (costs + costs.T) / 2
         np.fill_diagonal(costs, 0.0)
-    graph = TokenGraph.build(flat, offsets, np.arange(400), threads=1)
+    graph = TokenGraph.build(flat, offsets, np.arange(400), threads=1, connectivity=connectivity)
     layout, metric = graph.layout(), _compiled_metric(1, costs, walk=True)
+    assert np.diff(layout.indptr).max() > BATCH or connectivity == 16
     for query in (flat[offsets[7]:offsets[8]], np.array([1, 2, 3, 4, 5, 6, 7])):
         exact = normalised(query, flat, offsets, costs)
         packed = pack(query, np.array([0, len(query)]))[0]
