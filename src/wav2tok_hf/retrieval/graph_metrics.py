@@ -50,13 +50,13 @@ PLAIN_STATE = ("symbols", "masks", "query")
 """The buffers of a walk's plain metric, in the order of its state's addresses: the query's table of symbols (16-bit
 ids), its match masks, and its packed row."""
 
-WEIGHTED_STATE = ("profile", "column", "start", "padded", "query", "costs", "costs16", "table16", "tokens", "rows",
+WEIGHTED_STATE = ("profile", "column", "start", "padded", "query", "costs", "lookup", "rows", "tokens", "dp",
                   "lengths")
 """The buffers of a walk's weighted metric, in the order of its state's addresses (then the vocabulary size and
-whether the items-in-lanes kernel runs): the query's cost profile, the DP's column, its first column, the item's ids
-padded for the lanes, the query's packed row, the substitution costs (rounded to :data:`COST_STEP`); for the
-items-in-lanes kernel the costs in steps (uint16), the query's rows of them, the items' ids in lanes, the DP's row and
-the items' lengths."""
+which items-in-lanes kernel runs, :func:`vector_lookup`, 0 for none): the query's cost profile, the DP's column, its
+first column, the item's ids padded for the lanes, the query's packed row, the substitution costs (rounded to
+:data:`COST_STEP`); for the items-in-lanes kernel each token's costs laid out for its lookup, the query's rows of
+them, the items' ids in lanes, the DP's row and the items' lengths."""
 
 COST_STEP = 1 / 256
 """A walk's weighted metric scores with the substitution costs rounded to multiples of this, so that both of its
@@ -65,13 +65,16 @@ A distance moves by at most half a step per substitution, under 1/512 once norma
 re-scored with the exact costs (:mod:`.graph`)."""
 
 ITEM_LANES = 32
-"""Items the weighted metric scores side by side: 32 uint16 lanes, one AVX-512 register."""
+"""Items the weighted metric scores side by side: 32 uint16 lanes, one AVX-512 register (two AVX2 ones)."""
 
-MIN_LANES = 3
-"""Fewest items worth the items-in-lanes kernel: a call costs about as much for 1 item as for 32 (~1.6 us on 48-token
-strings vs ~0.65 us per item for the query-in-lanes DP; RESULTS 7o)."""
+MIN_LANES = (0, 3, 8)
+"""Fewest items worth the items-in-lanes kernel, by :func:`vector_lookup`'s kind: a call costs about as much for 1
+item as for 32 (with AVX-512BW ~1.6 us on 48-token strings, ~0.65 us per item for the query-in-lanes DP; with AVX2's
+longer lookup even 8 items only break even; RESULTS 7o)."""
 
-_LANES_VOCABULARY = 64  # the items-in-lanes kernel looks a token's cost up among 64 held in two registers
+_LANES_VOCABULARY = 64  # the items-in-lanes kernel looks a token's cost up among 64 held in registers
+_ROW = 128  # uint16 words per token's lookup layout: 64 costs (AVX-512BW), or 8 x 32 bytes of pshufb tables (AVX2)
+AVX512, AVX2 = 1, 2
 
 @intrinsic
 def address(typingctx, value):  # pragma: no cover - compiled
@@ -94,11 +97,28 @@ def _at(typingctx, pointer, offset):  # pragma: no cover - compiled
     return pointer(pointer, offset), codegen
 
 
-def vector_lookup() -> bool:
-    """Whether numba compiles for a CPU with AVX-512BW, whose two-table word permute (``vpermi2w``) the items-in-lanes
-    kernel uses (numba's ``NUMBA_CPU_FEATURES`` when set, else the host's)."""
-    features = numba.config.CPU_FEATURES or binding.get_host_cpu_features().flatten()
-    return "+avx512bw" in features.split(",")
+def vector_lookup() -> int:
+    """How the items-in-lanes kernel looks its costs up on the CPU numba compiles for (numba's ``NUMBA_CPU_FEATURES``
+    when set, else the host's): :data:`AVX512` (AVX-512BW's two-table word permute, ``vpermi2w``), :data:`AVX2`
+    (byte shuffles, ``pshufb``, of 16-entry tables), or 0 (neither: an x86 CPU before AVX2, or another architecture;
+    the weighted walk then keeps to the query-in-lanes DP)."""
+    features = (numba.config.CPU_FEATURES or binding.get_host_cpu_features().flatten()).split(",")
+    return AVX512 if "+avx512bw" in features else AVX2 if "+avx2" in features else 0
+
+
+def _lookup_rows(steps: np.ndarray, kind: int) -> np.ndarray:
+    """Each token's costs (uint16 steps, ``(K, K)``, K <= 64) laid out as the kernel of ``kind`` reads a query row's:
+    64 words (AVX-512BW), or the low then the high bytes of the 64 costs as four 16-byte tables each, every table
+    twice (one per 128-bit half of an AVX2 register)."""
+    rows = np.zeros((len(steps), _ROW), np.uint16)
+    if kind == AVX512:
+        rows[:, :len(steps)] = steps
+    else:
+        costs = np.zeros((len(steps), _LANES_VOCABULARY), np.uint16)
+        costs[:, :len(steps)] = steps
+        tables = np.stack([costs & 0xFF, costs >> 8], 1).astype(np.uint8).reshape(len(steps), 2, 4, 1, 16)
+        rows.view(np.uint8)[:] = np.broadcast_to(tables, (len(steps), 2, 4, 2, 16)).reshape(len(steps), -1)
+    return rows
 
 
 @njit(inline="always")
@@ -147,14 +167,12 @@ def new_state(kind: str, id_bytes: int, costs: np.ndarray | None = None) -> tupl
         return buffers, np.array([b.ctypes.data for b in buffers], np.int64)
     steps = np.minimum(np.rint(np.asarray(costs, np.float64) / COST_STEP), np.iinfo(np.uint16).max)
     table = np.ascontiguousarray(steps * COST_STEP, np.float32)
-    lanes = id_bytes == 1 and len(table) <= _LANES_VOCABULARY and vector_lookup()
-    steps16 = np.zeros((len(table) if lanes else 1, _LANES_VOCABULARY), np.uint16)
-    if lanes:
-        steps16[:, :len(table)] = steps
+    lanes = vector_lookup() if id_bytes == 1 and len(table) <= _LANES_VOCABULARY else 0
+    lookup = _lookup_rows(steps.astype(np.uint16), lanes) if lanes else np.zeros((1, _ROW), np.uint16)
     shape = (SEGMENTS, LANES)
     buffers = (np.zeros((len(table) + 1, *shape), np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.float32),
-               np.zeros(WIDTH + 2 * LANES, np.uint32), _no_query(id_bytes), table, steps16,
-               np.zeros((WIDTH, _LANES_VOCABULARY), np.uint16), np.zeros((WIDTH, ITEM_LANES), np.uint16),
+               np.zeros(WIDTH + 2 * LANES, np.uint32), _no_query(id_bytes), table, lookup,
+               np.zeros((WIDTH, _ROW), np.uint16), np.zeros((WIDTH, ITEM_LANES), np.uint16),
                np.zeros((WIDTH, ITEM_LANES), np.uint16), np.zeros(ITEM_LANES, np.int64))
     return buffers, np.array([b.ctypes.data for b in buffers] + [len(table), lanes], np.int64)
 
@@ -279,10 +297,10 @@ def _prepare(a, la, buffers, vocab, lanes):  # pragma: no cover - compiled
         for k in range(LANES):
             first[s, k] = k * seg + s + 1
     if lanes:
-        steps = carray(address(buffers[6]), (vocab, _LANES_VOCABULARY), np.uint16)
-        rows = carray(address(buffers[7]), (WIDTH, _LANES_VOCABULARY), np.uint16)
+        lookup = carray(address(buffers[6]), (vocab, _ROW), np.uint16)
+        rows = carray(address(buffers[7]), (WIDTH, _ROW), np.uint16)
         for i in range(la):
-            rows[i] = steps[a[i]]
+            rows[i] = lookup[a[i]]
 
 
 @njit(inline="always")
@@ -330,29 +348,55 @@ def _weighted_pair(a, la, pb, buffers, vocab, id_bytes):  # pragma: no cover - c
 @intrinsic
 def _lanes_dp(typingctx, rows, tokens, dp, la, columns):  # pragma: no cover - compiled
     """The weighted ED's DP for :data:`ITEM_LANES` items at once, one per uint16 lane, in costs of
-    :data:`COST_STEP`: for each query row ``i < la`` (its 64 costs, ``rows[i]``, in two registers) and each item
-    column ``j < columns``, a lane's cost is looked up by its item's token (``tokens[j]``) with one two-table permute
-    (``vpermi2w``; ``vector_lookup()`` says whether the CPU has it, and only then does a walk come here), then
-    ``dp[j] = min(diagonal + cost, up + step, left + step)`` (the diagonal added with saturation: costs up to 65,535
-    steps). ``dp`` ends as the query's last row: lane ``l``'s distance is ``dp[length_l - 1, l]``. Items in lanes need
-    no scan along a column (the latency of that log-step scan bounds a query-in-lanes DP of one item: RESULTS 7o) and
-    no gather (the costs stay in registers): 4-7x faster per item than :func:`_weighted_pair` with 16-32 items."""
+    :data:`COST_STEP`: for each query row ``i < la`` (its 64 costs, ``rows[i]``, in registers) and each item
+    column ``j < columns``, a lane's cost is looked up by its item's token (``tokens[j]``): with AVX-512BW one
+    two-table word permute (``vpermi2w``), with AVX2 four byte shuffles (``pshufb``) of 16-entry tables and three
+    blends by the token's bits 4 and 5, for the low and the high byte (:func:`vector_lookup`; a walk comes here only
+    where the CPU has one of them), then ``dp[j] = min(diagonal + cost, up + step, left + step)`` (the diagonal added
+    with saturation: costs up to 65,535 steps). ``dp`` ends as the query's last row: lane ``l``'s distance is
+    ``dp[length_l - 1, l]``. Items in lanes need no scan along a column (the latency of that log-step scan bounds a
+    query-in-lanes DP of one item: RESULTS 7o) and no gather (the costs stay in registers): with AVX-512BW 4-7x faster
+    per item than :func:`_weighted_pair` with 16-32 items."""
     def codegen(context, builder, signature, args):
         rows_at, tokens_at, dp_at, la_, columns_ = args
         i16, i64 = ir.IntType(16), ir.IntType(64)
         vector = ir.VectorType(i16, ITEM_LANES)
         module, pair = builder.module, ir.FunctionType(vector, [vector] * 2)
         add_saturated = cgutils.get_or_insert_function(module, pair, f"llvm.uadd.sat.v{ITEM_LANES}i16")
-        if vector_lookup():
+        kind, width = vector_lookup(), ir.Constant(i64, ITEM_LANES)
+        if kind == AVX512:
             permute = cgutils.get_or_insert_function(module, ir.FunctionType(vector, [vector] * 3),
                                                      "llvm.x86.avx512.vpermi2var.hi.512")
 
-            def lookup(low, token, high):
-                return builder.call(permute, [low, token, high])
-        else:  # never called (new_state sets the flag that leads here only with AVX-512BW): keep the IR valid
+            def registers(i):  # the row's 64 costs
+                return [builder.load(at(rows_at, builder.add(builder.mul(i, ir.Constant(i64, _ROW)), ir.Constant(
+                    i64, half * ITEM_LANES))), typ=vector, align=2) for half in range(2)]
 
-            def lookup(low, token, high):
-                return low
+            def lookup(tables, j):
+                token = builder.load(at(tokens_at, j), typ=vector, align=2)
+                return builder.call(permute, [tables[0], token, tables[1]])
+        else:  # AVX2, or never called (new_state leads no walk here without one of them): valid IR all the same
+            octets = ir.VectorType(ir.IntType(8), ITEM_LANES)
+            shuffle = cgutils.get_or_insert_function(module, ir.FunctionType(octets, [octets] * 2),
+                                                     "llvm.x86.avx2.pshuf.b")
+
+            def registers(i):  # low-byte tables 0-3, then high-byte tables 0-3
+                return [builder.load(builder.bitcast(at(rows_at, builder.add(builder.mul(i, ir.Constant(i64, _ROW)),
+                                                                             ir.Constant(i64, 16 * k))),
+                                                     octets.as_pointer()), typ=octets, align=1) for k in range(8)]
+
+            def lookup(tables, j):
+                token = builder.load(builder.bitcast(at(tokens_at, j), octets.as_pointer()), typ=octets, align=1)
+                bit4, bit5 = (builder.icmp_unsigned("!=", builder.and_(token, ir.Constant(octets, [b] * ITEM_LANES)),
+                                                    ir.Constant(octets, [0] * ITEM_LANES)) for b in (16, 32))
+                parts = []
+                for byte in range(2):
+                    found = [builder.call(shuffle, [tables[4 * byte + k], token]) if kind == AVX2 else tables[k]
+                             for k in range(4)]
+                    part = builder.select(bit5, builder.select(bit4, found[3], found[2]),
+                                          builder.select(bit4, found[1], found[0]))
+                    parts.append(builder.zext(part, vector))
+                return builder.or_(parts[0], builder.shl(parts[1], ir.Constant(vector, [8] * ITEM_LANES)))
 
         step = ir.Constant(vector, [round(1 / COST_STEP)] * ITEM_LANES)
 
@@ -370,21 +414,17 @@ def _lanes_dp(typingctx, rows, tokens, dp, la, columns):  # pragma: no cover - c
                                           ir.Constant(ir.VectorType(ir.IntType(32), ITEM_LANES), [0] * ITEM_LANES))
 
         diagonal, left = cgutils.alloca_once(builder, vector), cgutils.alloca_once(builder, vector)
-        width = ir.Constant(i64, ITEM_LANES)
         with cgutils.for_range(builder, columns_) as loop:  # above the query: D[-1, j] = j + 1
             above = steps(builder.add(loop.index, ir.Constant(i64, 1)))
             builder.store(above, at(dp_at, builder.mul(loop.index, width)), align=2)
         with cgutils.for_range(builder, la_) as row:
             i = row.index
-            low = builder.load(at(rows_at, builder.mul(i, ir.Constant(i64, _LANES_VOCABULARY))), typ=vector, align=2)
-            high = builder.load(at(rows_at, builder.add(builder.mul(i, ir.Constant(i64, _LANES_VOCABULARY)), width)),
-                                typ=vector, align=2)
+            tables = registers(i)
             builder.store(steps(i), diagonal)  # D[i - 1, -1]
             builder.store(steps(builder.add(i, ir.Constant(i64, 1))), left)  # D[i, -1]
             with cgutils.for_range(builder, columns_) as column:
                 j = builder.mul(column.index, width)
-                token = builder.load(at(tokens_at, j), typ=vector, align=2)
-                cost = lookup(low, token, high)
+                cost = lookup(tables, j)
                 up = builder.load(at(dp_at, j), typ=vector, align=2)
                 through = builder.call(add_saturated, [builder.load(diagonal, typ=vector), cost])
                 cell = smaller(smaller(through, builder.add(up, step)),
@@ -398,9 +438,11 @@ def _lanes_dp(typingctx, rows, tokens, dp, la, columns):  # pragma: no cover - c
 
 
 @njit(inline="always")
-def _lanes(la, base, row, nodes, out, buffers, id_bytes):  # pragma: no cover - compiled
-    """Up to :data:`ITEM_LANES` items (``len(nodes)``) scored by :func:`_lanes_dp` (the query prepared)."""
+def _lanes(la, base, row, nodes, out, buffers, id_bytes, kind):  # pragma: no cover - compiled
+    """Up to :data:`ITEM_LANES` items (``len(nodes)``) scored by :func:`_lanes_dp` (the query prepared); each column
+    of ids is a row of ``tokens``, as 16-bit words (AVX-512BW) or in its first 32 bytes (AVX2)."""
     tokens = carray(address(buffers[8]), (WIDTH, ITEM_LANES), np.uint16)
+    octets = carray(address(buffers[8]), (WIDTH, 2 * ITEM_LANES), np.uint8)
     dp = carray(address(buffers[9]), (WIDTH, ITEM_LANES), np.uint16)
     lengths = carray(address(buffers[10]), ITEM_LANES, np.int64)
     columns = 0
@@ -409,8 +451,12 @@ def _lanes(la, base, row, nodes, out, buffers, id_bytes):  # pragma: no cover - 
         ids = carray(pb, WIDTH)
         lengths[lane] = length(pb, id_bytes)
         columns = max(columns, lengths[lane])
-        for j in range(lengths[lane]):
-            tokens[j, lane] = ids[j]
+        if kind == AVX512:
+            for j in range(lengths[lane]):
+                tokens[j, lane] = ids[j]
+        else:
+            for j in range(lengths[lane]):
+                octets[j, lane] = ids[j]
     _lanes_dp(buffers[7], buffers[8], buffers[9], la, columns)
     for lane in range(len(nodes)):
         lb = lengths[lane]
@@ -430,9 +476,9 @@ def _walk_weighted(pa, base, row, nodes, count, out, state, id_bytes):  # pragma
         _prepare(a, la, buffers, vocab, lanes)
     done = 0
     if lanes and la:
-        while count - done >= MIN_LANES:
+        while count - done >= MIN_LANES[lanes]:
             take = min(ITEM_LANES, count - done)
-            _lanes(la, base, row, nodes[done:done + take], out[done:done + take], buffers, id_bytes)
+            _lanes(la, base, row, nodes[done:done + take], out[done:done + take], buffers, id_bytes, lanes)
             done += take
     for k in range(done, count):
         out[k] = _weighted_pair(a, la, _at(base, nodes[k] * row), buffers, vocab, id_bytes)
