@@ -74,7 +74,8 @@ longer lookup even 8 items only break even; RESULTS 7o)."""
 
 _LANES_VOCABULARY = 64  # the items-in-lanes kernel looks a token's cost up among 64 held in registers
 _ROW = 128  # uint16 words per token's lookup layout: 64 costs (AVX-512BW), or 8 x 32 bytes of pshufb tables (AVX2)
-AVX512, AVX2 = 1, 2
+AVX512, AVX2 = 1, 2  # the items-in-lanes kernel's kinds (vector_lookup)
+
 
 @intrinsic
 def address(typingctx, value):  # pragma: no cover - compiled
